@@ -1,0 +1,134 @@
+//! Buffers that operations own while the kernel uses them.
+//!
+//! With io_uring the kernel reads or writes a buffer *after* the submission returns,
+//! possibly after the future that submitted it was dropped. So an operation takes the
+//! buffer by value and gives it back with the result, as a [`BufResult`]; if the
+//! future is dropped first, the driver keeps the buffer until the kernel is done.
+
+use std::io;
+
+/// The result of an owned-buffer operation: the outcome, and the buffer back.
+pub type BufResult<T, B> = (io::Result<T>, B);
+
+/// A buffer an operation may read from while the kernel owns it.
+///
+/// # Safety
+///
+/// `stable_ptr()` must point to `bytes_total()` bytes, of which the first
+/// `bytes_init()` are initialised, and must keep pointing to the same memory, valid
+/// and unchanged by anyone else, for as long as the value lives, even when the value
+/// itself is moved. Heap-backed buffers (`Vec<u8>`, `Box<[u8]>`) and `'static`
+/// slices satisfy this; an inline array does not.
+pub unsafe trait IoBuf: Unpin + 'static {
+    /// The start of the buffer.
+    fn stable_ptr(&self) -> *const u8;
+    /// Bytes that hold data (for a `Vec`, its length).
+    fn bytes_init(&self) -> usize;
+    /// Bytes the buffer can hold (for a `Vec`, its capacity).
+    fn bytes_total(&self) -> usize;
+}
+
+/// A buffer an operation may write into while the kernel owns it.
+///
+/// # Safety
+///
+/// As for [`IoBuf`], and `stable_mut_ptr()` must allow writes to `bytes_total()` bytes.
+pub unsafe trait IoBufMut: IoBuf {
+    /// The start of the buffer, for writing.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+    /// Records that the first `len` bytes are now initialised (a `Vec` sets its length
+    /// to `len` if that is larger than the current length).
+    ///
+    /// # Safety
+    ///
+    /// The first `len` bytes must really be initialised, and `len <= bytes_total()`.
+    unsafe fn set_init(&mut self, len: usize);
+}
+
+// SAFETY: a `Vec`'s heap block does not move when the `Vec` moves, and it is only
+// reallocated through `&mut self`, which the op holds exclusively.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: see `IoBuf for Vec<u8>`; the spare capacity is writable.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, len: usize) {
+        if len > self.len() {
+            // SAFETY: the caller guarantees the bytes are initialised and
+            // `len <= capacity`.
+            unsafe { self.set_len(len) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice's heap block does not move when the box moves.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: see `IoBuf for Box<[u8]>`; every byte of a boxed slice is initialised.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _len: usize) {}
+}
+
+// SAFETY: static data never moves and is never freed.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: static data never moves and is never freed.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a `String`'s heap block does not move when the `String` moves.
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}

@@ -1,0 +1,199 @@
+//! What the kernel offers: the [`Features`] the probe found, and the 5.10 mask.
+
+use std::fmt;
+
+use io_uring::opcode;
+
+/// Which driver runs a runtime, as [`driver_kind`](crate::driver_kind) reports it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DriverKind {
+    /// Completions from an io_uring instance.
+    IoUring,
+    /// Readiness from epoll, with the operations performed as plain system calls.
+    Epoll,
+}
+
+impl fmt::Display for DriverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriverKind::IoUring => "io_uring",
+            DriverKind::Epoll => "epoll",
+        })
+    }
+}
+
+/// Which kernel's io_uring feature set the runtime may use (DESIGN decision 4).
+///
+/// `V5_10` makes the probe report only what Linux 5.10 offers, so that every fallback
+/// path (timed waits through a `TIMEOUT` entry, no task-run flags, no multishot
+/// operations...) runs on a newer kernel too. Also set by
+/// `RINGLOOP_KERNEL_COMPAT=5.10` when the builder does not choose.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum KernelCompat {
+    /// Use whatever the running kernel supports.
+    #[default]
+    Native,
+    /// Pretend the kernel is Linux 5.10.
+    V5_10,
+}
+
+/// The highest opcode Linux 5.10 knows (`IORING_OP_TEE`).
+const LAST_OPCODE_5_10: u8 = opcode::Tee::CODE;
+
+/// What the running driver can use, as found by the probe at startup (see
+/// [`features`](crate::features)).
+///
+/// On the epoll driver every io_uring feature is `false`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct Features {
+    /// The driver in use.
+    pub driver: DriverKind,
+    /// The feature mask in force.
+    pub kernel_compat: KernelCompat,
+    /// Submission queue entries.
+    pub sq_entries: u32,
+    /// Completion queue entries.
+    pub cq_entries: u32,
+    /// The ring was set up with `IORING_SETUP_SINGLE_ISSUER` (6.0).
+    pub single_issuer: bool,
+    /// The ring was set up with `IORING_SETUP_DEFER_TASKRUN` (6.1).
+    pub defer_taskrun: bool,
+    /// The ring was set up with `IORING_SETUP_COOP_TASKRUN` (5.19).
+    pub coop_taskrun: bool,
+    /// Timed waits pass a timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`, 5.11);
+    /// without it the runtime queues a `TIMEOUT` entry before it parks.
+    pub ext_arg: bool,
+    /// Completions are never dropped when the completion queue is full
+    /// (`IORING_FEAT_NODROP`, 5.5).
+    pub nodrop: bool,
+    /// Socket operations poll internally instead of blocking a worker
+    /// (`IORING_FEAT_FAST_POLL`, 5.7).
+    pub fast_poll: bool,
+    /// Multishot accept (5.19).
+    pub multishot_accept: bool,
+    /// Multishot receive (6.0).
+    pub multishot_recv: bool,
+    /// Provided-buffer rings (5.19).
+    pub buf_ring: bool,
+    /// Zero-copy send (`IORING_OP_SEND_ZC`, 6.0).
+    pub send_zc: bool,
+    /// Messages between rings (`IORING_OP_MSG_RING`, 5.18).
+    pub msg_ring: bool,
+    /// `IORING_OP_WAITID` (6.7).
+    pub waitid: bool,
+    /// `IORING_OP_SOCKET` (5.19).
+    pub socket: bool,
+    /// `IORING_OP_UNLINKAT` and `IORING_OP_RENAMEAT` (5.11).
+    pub unlinkat_renameat: bool,
+    /// `IORING_OP_MKDIRAT` (5.15).
+    pub mkdirat: bool,
+    /// Supported opcodes, one bit each.
+    opcodes: [u64; 4],
+}
+
+impl Features {
+    pub(crate) fn epoll() -> Features {
+        Features {
+            driver: DriverKind::Epoll,
+            kernel_compat: KernelCompat::Native,
+            sq_entries: 0,
+            cq_entries: 0,
+            single_issuer: false,
+            defer_taskrun: false,
+            coop_taskrun: false,
+            ext_arg: false,
+            nodrop: false,
+            fast_poll: false,
+            multishot_accept: false,
+            multishot_recv: false,
+            buf_ring: false,
+            send_zc: false,
+            msg_ring: false,
+            waitid: false,
+            socket: false,
+            unlinkat_renameat: false,
+            mkdirat: false,
+            opcodes: [0; 4],
+        }
+    }
+
+    /// Whether the kernel supports io_uring opcode `op` (as `IORING_OP_*`), after the
+    /// compat mask. Always `false` on epoll.
+    ///
+    /// ```
+    /// ringloop::run(async {
+    ///     let f = ringloop::features();
+    ///     if f.driver == ringloop::DriverKind::IoUring {
+    ///         assert!(f.supports_opcode(io_uring::opcode::Read::CODE));
+    ///     }
+    /// });
+    /// ```
+    pub fn supports_opcode(&self, op: u8) -> bool {
+        self.opcodes[usize::from(op / 64)] & (1 << (op % 64)) != 0
+    }
+
+    /// Builds the io_uring features from what setup and the probe reported.
+    pub(crate) fn uring(
+        compat: KernelCompat,
+        params: &io_uring::Parameters,
+        setup: SetupFlags,
+        probe: Option<&io_uring::Probe>,
+    ) -> Features {
+        let mut opcodes = [0u64; 4];
+        for op in 0..=u8::MAX {
+            let supported = match probe {
+                Some(probe) => probe.is_supported(op),
+                // No probe (before 5.6): only what every supported kernel has.
+                None => op <= LAST_OPCODE_5_10,
+            };
+            let allowed = compat == KernelCompat::Native || op <= LAST_OPCODE_5_10;
+            if supported && allowed {
+                opcodes[usize::from(op / 64)] |= 1 << (op % 64);
+            }
+        }
+        let mut f = Features {
+            driver: DriverKind::IoUring,
+            kernel_compat: compat,
+            sq_entries: params.sq_entries(),
+            cq_entries: params.cq_entries(),
+            single_issuer: setup.single_issuer,
+            defer_taskrun: setup.defer_taskrun,
+            coop_taskrun: setup.coop_taskrun,
+            ext_arg: params.is_feature_ext_arg() && compat == KernelCompat::Native,
+            nodrop: params.is_feature_nodrop(),
+            fast_poll: params.is_feature_fast_poll(),
+            multishot_accept: false,
+            multishot_recv: false,
+            buf_ring: false,
+            send_zc: false,
+            msg_ring: false,
+            waitid: false,
+            socket: false,
+            unlinkat_renameat: false,
+            mkdirat: false,
+            opcodes,
+        };
+        // Flags and ring features have no opcode of their own; each arrived in the
+        // same release as an opcode, whose presence dates the kernel.
+        f.socket = f.supports_opcode(opcode::Socket::CODE);
+        f.multishot_accept = f.socket;
+        f.buf_ring = f.socket;
+        f.send_zc = f.supports_opcode(opcode::SendZc::CODE);
+        f.multishot_recv = f.send_zc;
+        f.msg_ring = f.supports_opcode(opcode::MsgRingData::CODE);
+        f.waitid = f.supports_opcode(opcode::WaitId::CODE);
+        f.unlinkat_renameat =
+            f.supports_opcode(opcode::UnlinkAt::CODE) && f.supports_opcode(opcode::RenameAt::CODE);
+        f.mkdirat = f.supports_opcode(opcode::MkDirAt::CODE);
+        f
+    }
+}
+
+/// The setup flags a ring was created with.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct SetupFlags {
+    pub(crate) single_issuer: bool,
+    pub(crate) defer_taskrun: bool,
+    pub(crate) coop_taskrun: bool,
+}

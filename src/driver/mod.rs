@@ -1,0 +1,125 @@
+//! The only code that talks to the kernel.
+//!
+//! [`IoDriver`] is what a runtime owns: an io_uring instance (`uring/`) or an epoll
+//! instance (`epoll/`), chosen at startup, and after shutdown just the table of
+//! results that outlived it. Operations (`op/`) are described once and run on
+//! either. Plain system calls go through `sys.rs`.
+
+pub(crate) mod buf;
+pub(crate) mod epoll;
+pub(crate) mod fd;
+pub(crate) mod features;
+pub(crate) mod op;
+pub(crate) mod sys;
+pub(crate) mod uring;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::task::Waker;
+use std::time::Duration;
+
+use features::{Features, KernelCompat};
+use uring::OpTable;
+
+use crate::runtime::Driver;
+
+/// A runtime's connection to the kernel.
+pub(crate) enum IoDriver {
+    Uring(uring::Uring),
+    Epoll(epoll::Epoll),
+    /// After shutdown: results of io_uring ops whose futures outlived the runtime.
+    Closed(OpTable),
+}
+
+/// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`
+/// falls back to epoll) rather than a bad argument.
+fn uring_unavailable(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        // No syscall (old kernel, or seccomp returning ENOSYS); refused by seccomp,
+        // kernel.io_uring_disabled=2, or a group restriction; memlock limit (before
+        // 5.12 rings are charged to RLIMIT_MEMLOCK) or no memory.
+        Some(libc::ENOSYS) | Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOMEM)
+    )
+}
+
+impl IoDriver {
+    /// Creates the driver `choice` asks for; `Auto` falls back from io_uring to epoll
+    /// when io_uring is unavailable (DESIGN decision 5).
+    pub(crate) fn new(
+        choice: Driver,
+        compat: KernelCompat,
+        entries: u32,
+        unpark_fd: RawFd,
+    ) -> io::Result<(IoDriver, Features)> {
+        let epoll = || -> io::Result<(IoDriver, Features)> {
+            Ok((
+                IoDriver::Epoll(epoll::Epoll::new(unpark_fd)?),
+                Features::epoll(),
+            ))
+        };
+        match choice {
+            Driver::Epoll => epoll(),
+            Driver::IoUring => {
+                let uring = uring::Uring::new(entries, compat, unpark_fd)?;
+                let features = uring.features().clone();
+                Ok((IoDriver::Uring(uring), features))
+            }
+            Driver::Auto => match uring::Uring::new(entries, compat, unpark_fd) {
+                Ok(uring) => {
+                    let features = uring.features().clone();
+                    Ok((IoDriver::Uring(uring), features))
+                }
+                Err(e) if uring_unavailable(&e) => epoll(),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// One loop turn: submit queued work and collect completions or readiness,
+    /// waiting up to `timeout` (`None`: until something happens). Wakers of the
+    /// operations that finished are appended to `woken`.
+    pub(crate) fn turn(
+        &mut self,
+        timeout: Option<Duration>,
+        woken: &mut Vec<Waker>,
+    ) -> io::Result<()> {
+        match self {
+            IoDriver::Uring(uring) => uring.turn(timeout, woken),
+            IoDriver::Epoll(epoll) => epoll.turn(timeout, woken),
+            IoDriver::Closed(_) => Ok(()),
+        }
+    }
+
+    /// Cancels and completes every operation in flight, then closes the ring or the
+    /// epoll instance.
+    pub(crate) fn shutdown(&mut self, woken: &mut Vec<Waker>) {
+        let table = match std::mem::replace(self, IoDriver::Closed(OpTable::default())) {
+            IoDriver::Uring(uring) => uring.shutdown(woken),
+            IoDriver::Epoll(epoll) => {
+                epoll.shutdown(woken);
+                OpTable::default()
+            }
+            IoDriver::Closed(table) => table,
+        };
+        *self = IoDriver::Closed(table);
+    }
+
+    /// The io_uring op table (also after shutdown); `None` on epoll.
+    pub(crate) fn table(&mut self) -> Option<&mut OpTable> {
+        match self {
+            IoDriver::Uring(uring) => Some(uring.table()),
+            IoDriver::Closed(table) => Some(table),
+            IoDriver::Epoll(_) => None,
+        }
+    }
+
+    /// io_uring counters (tests).
+    #[cfg(test)]
+    pub(crate) fn uring_stats(&self) -> Option<uring::Stats> {
+        match self {
+            IoDriver::Uring(uring) => Some(uring.stats),
+            _ => None,
+        }
+    }
+}

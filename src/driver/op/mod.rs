@@ -1,0 +1,367 @@
+//! Operations: how a request becomes an SQE (or a system call), and how its result
+//! comes back to the task that awaits it.
+//!
+//! Each file in this folder describes one kind of operation as an [`OpKind`]: the
+//! resources it owns, its SQE, the equivalent non-blocking system call for the epoll
+//! driver, and how a result becomes its output. [`Op`] is the future that drives any
+//! kind through either driver:
+//!
+//! ```text
+//!   Idle ──first poll──▶ Uring{key} ──CQE──▶ output
+//!                          │  ▲  -EAGAIN (old kernels, O_NONBLOCK fds)
+//!                          ▼  │
+//!                       Uring{key, Poll} ── readiness CQE, resubmit
+//!
+//!   Idle ──first poll──▶ Epoll ──EAGAIN──▶ waiting on epoll ──ready──▶ retry
+//! ```
+//!
+//! Dropping an `Op` while the kernel holds it moves the resources into the op table
+//! and queues an `ASYNC_CANCEL`; they are freed (and any descriptor the op produced
+//! is closed) when the CQE arrives.
+
+// The public socket and file types (issues 4 and 5) are built on these ops; until
+// they land, only this crate's tests drive them.
+#![cfg_attr(not(test), allow(dead_code, unused_imports))]
+
+mod accept;
+mod nop;
+mod open;
+mod poll;
+mod read;
+mod write;
+
+pub(crate) use accept::Accept;
+pub(crate) use nop::Nop;
+pub(crate) use open::OpenAt;
+pub(crate) use poll::PollAdd;
+pub(crate) use read::Read;
+pub(crate) use write::Write;
+
+use std::future::Future;
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use io_uring::{opcode, squeue, types};
+
+use super::epoll::Interest;
+use super::uring::{Orphan, Orphaned};
+use super::IoDriver;
+use crate::runtime::{context, Core};
+
+/// When an op can wait for readiness instead of blocking.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Readiness {
+    /// The system call never reports `EAGAIN` (files, `nop`): just make it.
+    Never,
+    /// On `EAGAIN`, wait until `fd` is ready in this direction and retry.
+    Fd(RawFd, Interest),
+}
+
+/// One kind of operation.
+///
+/// # Safety
+///
+/// Every pointer in the entry returned by [`sqe`](Self::sqe) must point into memory
+/// owned by `self` that stays valid, in place, for as long as `self` lives, even when
+/// `self` is moved: heap memory (a `Vec`'s buffer, a `Box`, a `CString`), never a
+/// field of `self` itself.
+pub(crate) unsafe trait OpKind: Unpin + 'static {
+    /// What awaiting the op gives.
+    type Output;
+
+    /// The submission entry (the driver sets its `user_data`).
+    fn sqe(&mut self) -> squeue::Entry;
+
+    /// How the epoll driver waits when [`perform`](Self::perform) would block.
+    fn readiness(&self) -> Readiness;
+
+    /// The same operation as a plain system call, for the epoll driver; must not
+    /// block when [`readiness`](Self::readiness) names a descriptor.
+    fn perform(&mut self) -> io::Result<u32>;
+
+    /// Turns the kernel's result into the output, giving back owned resources.
+    fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
+
+    /// The op finished with result `res` but nobody will read it: release what it
+    /// produced (close a descriptor it returned).
+    fn discard(&mut self, res: i32) {
+        let _ = res;
+    }
+}
+
+impl<T: OpKind> Orphan for T {
+    fn discard(&mut self, res: i32) {
+        OpKind::discard(self, res);
+    }
+}
+
+/// An op whose readiness poll was in flight when it was dropped: the op itself never
+/// ran, so there is nothing to discard.
+struct PollStage<T>(#[allow(dead_code)] T);
+
+impl<T> Orphan for PollStage<T> {
+    fn discard(&mut self, _res: i32) {}
+}
+
+/// What the kernel holds for an io_uring op.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stage {
+    /// The op itself.
+    Op,
+    /// A `POLL_ADD` waiting for the descriptor to be ready, after the op reported
+    /// `EAGAIN`.
+    Poll,
+}
+
+enum State {
+    Idle,
+    Uring {
+        core: Rc<Core>,
+        key: usize,
+        stage: Stage,
+    },
+    Epoll {
+        core: Rc<Core>,
+        wait: Option<(RawFd, Interest, u64)>,
+    },
+    Done,
+}
+
+/// The future of one operation.
+pub(crate) struct Op<T: OpKind> {
+    data: Option<T>,
+    state: State,
+}
+
+fn shut_down() -> io::Error {
+    io::Error::other("the ringloop runtime that ran this operation has shut down")
+}
+
+fn result_of(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}
+
+impl<T: OpKind> Op<T> {
+    pub(crate) fn new(data: T) -> Op<T> {
+        Op {
+            data: Some(data),
+            state: State::Idle,
+        }
+    }
+
+    fn data(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("op data is present until completion")
+    }
+
+    fn finish(&mut self, result: io::Result<u32>, flags: u32) -> T::Output {
+        self.state = State::Done;
+        self.data
+            .take()
+            .expect("op data is present until completion")
+            .complete(result, flags)
+    }
+
+    /// Queues the op (or its readiness poll) on the ring.
+    fn submit_uring(&mut self, driver: &mut IoDriver, stage: Stage) -> io::Result<usize> {
+        let IoDriver::Uring(uring) = driver else {
+            return Err(shut_down());
+        };
+        let sqe = match stage {
+            Stage::Op => self.data().sqe(),
+            Stage::Poll => match self.data().readiness() {
+                Readiness::Fd(fd, interest) => {
+                    let events = match interest {
+                        Interest::Read => libc::POLLIN,
+                        Interest::Write => libc::POLLOUT,
+                    };
+                    opcode::PollAdd::new(types::Fd(fd), events as u32).build()
+                }
+                Readiness::Never => unreachable!("only fd ops wait for readiness"),
+            },
+        };
+        // SAFETY: `OpKind`'s contract: the entry only points into memory owned by
+        // the op data, which stays in place while the data lives. The data lives in
+        // this future until the CQE (`finish`), or moves, boxed, into the op table
+        // when the future is dropped first (`Drop`), until the CQE.
+        unsafe { uring.submit_op(sqe) }
+    }
+
+    fn poll_idle(&mut self) -> Option<T::Output> {
+        let Some(core) = context::current_core() else {
+            return Some(self.finish(
+                Err(io::Error::other(
+                    "ringloop operation polled outside of a runtime",
+                )),
+                0,
+            ));
+        };
+        let mut driver = core.driver.borrow_mut();
+        match &mut *driver {
+            IoDriver::Uring(_) => match self.submit_uring(&mut driver, Stage::Op) {
+                Ok(key) => {
+                    drop(driver);
+                    self.state = State::Uring {
+                        core,
+                        key,
+                        stage: Stage::Op,
+                    };
+                    None
+                }
+                Err(e) => {
+                    drop(driver);
+                    Some(self.finish(Err(e), 0))
+                }
+            },
+            IoDriver::Epoll(_) => {
+                drop(driver);
+                self.state = State::Epoll { core, wait: None };
+                None
+            }
+            IoDriver::Closed(_) => {
+                drop(driver);
+                Some(self.finish(Err(shut_down()), 0))
+            }
+        }
+    }
+}
+
+impl<T: OpKind> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Idle => {
+                    if let Some(output) = this.poll_idle() {
+                        return Poll::Ready(output);
+                    }
+                }
+                State::Uring { core, key, stage } => {
+                    let (core, key, stage) = (core.clone(), *key, *stage);
+                    let mut driver = core.driver.borrow_mut();
+                    let (res, flags) = match driver.table() {
+                        Some(table) => match table.poll(key, cx) {
+                            Poll::Ready(done) => done,
+                            Poll::Pending => return Poll::Pending,
+                        },
+                        None => unreachable!("an io_uring op on an epoll driver"),
+                    };
+                    let retry = match (stage, this.data().readiness()) {
+                        // The fd is O_NONBLOCK and the kernel (5.10 for reads and
+                        // writes) reported EAGAIN instead of polling: poll, then retry.
+                        (Stage::Op, Readiness::Fd(..)) if res == -libc::EAGAIN => Stage::Poll,
+                        (Stage::Poll, _) if res >= 0 => Stage::Op,
+                        (Stage::Poll, _) => {
+                            drop(driver);
+                            return Poll::Ready(this.finish(result_of(res), 0));
+                        }
+                        (Stage::Op, _) => {
+                            drop(driver);
+                            return Poll::Ready(this.finish(result_of(res), flags));
+                        }
+                    };
+                    let submitted = this.submit_uring(&mut driver, retry);
+                    drop(driver);
+                    match submitted {
+                        Ok(key) => {
+                            this.state = State::Uring {
+                                core,
+                                key,
+                                stage: retry,
+                            };
+                        }
+                        Err(e) => return Poll::Ready(this.finish(Err(e), 0)),
+                    }
+                }
+                State::Epoll { core, wait } => {
+                    let core = core.clone();
+                    let mut driver = core.driver.borrow_mut();
+                    let IoDriver::Epoll(epoll) = &mut *driver else {
+                        drop(driver);
+                        return Poll::Ready(this.finish(Err(shut_down()), 0));
+                    };
+                    if let Some((fd, interest, id)) = *wait {
+                        if !epoll.poll_wait(fd, interest, id, cx.waker()) {
+                            return Poll::Pending;
+                        }
+                        *wait = None;
+                    }
+                    let data = this.data.as_mut().expect("op data is present");
+                    let result = match data.perform() {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match data.readiness() {
+                            Readiness::Fd(fd, interest) => {
+                                match epoll.wait_ready(fd, interest, cx.waker()) {
+                                    Ok(id) => {
+                                        *wait = Some((fd, interest, id));
+                                        return Poll::Pending;
+                                    }
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            Readiness::Never => Err(e),
+                        },
+                        other => other,
+                    };
+                    drop(driver);
+                    return Poll::Ready(this.finish(result, 0));
+                }
+                State::Done => panic!("a ringloop operation was polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<T: OpKind> Drop for Op<T> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Uring { core, key, stage } => {
+                let Some(data) = self.data.take() else { return };
+                let Ok(mut driver) = core.driver.try_borrow_mut() else {
+                    // Only reachable if a driver method re-entered user code, which
+                    // none does; leaking is the safe answer if it ever happens.
+                    std::mem::forget(data);
+                    return;
+                };
+                let orphan: Box<dyn Orphan> = match stage {
+                    Stage::Op => Box::new(data),
+                    Stage::Poll => Box::new(PollStage(data)),
+                };
+                let Some(table) = driver.table() else { return };
+                match table.orphan(key, orphan) {
+                    Orphaned::StillInFlight => {
+                        if let IoDriver::Uring(uring) = &mut *driver {
+                            uring.cancel(key);
+                        }
+                    }
+                    Orphaned::Completed(res, mut orphan) => {
+                        drop(driver);
+                        orphan.discard(res);
+                    }
+                    Orphaned::Lost => {}
+                }
+            }
+            State::Epoll {
+                core,
+                wait: Some((fd, interest, id)),
+            } => {
+                if let Ok(mut driver) = core.driver.try_borrow_mut() {
+                    if let IoDriver::Epoll(epoll) = &mut *driver {
+                        epoll.cancel_wait(fd, interest, id);
+                    }
+                }
+            }
+            State::Idle | State::Epoll { wait: None, .. } | State::Done => {}
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `openat` (`IORING_OP_OPENAT`, 5.6): produces a descriptor.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::sys;
+
+/// Opens `path` (relative to the working directory) with `flags | O_CLOEXEC`.
+/// If the future is dropped and the open still succeeds, the new descriptor is
+/// closed when its CQE arrives.
+pub(crate) struct OpenAt {
+    path: CString,
+    flags: i32,
+    mode: u32,
+}
+
+impl OpenAt {
+    pub(crate) fn new(path: &Path, flags: i32, mode: u32) -> io::Result<OpenAt> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        Ok(OpenAt { path, flags, mode })
+    }
+}
+
+// SAFETY: the entry points at the `CString`'s heap buffer, which does not move when
+// `self` moves and lives as long as `self`.
+unsafe impl OpKind for OpenAt {
+    type Output = io::Result<OwnedFd>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+            .flags(self.flags | libc::O_CLOEXEC)
+            .mode(self.mode)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Never
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        sys::openat(&self.path, self.flags, self.mode).map(|fd| fd as u32)
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<OwnedFd> {
+        // SAFETY: a successful open returns a new descriptor that nothing else owns.
+        result.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    fn discard(&mut self, res: i32) {
+        if res >= 0 {
+            sys::close_raw(res);
+        }
+    }
+}

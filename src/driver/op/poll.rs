@@ -1,0 +1,53 @@
+//! Wait until a descriptor is ready (`IORING_OP_POLL_ADD`, one-shot).
+
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::epoll::Interest;
+use crate::driver::fd::SharedFd;
+use crate::driver::sys;
+
+/// Resolves to the ready `poll(2)` events once `fd` is ready for reading or writing.
+pub(crate) struct PollAdd {
+    fd: SharedFd,
+    interest: Interest,
+}
+
+impl PollAdd {
+    pub(crate) fn new(fd: SharedFd, interest: Interest) -> PollAdd {
+        PollAdd { fd, interest }
+    }
+
+    fn events(&self) -> i16 {
+        match self.interest {
+            Interest::Read => libc::POLLIN,
+            Interest::Write => libc::POLLOUT,
+        }
+    }
+}
+
+// SAFETY: a poll entry holds no pointers.
+unsafe impl OpKind for PollAdd {
+    type Output = io::Result<u32>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(self.fd.raw()), self.events() as u32).build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.fd.raw(), self.interest)
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        match sys::poll_now(self.fd.raw(), self.events())? {
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            revents => Ok(revents as u16 as u32),
+        }
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
+        result
+    }
+}

@@ -1,0 +1,318 @@
+//! The io_uring driver: one ring per runtime, owned by the runtime's thread.
+//!
+//! A loop turn (`turn`) makes at most one `io_uring_enter`, which submits every entry
+//! queued since the last turn and, when the loop has nothing else to do, waits in the
+//! same call for the first completion or the nearest timer (DESIGN decision 2). The
+//! timed wait uses `EXT_ARG` where the kernel has it and a `TIMEOUT` entry otherwise
+//! (5.10). Then `reap` walks the completion queue and routes each CQE by its
+//! `user_data`: an op slot key (see `table.rs`), or one of the driver's own tags.
+//!
+//! Remote wake-ups arrive through an eventfd that the runtime's other threads write
+//! to; the driver keeps a one-shot `POLL_ADD` armed on it.
+
+mod setup;
+mod table;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{opcode, squeue, types, IoUring};
+
+pub(crate) use table::{OpTable, Orphan, Orphaned};
+
+use super::features::{Features, KernelCompat};
+use super::sys;
+
+/// `user_data` of the eventfd poll.
+const WAKE: u64 = u64::MAX;
+/// `user_data` of entries whose completion means nothing (cancels, timeout removal).
+const IGNORE: u64 = u64::MAX - 1;
+/// Tag bit of park timeouts (5.10 path); the low bits are a sequence number.
+const PARK: u64 = 1 << 62;
+
+/// How often shutdown re-sends cancellations, and when it gives up.
+const SHUTDOWN_RETRY: Duration = Duration::from_secs(1);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Counters that tests use to check which path ran.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Stats {
+    /// `io_uring_enter` calls.
+    pub(crate) enters: u64,
+    /// `TIMEOUT` entries queued to bound a park (the path without `EXT_ARG`).
+    pub(crate) park_timeouts: u64,
+}
+
+pub(crate) struct Uring {
+    ring: IoUring,
+    table: OpTable,
+    features: Features,
+    unpark_fd: RawFd,
+    /// Whether the eventfd poll is in the kernel.
+    wake_armed: bool,
+    /// The park timeout in flight, if any: its sequence number and deadline.
+    park_current: Option<(u64, Instant)>,
+    /// Timespecs of park timeouts until their CQE (the kernel reads them at submission;
+    /// they are kept to the end so no entry can ever point to freed memory).
+    park_specs: Vec<(u64, Box<Timespec>)>,
+    next_park_seq: u64,
+    /// Wakers of ops that completed, handed to the runtime at the end of the turn.
+    woken: Vec<std::task::Waker>,
+    pub(crate) stats: Stats,
+}
+
+impl Uring {
+    pub(crate) fn new(entries: u32, compat: KernelCompat, unpark_fd: RawFd) -> io::Result<Uring> {
+        let (ring, features) = setup::create(entries, compat)?;
+        Ok(Uring {
+            ring,
+            table: OpTable::default(),
+            features,
+            unpark_fd,
+            wake_armed: false,
+            park_current: None,
+            park_specs: Vec::new(),
+            next_park_seq: 0,
+            woken: Vec::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    pub(crate) fn features(&self) -> &Features {
+        &self.features
+    }
+
+    pub(crate) fn table(&mut self) -> &mut OpTable {
+        &mut self.table
+    }
+
+    /// Queues an entry, submitting what is queued first if the ring is full.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `sqe` must stay valid until its completion arrives.
+    unsafe fn push(&mut self, sqe: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: forwarded from the caller.
+            if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+                return Ok(());
+            }
+            self.enter(0, None)?;
+        }
+    }
+
+    /// Queues an operation and returns its slot key.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `sqe` must stay valid until the op's CQE arrives, also after
+    /// the op is handed to [`OpTable::orphan`] (whose box then keeps the memory).
+    pub(crate) unsafe fn submit_op(&mut self, sqe: squeue::Entry) -> io::Result<usize> {
+        let key = self.table.insert();
+        let sqe = sqe.user_data(key as u64);
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.push(&sqe) } {
+            Ok(()) => Ok(key),
+            Err(e) => {
+                self.table.remove_unsubmitted(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks the kernel to cancel an op whose future was dropped.
+    pub(crate) fn cancel(&mut self, key: usize) {
+        let sqe = opcode::AsyncCancel::new(key as u64)
+            .build()
+            .user_data(IGNORE);
+        // SAFETY: a cancel entry holds no pointers.
+        if let Err(e) = unsafe { self.push(&sqe) } {
+            // The op still completes by itself; its resources stay in the table
+            // until then, so nothing is lost, only the cancellation is late.
+            eprintln!("ringloop: could not queue a cancellation: {e}");
+        }
+    }
+
+    /// One loop turn: submit what is queued, wait as told, reap completions.
+    /// `timeout`: `None` waits for a completion, `Some(ZERO)` does not wait.
+    pub(crate) fn turn(
+        &mut self,
+        timeout: Option<Duration>,
+        woken: &mut Vec<std::task::Waker>,
+    ) -> io::Result<()> {
+        if !self.wake_armed {
+            self.arm_wake()?;
+        }
+        match timeout {
+            Some(t) if t.is_zero() => {
+                if self.needs_enter() {
+                    self.enter(0, None)?;
+                }
+            }
+            None => self.enter(1, None)?,
+            Some(t) if self.features.ext_arg => self.enter(1, Some(t))?,
+            Some(t) => {
+                self.arm_park_timeout(t)?;
+                self.enter(1, None)?;
+            }
+        }
+        self.reap();
+        woken.append(&mut self.woken);
+        Ok(())
+    }
+
+    /// Whether `io_uring_enter` has work: queued entries, completions the kernel has
+    /// not posted yet (`IORING_SQ_TASKRUN`), or an overflowed completion queue.
+    fn needs_enter(&mut self) -> bool {
+        let sq = self.ring.submission();
+        !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
+    }
+
+    /// `io_uring_enter`: submits everything queued and waits for `want` completions,
+    /// at most `timeout` (through `EXT_ARG`). Interruptions and timeouts are normal
+    /// returns; `EAGAIN`/`EBUSY` (the kernel wants completions reaped first) reap and
+    /// return, so that the loop comes back.
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
+        self.stats.enters += 1;
+        let submitter = self.ring.submitter();
+        let result = match timeout {
+            Some(t) => {
+                let ts = Timespec::from(t);
+                let args = SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(want, &args)
+            }
+            None => submitter.submit_and_wait(want),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EINTR) => Ok(()),
+                Some(libc::EAGAIN) | Some(libc::EBUSY) => {
+                    self.reap();
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    fn arm_wake(&mut self) -> io::Result<()> {
+        let sqe = opcode::PollAdd::new(types::Fd(self.unpark_fd), libc::POLLIN as u32)
+            .build()
+            .user_data(WAKE);
+        // SAFETY: a poll entry holds no pointers.
+        unsafe { self.push(&sqe) }?;
+        self.wake_armed = true;
+        Ok(())
+    }
+
+    /// Makes sure a `TIMEOUT` entry will end the coming wait within `t`.
+    fn arm_park_timeout(&mut self, t: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + t;
+        if let Some((seq, current)) = self.park_current {
+            if current <= deadline {
+                // The one in flight wakes us no later than needed.
+                return Ok(());
+            }
+            let remove = opcode::TimeoutRemove::new(PARK | seq)
+                .build()
+                .user_data(IGNORE);
+            // SAFETY: a timeout-remove entry holds no pointers.
+            unsafe { self.push(&remove) }?;
+        }
+        let seq = self.next_park_seq;
+        self.next_park_seq += 1;
+        let spec = Box::new(Timespec::from(t));
+        let sqe = opcode::Timeout::new(&*spec).build().user_data(PARK | seq);
+        // SAFETY: the timespec is boxed and kept in `park_specs` until the entry's
+        // completion arrives or the ring is closed.
+        unsafe { self.push(&sqe) }?;
+        self.park_specs.push((seq, spec));
+        self.park_current = Some((seq, deadline));
+        self.stats.park_timeouts += 1;
+        Ok(())
+    }
+
+    /// Routes every available CQE.
+    fn reap(&mut self) {
+        let Uring {
+            ring,
+            table,
+            woken,
+            wake_armed,
+            unpark_fd,
+            park_current,
+            park_specs,
+            ..
+        } = self;
+        for cqe in ring.completion() {
+            match cqe.user_data() {
+                WAKE => {
+                    *wake_armed = false;
+                    // A failed read leaves the counter set: the next poll fires at
+                    // once and we come back here, so nothing is lost.
+                    let _ = sys::eventfd_drain(*unpark_fd);
+                }
+                IGNORE => {}
+                tag if tag & PARK != 0 => {
+                    let seq = tag & !PARK;
+                    park_specs.retain(|(s, _)| *s != seq);
+                    if park_current.is_some_and(|(s, _)| s == seq) {
+                        *park_current = None;
+                    }
+                }
+                key => table.complete(key as usize, cqe.result(), cqe.flags(), woken),
+            }
+        }
+    }
+
+    /// Cancels everything the kernel holds and waits for every op's CQE, so that no
+    /// buffer or descriptor is freed while the kernel may use it (DESIGN decision 9).
+    /// Returns the table, where the results of ops whose futures still exist wait.
+    pub(crate) fn shutdown(mut self, woken: &mut Vec<std::task::Waker>) -> OpTable {
+        let start = Instant::now();
+        let mut last_cancel = None;
+        loop {
+            self.reap();
+            woken.append(&mut self.woken);
+            let pending = self.table.in_flight();
+            if pending.is_empty() {
+                break;
+            }
+            if start.elapsed() > SHUTDOWN_GRACE {
+                let lost = self.table.give_up();
+                eprintln!(
+                    "ringloop: {lost} io_uring operation(s) did not complete within {SHUTDOWN_GRACE:?} \
+                     of shutdown; their buffers are leaked rather than freed under the kernel"
+                );
+                break;
+            }
+            if last_cancel.is_none_or(|t: Instant| t.elapsed() >= SHUTDOWN_RETRY) {
+                for key in pending {
+                    self.cancel(key);
+                }
+                last_cancel = Some(Instant::now());
+            }
+            let wait = Duration::from_millis(100);
+            let waited = if self.features.ext_arg {
+                self.enter(1, Some(wait))
+            } else {
+                self.arm_park_timeout(wait)
+                    .and_then(|()| self.enter(1, None))
+            };
+            if let Err(e) = waited {
+                eprintln!("ringloop: io_uring_enter failed during shutdown: {e}");
+                let lost = self.table.give_up();
+                if lost > 0 {
+                    eprintln!("ringloop: leaking the buffers of {lost} unfinished operation(s)");
+                }
+                break;
+            }
+        }
+        // Dropping the ring closes it; the kernel cancels the eventfd poll and any
+        // park timeout, neither of which points to memory.
+        self.table
+    }
+}

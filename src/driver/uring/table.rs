@@ -1,0 +1,145 @@
+//! The op table: one slot per operation the kernel holds, keyed by `user_data`
+//! (DESIGN decision 1).
+//!
+//! ```text
+//!            submit                 CQE
+//!   (none) ─────────▶ InFlight ───────────▶ Completed ──poll──▶ (removed)
+//!                        │                      │
+//!                 future dropped          future dropped
+//!                        ▼                      ▼
+//!                    Orphaned ──CQE──▶ (removed; resources dropped, fd closed)
+//! ```
+//!
+//! `Orphaned` owns the operation's resources (buffer, path, fd, sockaddr) from the
+//! moment the future is dropped until the kernel reports it is done with them.
+//! `Lost` is only reached when shutdown gave up waiting for a CQE: the kernel may still
+//! touch the resources, so they are leaked rather than freed.
+
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+/// What a dropped operation leaves with the driver until its CQE arrives.
+pub(crate) trait Orphan {
+    /// The kernel finished the operation with result `res`; nobody will read it, so
+    /// release what it produced (for example close a returned descriptor).
+    fn discard(&mut self, res: i32);
+}
+
+enum Slot {
+    InFlight(Option<Waker>),
+    Completed { res: i32, flags: u32 },
+    Orphaned(Box<dyn Orphan>),
+    Lost,
+}
+
+/// What happened to an operation whose future was dropped.
+pub(crate) enum Orphaned {
+    /// The kernel still has it: cancel it; the table keeps the resources.
+    StillInFlight,
+    /// It had completed; here is the result nobody read, and the resources back.
+    Completed(i32, Box<dyn Orphan>),
+    /// Shutdown gave up on it; the caller must leak its resources.
+    Lost,
+}
+
+#[derive(Default)]
+pub(crate) struct OpTable {
+    slots: Slab<Slot>,
+}
+
+impl OpTable {
+    /// A new in-flight slot; its key is the `user_data` of the entry.
+    pub(crate) fn insert(&mut self) -> usize {
+        self.slots.insert(Slot::InFlight(None))
+    }
+
+    /// Gives up a slot whose entry never reached the kernel.
+    pub(crate) fn remove_unsubmitted(&mut self, key: usize) {
+        self.slots.remove(key);
+    }
+
+    /// The result, once the CQE has arrived (the slot is then freed).
+    pub(crate) fn poll(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        match &mut self.slots[key] {
+            Slot::Completed { res, flags } => {
+                let out = (*res, *flags);
+                self.slots.remove(key);
+                Poll::Ready(out)
+            }
+            Slot::InFlight(waker) => {
+                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            // Never woken: the kernel may still use the resources.
+            Slot::Lost => Poll::Pending,
+            Slot::Orphaned(_) => unreachable!("an orphaned op was polled"),
+        }
+    }
+
+    /// The op's future is being dropped; `data` holds its resources.
+    pub(crate) fn orphan(&mut self, key: usize, data: Box<dyn Orphan>) -> Orphaned {
+        let slot = &mut self.slots[key];
+        match slot {
+            Slot::InFlight(_) => {
+                *slot = Slot::Orphaned(data);
+                Orphaned::StillInFlight
+            }
+            Slot::Completed { res, .. } => {
+                let res = *res;
+                self.slots.remove(key);
+                Orphaned::Completed(res, data)
+            }
+            Slot::Lost => {
+                std::mem::forget(data);
+                Orphaned::Lost
+            }
+            Slot::Orphaned(_) => unreachable!("an op was orphaned twice"),
+        }
+    }
+
+    /// A CQE arrived for `key`.
+    pub(crate) fn complete(&mut self, key: usize, res: i32, flags: u32, woken: &mut Vec<Waker>) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            debug_assert!(false, "CQE for unknown op {key}");
+            return;
+        };
+        match std::mem::replace(slot, Slot::Completed { res, flags }) {
+            Slot::InFlight(waker) => woken.extend(waker),
+            Slot::Orphaned(mut data) => {
+                self.slots.remove(key);
+                data.discard(res);
+            }
+            Slot::Completed { .. } | Slot::Lost => {
+                debug_assert!(false, "second CQE for single-shot op {key}");
+            }
+        }
+    }
+
+    /// Keys of the ops the kernel still holds.
+    pub(crate) fn in_flight(&self) -> Vec<usize> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| matches!(s, Slot::InFlight(_) | Slot::Orphaned(_)))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Shutdown gave up on every op still in flight: leak their resources.
+    pub(crate) fn give_up(&mut self) -> usize {
+        let mut lost = 0;
+        for (_, slot) in self.slots.iter_mut() {
+            match std::mem::replace(slot, Slot::Lost) {
+                Slot::Orphaned(data) => {
+                    std::mem::forget(data);
+                    lost += 1;
+                }
+                Slot::InFlight(_) => lost += 1,
+                done => *slot = done,
+            }
+        }
+        lost
+    }
+}

@@ -1,0 +1,86 @@
+//! # ringloop
+//!
+//! An async runtime for Linux built on io_uring, with the API Python's asyncio made
+//! familiar: [`run`], [`spawn`] (`create_task`), [`sleep`], [`gather!`],
+//! [`wait_for`], callbacks ([`call_soon`], [`call_later`], [`call_at`]).
+//!
+//! ringloop is a *proactor*: work is handed to the kernel as submission entries, and
+//! a task waiting for it is parked until the kernel's completion wakes it. Each
+//! thread runs its own loop with its own ring, ready queue and timer heap; tasks never
+//! leave their thread, so their futures need not be `Send`. Where io_uring is
+//! unavailable (old kernels, containers that block it) the same API runs on epoll.
+//!
+//! ## Tutorial
+//!
+//! [`run`] starts a loop on the current thread and runs a future to completion, like
+//! `asyncio.run(main())`:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn count(name: &str) -> String {
+//!     ringloop::sleep(Duration::from_millis(10)).await;
+//!     format!("{name} done")
+//! }
+//!
+//! ringloop::run(async {
+//!     // Futures run concurrently inside `gather!`, results in argument order.
+//!     let (a, b) = ringloop::gather!(count("a"), count("b")).await;
+//!     assert_eq!((a.as_str(), b.as_str()), ("a done", "b done"));
+//!
+//!     // A task runs on its own, like asyncio.create_task; its handle awaits it.
+//!     let task = ringloop::spawn(async { 6 * 7 });
+//!     assert_eq!(task.await, Ok(42));
+//!
+//!     // Bound the time a future may take.
+//!     let slow = ringloop::sleep(Duration::from_secs(60));
+//!     assert!(ringloop::wait_for(Duration::from_millis(5), slow).await.is_err());
+//! });
+//! ```
+//!
+//! Dropping a future cancels it; a task is cancelled with [`JoinHandle::cancel`].
+//! Cancellation never loses the kernel's view of memory: an operation whose future is
+//! dropped keeps its buffer until the kernel reports it is done.
+//!
+//! ## asyncio → ringloop
+//!
+//! | asyncio | ringloop |
+//! |---|---|
+//! | `asyncio.run(main())` | [`run`]`(main())` |
+//! | `asyncio.create_task(coro)` | [`spawn`]`(fut)` → [`JoinHandle`] |
+//! | `await task`, `task.cancel()` | `handle.await`, [`handle.cancel()`](JoinHandle::cancel) |
+//! | `asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(dur)`, [`yield_now`]`()` |
+//! | `asyncio.gather(a, b)` / `gather(*aws)` | [`gather!`]`(a, b)` / [`gather_all`]`(iter)` |
+//! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | [`wait_for`]`(dur, fut)`, [`timeout`] |
+//! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
+//! | `loop.time()` | [`time::now`] |
+//! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
+//!
+//! ## Drivers
+//!
+//! [`Driver::Auto`] (the default) uses io_uring and falls back to epoll when
+//! io_uring cannot be set up; [`driver_kind`] says which one runs and [`features`]
+//! what the probe found. `RINGLOOP_DRIVER=auto|uring|epoll` and
+//! `RINGLOOP_KERNEL_COMPAT=5.10` choose when the [`Builder`] does not.
+
+#![warn(missing_docs)]
+
+mod driver;
+mod runtime;
+pub mod task;
+pub mod time;
+
+/// Owned buffers for I/O operations.
+pub mod buf {
+    pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
+}
+
+pub use driver::features::{DriverKind, Features, KernelCompat};
+pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
+pub use task::{
+    all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
+    TaskState,
+};
+pub use time::{
+    call_at, call_later, call_soon, sleep, timeout, wait_for, CallbackHandle, TimeoutError,
+};

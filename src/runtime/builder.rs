@@ -1,0 +1,137 @@
+//! [`Builder`]: runtime options, and the environment variables that fill in what
+//! the builder leaves unset.
+
+use std::io;
+
+use super::Runtime;
+use crate::driver::features::KernelCompat;
+
+/// Which driver a runtime should use.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Driver {
+    /// io_uring, or epoll where io_uring is unavailable (old kernel, seccomp,
+    /// `kernel.io_uring_disabled`, memlock limits). The default.
+    #[default]
+    Auto,
+    /// io_uring only: building the runtime fails if it is unavailable.
+    IoUring,
+    /// epoll, even where io_uring works (for comparisons, or to avoid io_uring).
+    Epoll,
+}
+
+/// Resolved options.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub(crate) driver: Driver,
+    pub(crate) kernel_compat: KernelCompat,
+    pub(crate) entries: u32,
+}
+
+/// Options for a [`Runtime`], like asyncio's loop options.
+///
+/// ```
+/// use ringloop::{Driver, KernelCompat, Runtime};
+/// let rt = Runtime::builder()
+///     .driver(Driver::IoUring)
+///     .entries(512)
+///     .kernel_compat(KernelCompat::V5_10)
+///     .build();
+/// // io_uring may be unavailable where the docs are tested; then building says so.
+/// if let Ok(rt) = rt {
+///     assert!(!rt.features().ext_arg);
+///     assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// }
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    driver: Option<Driver>,
+    kernel_compat: Option<KernelCompat>,
+    entries: Option<u32>,
+}
+
+/// Default submission queue size.
+const DEFAULT_ENTRIES: u32 = 256;
+
+impl Builder {
+    /// A builder with nothing chosen: the environment, then the defaults, decide.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Chooses the driver. Without this, `RINGLOOP_DRIVER=auto|uring|epoll` decides,
+    /// and without that, [`Driver::Auto`].
+    pub fn driver(mut self, driver: Driver) -> Builder {
+        self.driver = Some(driver);
+        self
+    }
+
+    /// The io_uring submission queue size (rounded up to a power of two, clamped to
+    /// what the kernel allows; the completion queue is four times larger). Default
+    /// 256. Ignored by the epoll driver.
+    pub fn entries(mut self, entries: u32) -> Builder {
+        self.entries = Some(entries);
+        self
+    }
+
+    /// Restricts io_uring to an older kernel's features. Without this,
+    /// `RINGLOOP_KERNEL_COMPAT=5.10` decides, and without that, everything the
+    /// kernel has is used.
+    pub fn kernel_compat(mut self, compat: KernelCompat) -> Builder {
+        self.kernel_compat = Some(compat);
+        self
+    }
+
+    fn config(&self) -> io::Result<Config> {
+        let driver = match self.driver {
+            Some(d) => d,
+            None => driver_from_env()?,
+        };
+        let kernel_compat = match self.kernel_compat {
+            Some(k) => k,
+            None => compat_from_env()?,
+        };
+        Ok(Config {
+            driver,
+            kernel_compat,
+            entries: self.entries.unwrap_or(DEFAULT_ENTRIES),
+        })
+    }
+
+    /// Creates the runtime on this thread.
+    ///
+    /// Fails with the kernel's error when the chosen driver cannot be set up (for
+    /// `Driver::IoUring` where io_uring is unavailable, for example), or with
+    /// `InvalidInput` when an environment variable has a value it does not know.
+    pub fn build(self) -> io::Result<Runtime> {
+        let config = self.config()?;
+        Runtime::with_config(&config)
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn driver_from_env() -> io::Result<Driver> {
+    match env("RINGLOOP_DRIVER").as_deref().map(str::trim) {
+        None | Some("auto") => Ok(Driver::Auto),
+        Some("uring") | Some("io_uring") | Some("iouring") => Ok(Driver::IoUring),
+        Some("epoll") => Ok(Driver::Epoll),
+        Some(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("RINGLOOP_DRIVER={other:?}: expected auto, uring or epoll"),
+        )),
+    }
+}
+
+fn compat_from_env() -> io::Result<KernelCompat> {
+    match env("RINGLOOP_KERNEL_COMPAT").as_deref().map(str::trim) {
+        None | Some("native") | Some("none") => Ok(KernelCompat::Native),
+        Some("5.10") => Ok(KernelCompat::V5_10),
+        Some(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("RINGLOOP_KERNEL_COMPAT={other:?}: expected 5.10 or native"),
+        )),
+    }
+}

@@ -1,0 +1,245 @@
+//! The per-thread executor state: task registry, ready queue, timer heap, callback
+//! queue and driver. One `Core` per runtime; no locks, no atomics on the local paths.
+//!
+//! The loop itself is in `event_loop.rs`; shutdown is at the end of this file.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Instant;
+
+use slab::Slab;
+
+use super::{context, Config, Shared};
+use crate::driver::features::Features;
+use crate::driver::IoDriver;
+use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId};
+use crate::time::heap::TimerHeap;
+use crate::time::{Callback, TimerAction};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Running,
+    /// Shutdown is cancelling tasks; new tasks still get registered (and cancelled).
+    Closing,
+    /// Shut down: new tasks are cancelled on the spot.
+    Closed,
+}
+
+pub(crate) struct Core {
+    pub(crate) shared: Arc<Shared>,
+    /// Every task that has not completed; each entry holds a local reference.
+    tasks: RefCell<Slab<RawTask>>,
+    /// Tasks to poll, in wake order; each entry holds a local reference.
+    ready: RefCell<VecDeque<RawTask>>,
+    /// The task being polled.
+    current: Cell<Option<RawTask>>,
+    next_task_id: Cell<u64>,
+    pub(crate) timers: RefCell<TimerHeap<TimerAction>>,
+    pub(crate) callbacks: RefCell<VecDeque<Callback>>,
+    pub(crate) driver: RefCell<IoDriver>,
+    pub(crate) features: Features,
+    state: Cell<State>,
+    /// Time zero of the timer ticks.
+    origin: Instant,
+    /// The loop's cached clock (`time::now()`).
+    now: Cell<Instant>,
+    /// Reused buffers for the remote queue and for driver wake-ups.
+    pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
+    pub(crate) woken_buf: RefCell<Vec<Waker>>,
+}
+
+impl Core {
+    pub(crate) fn new(config: &Config) -> io::Result<Core> {
+        let shared = Arc::new(Shared::new()?);
+        let (driver, features) = IoDriver::new(
+            config.driver,
+            config.kernel_compat,
+            config.entries,
+            shared.unpark_fd(),
+        )?;
+        let now = Instant::now();
+        Ok(Core {
+            shared,
+            tasks: RefCell::new(Slab::new()),
+            ready: RefCell::new(VecDeque::new()),
+            current: Cell::new(None),
+            next_task_id: Cell::new(1),
+            timers: RefCell::new(TimerHeap::default()),
+            callbacks: RefCell::new(VecDeque::new()),
+            driver: RefCell::new(driver),
+            features,
+            state: Cell::new(State::Running),
+            origin: now,
+            now: Cell::new(now),
+            remote_buf: RefCell::new(Vec::new()),
+            woken_buf: RefCell::new(Vec::new()),
+        })
+    }
+
+    // ----- clock -----------------------------------------------------------------
+
+    /// The cached loop clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    /// Refreshes the cached clock and returns it.
+    pub(crate) fn update_now(&self) -> Instant {
+        let now = Instant::now();
+        self.now.set(now);
+        now
+    }
+
+    /// An instant as timer ticks (nanoseconds since the origin, saturating).
+    pub(crate) fn ticks(&self, instant: Instant) -> u64 {
+        let nanos = instant.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    // ----- tasks -----------------------------------------------------------------
+
+    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let id = TaskId::new(self.next_task_id.get());
+        self.next_task_id.set(id.as_u64() + 1);
+        let raw = task::new_task(future, id, Arc::as_ptr(&self.shared));
+        if self.state.get() == State::Closed {
+            // The runtime is gone: the task is born cancelled.
+            raw.cancel_now();
+            raw.finish();
+            raw.release_local();
+            return JoinHandle::new(raw);
+        }
+        let key = self.tasks.borrow_mut().insert(raw);
+        raw.set_registry_key(key);
+        self.schedule(raw);
+        JoinHandle::new(raw)
+    }
+
+    /// Puts a task of this runtime on the ready queue (no-op if queued or complete).
+    pub(crate) fn schedule(&self, task: RawTask) {
+        if task.schedule_local() {
+            self.ready.borrow_mut().push_back(task);
+        }
+    }
+
+    pub(crate) fn has_ready_tasks(&self) -> bool {
+        !self.ready.borrow().is_empty()
+    }
+
+    /// Polls up to `budget` ready tasks; returns how many ran.
+    pub(crate) fn run_ready(&self, budget: usize) -> usize {
+        for n in 0..budget {
+            let Some(task) = self.ready.borrow_mut().pop_front() else {
+                return n;
+            };
+            self.current.set(Some(task));
+            let completed = task.run();
+            self.current.set(None);
+            if completed {
+                self.complete(task);
+            }
+            task.release_local();
+        }
+        budget
+    }
+
+    /// A task completed: unregister it and hand its output on.
+    fn complete(&self, task: RawTask) {
+        self.tasks.borrow_mut().remove(task.registry_key());
+        task.finish();
+        task.release_local();
+    }
+
+    pub(crate) fn current_task(&self) -> Option<RawTask> {
+        self.current.get()
+    }
+
+    /// The tasks that have not completed.
+    pub(crate) fn tasks(&self) -> Vec<RawTask> {
+        self.tasks.borrow().iter().map(|(_, t)| *t).collect()
+    }
+
+    /// Schedules the tasks woken from other threads.
+    pub(crate) fn drain_remote(&self) {
+        let mut buf = self.remote_buf.take();
+        self.shared.take_remote(&mut buf);
+        for task in buf.drain(..) {
+            task.schedule_here(self);
+        }
+        self.remote_buf.replace(buf);
+    }
+
+    // ----- shutdown --------------------------------------------------------------
+
+    /// Cancels every task, drops every timer and callback, then cancels and completes
+    /// every operation in flight and closes the driver (DESIGN decision 9). After
+    /// this, wakes are no-ops and new tasks are born cancelled.
+    pub(crate) fn shutdown(self: &Rc<Self>) {
+        if self.state.get() != State::Running {
+            return;
+        }
+        self.state.set(State::Closing);
+        let _enter = context::try_enter(self.clone());
+
+        // Dropping a future may wake, spawn or cancel other tasks: repeat until no
+        // task is left. Each round drops at least one future, unless futures keep
+        // spawning new ones from their destructors forever.
+        loop {
+            let tasks = self.tasks();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                if task.is_complete() || task.is_running() {
+                    continue;
+                }
+                if task.cancel_now() {
+                    self.complete(task);
+                }
+            }
+        }
+        self.state.set(State::Closed);
+
+        loop {
+            let Some(task) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            task.release_local();
+        }
+        for task in self.shared.close() {
+            drop(task);
+        }
+        let timers = self.timers.borrow_mut().drain();
+        drop_catching(timers, "a timer");
+        let callbacks: Vec<_> = self.callbacks.borrow_mut().drain(..).collect();
+        drop_catching(callbacks, "a callback");
+
+        let mut woken = Vec::new();
+        self.driver.borrow_mut().shutdown(&mut woken);
+        // Futures of operations that outlived their tasks learn that the runtime is
+        // gone when polled.
+        for waker in woken {
+            waker.wake();
+        }
+    }
+}
+
+/// Drops `value`, reporting (not propagating) a panic from a destructor, since
+/// shutdown may already be unwinding.
+fn drop_catching<T>(value: T, what: &str) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        eprintln!(
+            "ringloop: {what} panicked while being dropped at shutdown: {}",
+            task::panic_message(&*payload)
+        );
+    }
+}

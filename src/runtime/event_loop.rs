@@ -1,0 +1,134 @@
+//! The loop: `block_on` and one turn of it.
+//!
+//! ```text
+//! loop {
+//!     poll the main future if it was woken          (return when it is ready)
+//!     run up to EVENT_INTERVAL ready tasks          (bounded: I/O is never starved)
+//!     run the call_soon callbacks queued so far
+//!     schedule tasks woken from other threads
+//!     driver turn: submit queued ops, reap completions; wait there, in the same
+//!                  syscall, for a completion or the next timer if nothing is ready
+//!     fire expired timers
+//! }
+//! ```
+
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::{context, Core};
+use crate::task;
+use crate::time::{Callback, TimerAction};
+
+/// Tasks polled between two looks at the driver and the timers.
+const EVENT_INTERVAL: usize = 61;
+
+impl Core {
+    /// Runs the loop until `future` completes.
+    pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        let _enter = context::enter(self.clone());
+        let waker = Waker::from(self.shared.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        self.shared.set_main_woken();
+        loop {
+            if self.shared.take_main_woken() {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            self.turn();
+        }
+    }
+
+    /// One turn of the loop (everything but the main future).
+    fn turn(&self) {
+        self.run_ready(EVENT_INTERVAL);
+        self.run_callbacks();
+        self.drain_remote();
+        let busy = self.has_ready_tasks() || !self.callbacks.borrow().is_empty();
+        self.turn_driver(busy);
+        self.fire_timers();
+    }
+
+    /// Runs the callbacks queued before this call (ones they queue wait a turn, as in
+    /// asyncio). A panicking callback is reported and the loop goes on.
+    fn run_callbacks(&self) {
+        let n = self.callbacks.borrow().len();
+        for _ in 0..n {
+            let Some(callback) = self.callbacks.borrow_mut().pop_front() else {
+                break;
+            };
+            let Callback { f, cancelled } = callback;
+            if !cancelled.get() {
+                run_callback(f);
+            }
+        }
+    }
+
+    /// Submits and reaps; waits (in the same syscall) unless `busy` or woken.
+    fn turn_driver(&self, busy: bool) {
+        let timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            self.next_timer_timeout()
+        };
+        let wait = timeout != Some(Duration::ZERO);
+        let timeout = if wait && !self.shared.park() {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        let mut woken = self.woken_buf.take();
+        let result = self.driver.borrow_mut().turn(timeout, &mut woken);
+        if wait {
+            self.shared.unparked();
+        }
+        self.update_now();
+        for waker in woken.drain(..) {
+            waker.wake();
+        }
+        self.woken_buf.replace(woken);
+        if let Err(e) = result {
+            // Retries cover EINTR/EAGAIN/EBUSY; anything else means the ring itself is
+            // broken (bad fd, bad memory), which no amount of retrying repairs.
+            panic!("ringloop: the I/O driver failed: {e}");
+        }
+    }
+
+    /// How long the loop may wait for the next timer (`None`: no timer).
+    fn next_timer_timeout(&self) -> Option<Duration> {
+        let deadline = self.timers.borrow_mut().next_deadline()?;
+        let now = self.ticks(self.update_now());
+        Some(Duration::from_nanos(deadline.saturating_sub(now)))
+    }
+
+    /// Wakes the sleepers and runs the callbacks whose deadline has passed.
+    fn fire_timers(&self) {
+        if self.timers.borrow().is_empty() {
+            return;
+        }
+        let now = self.ticks(self.now());
+        loop {
+            let Some(action) = self.timers.borrow_mut().pop_expired(now) else {
+                break;
+            };
+            match action {
+                TimerAction::Wake(waker) => waker.wake(),
+                TimerAction::Call(f) => run_callback(f),
+            }
+        }
+    }
+}
+
+fn run_callback(f: Box<dyn FnOnce()>) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        eprintln!(
+            "ringloop: Exception in callback: {}",
+            task::panic_message(&*payload)
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Tasks: spawning, joining, cancelling, and running futures side by side.
+//!
+//! A task is a future the runtime owns and polls whenever it is woken. It lives in a
+//! single heap cell (`cell.rs`) behind a type-erased header (`raw.rs`); its wakers
+//! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
+//! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
+//! several futures concurrently inside one task.
+
+mod cell;
+mod gather;
+mod join;
+mod raw;
+mod spawn;
+mod waker;
+
+use std::future::Future;
+
+#[doc(hidden)]
+pub use gather::poll_gather_slot;
+pub use gather::{gather_all, GatherAll};
+pub use join::{JoinError, JoinHandle, TaskId};
+pub(crate) use raw::{RawTask, RemoteTask};
+pub use spawn::{all_tasks, current_task, spawn, yield_now, TaskInfo, TaskState, YieldNow};
+
+pub(crate) use cell::panic_message;
+
+/// Allocates a task for `future`. The returned task holds two local references: one
+/// for the runtime's registry and one for the join handle.
+pub(crate) fn new_task<F>(future: F, id: TaskId, shared: *const crate::runtime::Shared) -> RawTask
+where
+    F: Future + 'static,
+{
+    RawTask::from_header(cell::allocate(future, id, shared))
+}

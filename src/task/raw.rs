@@ -1,0 +1,405 @@
+//! The type-erased task: a header shared by every task cell, and [`RawTask`], the
+//! pointer the scheduler, the ready queue, the join handle and the wakers pass around.
+//!
+//! # Ownership
+//!
+//! A task cell is one heap allocation (see `cell.rs`). Its references come in two kinds:
+//!
+//! * **local** references, counted in `Header::local` without atomics: the runtime's
+//!   registry entry (held until the task completes), the [`JoinHandle`] and one per
+//!   ready-queue entry. They are only ever taken and released on the owner thread.
+//! * **atomic** references, counted in `Header::refs`: one per cloned [`Waker`] and one
+//!   per entry in a runtime's remote-wake queue. They may be dropped on any thread.
+//!
+//! All local references together own a single unit of `refs`, released when the last
+//! local reference goes. The cell is freed when `refs` reaches zero. So the common life
+//! of a task (spawn, run, complete, join) costs one atomic operation.
+//!
+//! # Threads
+//!
+//! Fields documented as *owner-only* are `Cell`s touched only by the thread that runs
+//! the task's runtime. Another thread may only touch `refs`, `holds_shared` and read the
+//! immutable fields. When the last reference is dropped off the owner thread, the future
+//! and its output are already gone (the owner dropped them when the task completed and
+//! when the join handle went), so nothing `!Send` is ever dropped on a foreign thread.
+//!
+//! [`JoinHandle`]: super::JoinHandle
+//! [`Waker`]: std::task::Waker
+
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+
+use super::{JoinError, TaskId};
+use crate::runtime::{context, Shared};
+
+/// The task is in a ready queue (owner-only flag).
+const SCHEDULED: u8 = 1 << 0;
+/// The task is being polled or cancelled right now.
+const RUNNING: u8 = 1 << 1;
+/// The future is gone; the output is stored, taken, or being produced.
+const COMPLETE: u8 = 1 << 2;
+/// `cancel()` was called: drop the future at the next opportunity.
+const CANCEL: u8 = 1 << 3;
+/// A [`JoinHandle`](super::JoinHandle) still exists and may want the output.
+const JOIN_INTEREST: u8 = 1 << 4;
+
+/// Functions that know the concrete future type of a cell.
+pub(super) struct Vtable {
+    /// Polls the future once (or drops it when cancelled). Returns `true` when the
+    /// task completed: the output is stored and the future is dropped.
+    pub(super) poll: unsafe fn(NonNull<Header>) -> bool,
+    /// Drops the future now and stores `Err(Cancelled)`. Returns `false` when the
+    /// task had already completed.
+    pub(super) cancel: unsafe fn(NonNull<Header>) -> bool,
+    /// Moves the output into `*dst`, an `Option<Result<T, JoinError>>` that is `None`.
+    /// Leaves `*dst` as `None` when there is no output to take.
+    pub(super) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops an output nobody will read; returns the panic message when the output was
+    /// a panic, so that it can be reported.
+    pub(super) drop_output: unsafe fn(NonNull<Header>) -> Option<String>,
+    /// Frees the cell.
+    pub(super) dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task cell that does not depend on the future's type.
+pub(crate) struct Header {
+    /// Atomic references (see the module docs).
+    refs: AtomicUsize,
+    /// Whether this cell keeps its runtime's `Shared` alive (set when the first waker
+    /// is cloned, so that a waker outliving the runtime can still reach it).
+    holds_shared: AtomicBool,
+    /// Local references (owner-only).
+    local: Cell<u32>,
+    /// `SCHEDULED | RUNNING | ...` (owner-only).
+    state: Cell<u8>,
+    /// Key in the runtime's task registry while the task is alive (owner-only).
+    registry_key: Cell<u32>,
+    /// The task's id, unique within its runtime.
+    id: TaskId,
+    /// Type-specific operations.
+    pub(super) vtable: &'static Vtable,
+    /// The runtime this task belongs to; valid while the runtime lives, and for as
+    /// long as this cell lives once `holds_shared` is set.
+    shared: *const Shared,
+    /// Who awaits the join handle (owner-only).
+    join_waker: Cell<Option<Waker>>,
+    /// A name set by `set_name` (owner-only); the default is derived from the id.
+    name: Cell<Option<Box<String>>>,
+}
+
+impl Header {
+    pub(super) fn new(id: TaskId, vtable: &'static Vtable, shared: *const Shared) -> Header {
+        Header {
+            refs: AtomicUsize::new(1),
+            holds_shared: AtomicBool::new(false),
+            // The registry entry and the join handle.
+            local: Cell::new(2),
+            state: Cell::new(JOIN_INTEREST),
+            registry_key: Cell::new(u32::MAX),
+            id,
+            vtable,
+            shared,
+            join_waker: Cell::new(None),
+            name: Cell::new(None),
+        }
+    }
+
+    pub(super) fn is_cancel_requested(&self) -> bool {
+        self.state.get() & CANCEL != 0
+    }
+
+    pub(super) fn set_complete(&self) {
+        self.state.set(self.state.get() | COMPLETE);
+    }
+}
+
+/// A pointer to a task cell. Copying it does not take a reference: each holder
+/// (registry, ready queue, join handle, waker) accounts for its own reference through
+/// the methods below, and only uses the pointer while its reference is held.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RawTask {
+    ptr: NonNull<Header>,
+}
+
+impl RawTask {
+    pub(super) fn from_header(ptr: NonNull<Header>) -> RawTask {
+        RawTask { ptr }
+    }
+
+    pub(super) fn header(&self) -> &Header {
+        // SAFETY: a `RawTask` is only used by a holder of a reference to the cell
+        // (module docs), so the allocation is live; the header is never mutably
+        // borrowed (all its mutable fields are `Cell`s or atomics).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The task's id.
+    pub(crate) fn id(self) -> TaskId {
+        self.header().id
+    }
+
+    /// The task's name: the one set with `set_name`, or `Task-<id>` like asyncio.
+    pub(crate) fn name(self) -> String {
+        let header = self.header();
+        let name = header.name.take();
+        let result = match &name {
+            Some(n) => n.as_str().to_owned(),
+            None => format!("Task-{}", header.id.as_u64()),
+        };
+        header.name.set(name);
+        result
+    }
+
+    pub(crate) fn set_name(self, name: String) {
+        self.header().name.set(Some(Box::new(name)));
+    }
+
+    pub(crate) fn registry_key(self) -> usize {
+        self.header().registry_key.get() as usize
+    }
+
+    pub(crate) fn set_registry_key(self, key: usize) {
+        let key = u32::try_from(key).expect("more than 4 billion live tasks on one core");
+        self.header().registry_key.set(key);
+    }
+
+    pub(crate) fn is_complete(self) -> bool {
+        self.header().state.get() & COMPLETE != 0
+    }
+
+    pub(crate) fn is_running(self) -> bool {
+        self.header().state.get() & RUNNING != 0
+    }
+
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.header().state.get() & SCHEDULED != 0
+    }
+
+    pub(crate) fn is_cancel_requested(self) -> bool {
+        self.header().is_cancel_requested()
+    }
+
+    // ----- owner-thread scheduling -------------------------------------------------
+
+    /// Marks the task scheduled and takes a local reference for the ready-queue entry
+    /// the caller is about to push. Returns `false` (taking nothing) when the task is
+    /// already queued or complete.
+    pub(crate) fn schedule_local(self) -> bool {
+        let header = self.header();
+        let state = header.state.get();
+        if state & (SCHEDULED | COMPLETE) != 0 {
+            return false;
+        }
+        header.state.set(state | SCHEDULED);
+        header.local.set(header.local.get() + 1);
+        true
+    }
+
+    /// Runs one step of the task: a poll, or the drop of its future if it was
+    /// cancelled. Returns `true` when the task completed during this step.
+    pub(crate) fn run(self) -> bool {
+        let header = self.header();
+        let state = header.state.get();
+        if state & COMPLETE != 0 {
+            header.state.set(state & !SCHEDULED);
+            return false;
+        }
+        header.state.set((state & !SCHEDULED) | RUNNING);
+        // SAFETY: the cell is live (the ready queue holds a reference), we are on the
+        // owner thread, and RUNNING was clear, so this is not a re-entrant poll.
+        let done = unsafe { (header.vtable.poll)(self.ptr) };
+        header.state.set(header.state.get() & !RUNNING);
+        done
+    }
+
+    /// Drops the future right away (runtime shutdown). Returns `true` when this
+    /// completed the task.
+    pub(crate) fn cancel_now(self) -> bool {
+        let header = self.header();
+        header.state.set(header.state.get() | CANCEL | RUNNING);
+        // SAFETY: the registry holds a reference; owner thread; see `run`.
+        let done = unsafe { (header.vtable.cancel)(self.ptr) };
+        header.state.set(header.state.get() & !RUNNING);
+        done
+    }
+
+    /// Records a cancellation request. Returns `false` when the task is complete.
+    pub(crate) fn request_cancel(self) -> bool {
+        let header = self.header();
+        let state = header.state.get();
+        if state & COMPLETE != 0 {
+            return false;
+        }
+        header.state.set(state | CANCEL);
+        true
+    }
+
+    /// Called once the task completed and left the registry: hands the output to
+    /// whoever awaits the join handle, or drops it (reporting a panic) when nobody can.
+    pub(crate) fn finish(self) {
+        let header = self.header();
+        if header.state.get() & JOIN_INTEREST != 0 {
+            if let Some(waker) = header.join_waker.take() {
+                waker.wake();
+            }
+        } else {
+            self.drop_output();
+        }
+    }
+
+    fn drop_output(self) {
+        let header = self.header();
+        // SAFETY: owner thread, the caller holds a reference, the task is complete
+        // and not running, so nothing else borrows the stage.
+        if let Some(message) = unsafe { (header.vtable.drop_output)(self.ptr) } {
+            report_unretrieved_panic(self, &message);
+        }
+    }
+
+    /// Releases one local reference.
+    pub(crate) fn release_local(self) {
+        let header = self.header();
+        let local = header.local.get() - 1;
+        header.local.set(local);
+        if local == 0 {
+            self.release_atomic();
+        }
+    }
+
+    // ----- join handle ---------------------------------------------------------------
+
+    /// Takes the output if the task completed and the output is still there.
+    pub(super) fn try_read_output<T>(self, dst: &mut Option<Result<T, JoinError>>) {
+        let header = self.header();
+        if header.state.get() & COMPLETE == 0 {
+            return;
+        }
+        // SAFETY: `dst` has the output type of this cell (the join handle that calls
+        // us was created with it); owner thread; nothing borrows the stage now (if the
+        // task is running, its stage is not `Finished`, and `read_output` leaves it).
+        unsafe { (header.vtable.read_output)(self.ptr, (dst as *mut Option<_>).cast()) }
+    }
+
+    pub(super) fn set_join_waker(self, waker: &Waker) {
+        let header = self.header();
+        let current = header.join_waker.take();
+        let new = match current {
+            Some(w) if w.will_wake(waker) => w,
+            _ => waker.clone(),
+        };
+        header.join_waker.set(Some(new));
+    }
+
+    /// The join handle is going away.
+    pub(super) fn drop_join_interest(self) {
+        let header = self.header();
+        header.state.set(header.state.get() & !JOIN_INTEREST);
+        drop(header.join_waker.take());
+        if header.state.get() & (COMPLETE | RUNNING) == COMPLETE {
+            self.drop_output();
+        }
+        self.release_local();
+    }
+
+    // ----- wakers and cross-thread references ---------------------------------------
+
+    /// Takes an atomic reference (a waker clone, or a remote-queue entry).
+    pub(super) fn acquire_atomic(self) {
+        let header = self.header();
+        let old = header.refs.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            // Same policy as `Arc`: a leaked waker per iteration must not overflow.
+            std::process::abort();
+        }
+        if !header.holds_shared.load(Ordering::Relaxed)
+            && !header.holds_shared.swap(true, Ordering::AcqRel)
+        {
+            // SAFETY: we are cloning from a live waker: either a waker borrowed during
+            // a poll (the runtime, hence its `Shared`, is alive) or an owned clone
+            // (then `holds_shared` was already set and we would not be here). So the
+            // pointer came from `Arc::as_ptr` of a live `Arc<Shared>`.
+            unsafe { Arc::increment_strong_count(header.shared) };
+        }
+    }
+
+    /// Releases an atomic reference; frees the cell when it was the last reference.
+    pub(crate) fn release_atomic(self) {
+        let header = self.header();
+        if header.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let shared = header.shared;
+        let holds_shared = header.holds_shared.load(Ordering::Relaxed);
+        let dealloc = header.vtable.dealloc;
+        // SAFETY: that was the last reference; no other pointer to the cell is used
+        // after this point. The stage holds no future and no output (module docs).
+        unsafe { dealloc(self.ptr) };
+        if holds_shared {
+            // SAFETY: this cell incremented the count in `acquire_atomic`, once.
+            unsafe { Arc::decrement_strong_count(shared) };
+        }
+    }
+
+    /// Wakes the task: on its own runtime's thread it goes straight onto the ready
+    /// queue, elsewhere through the runtime's remote queue.
+    pub(crate) fn wake(self) {
+        let header = self.header();
+        let handled = context::with_core(|core| {
+            if std::ptr::eq(Arc::as_ptr(&core.shared), header.shared) {
+                core.schedule(self);
+                true
+            } else {
+                false
+            }
+        });
+        if handled != Some(true) {
+            self.acquire_atomic();
+            // SAFETY: a wake comes from a live waker, so `shared` is alive (see
+            // `acquire_atomic`), and `acquire_atomic` above set `holds_shared`, so it
+            // stays alive while the entry we push exists.
+            let shared = unsafe { &*header.shared };
+            shared.push_remote(RemoteTask { raw: self });
+        }
+    }
+}
+
+/// An atomic reference to a task, sent to its runtime's remote-wake queue from any
+/// thread. Dropping it releases the reference.
+pub(crate) struct RemoteTask {
+    raw: RawTask,
+}
+
+// SAFETY: a `RemoteTask` owns an atomic reference. Off the owner thread it is only
+// dropped, which touches the atomic count and, for the last reference, frees a cell
+// whose future and output were already dropped on the owner thread (module docs).
+// Everything else is done by the owner thread after `into_local`.
+unsafe impl Send for RemoteTask {}
+
+impl RemoteTask {
+    /// Schedules the task on the calling (owner) thread and drops the reference.
+    pub(crate) fn schedule_here(self, core: &crate::runtime::Core) {
+        let raw = self.raw;
+        std::mem::forget(self);
+        core.schedule(raw);
+        raw.release_atomic();
+    }
+}
+
+impl Drop for RemoteTask {
+    fn drop(&mut self) {
+        self.raw.release_atomic();
+    }
+}
+
+fn report_unretrieved_panic(task: RawTask, message: &str) {
+    eprintln!(
+        "ringloop: Task exception was never retrieved: {} (id {}) panicked: {}",
+        task.name(),
+        task.id(),
+        message
+    );
+}
