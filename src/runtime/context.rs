@@ -2,20 +2,44 @@
 //! `sleep` and operations find their runtime, and so that a waker can tell whether it
 //! is being woken on its own runtime's thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::Core;
 
+struct Current {
+    /// Id of the running runtime (0: none), for a quick "is this my runtime" check.
+    id: Cell<u64>,
+    core: RefCell<Option<Rc<Core>>>,
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    static CURRENT: Current = const {
+        Current {
+            id: Cell::new(0),
+            core: RefCell::new(None),
+        }
+    };
 }
 
 /// Runs `f` with the current runtime, if this thread is running one. Returns `None`
 /// outside a runtime (and while the thread's locals are being destroyed).
 pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT
-        .try_with(|current| current.borrow().as_ref().map(f))
+        .try_with(|current| current.core.borrow().as_ref().map(f))
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` with the current runtime if it is the runtime with id `runtime`.
+pub(crate) fn with_core_of<R>(runtime: u64, f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|current| {
+            if current.id.get() != runtime {
+                return None;
+            }
+            current.core.borrow().as_ref().map(f)
+        })
         .ok()
         .flatten()
 }
@@ -44,16 +68,17 @@ pub(crate) struct EnterGuard {
 /// `RuntimeError` in the same case.
 pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
     CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
-        if current.is_some() {
-            drop(current);
+        let mut slot = current.core.borrow_mut();
+        if slot.is_some() {
+            drop(slot);
             panic!(
                 "ringloop: cannot start a runtime from within a running runtime \
                  (run/block_on called inside an async task or callback); \
                  spawn the future with ringloop::spawn or .await it instead"
             );
         }
-        *current = Some(core);
+        current.id.set(core.id());
+        *slot = Some(core);
     });
     EnterGuard { _private: () }
 }
@@ -63,11 +88,12 @@ pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
 pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
     CURRENT
         .try_with(|current| {
-            let mut current = current.try_borrow_mut().ok()?;
-            if current.is_some() {
+            let mut slot = current.core.try_borrow_mut().ok()?;
+            if slot.is_some() {
                 return None;
             }
-            *current = Some(core);
+            current.id.set(core.id());
+            *slot = Some(core);
             Some(EnterGuard { _private: () })
         })
         .ok()
@@ -76,7 +102,10 @@ pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let core = CURRENT.try_with(|current| current.borrow_mut().take());
+        let core = CURRENT.try_with(|current| {
+            current.id.set(0);
+            current.core.borrow_mut().take()
+        });
         // Dropped outside the borrow, in case this is the last reference.
         drop(core);
     }

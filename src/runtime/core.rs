@@ -9,12 +9,12 @@ use std::future::Future;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
 use slab::Slab;
 
+use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::features::Features;
 use crate::driver::IoDriver;
@@ -32,7 +32,9 @@ enum State {
 }
 
 pub(crate) struct Core {
-    pub(crate) shared: Arc<Shared>,
+    /// This runtime's slot for cross-thread wakes (see `shared.rs`).
+    slot: SharedSlot,
+    pub(crate) shared: &'static Shared,
     /// Every task that has not completed; each entry holds a local reference.
     tasks: RefCell<Slab<RawTask>>,
     /// Tasks to poll, in wake order; each entry holds a local reference.
@@ -56,7 +58,8 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(config: &Config) -> io::Result<Core> {
-        let shared = Arc::new(Shared::new()?);
+        let slot = SharedSlot::acquire()?;
+        let shared = slot.shared();
         let (driver, features) = IoDriver::new(
             config.driver,
             config.kernel_compat,
@@ -65,6 +68,7 @@ impl Core {
         )?;
         let now = Instant::now();
         Ok(Core {
+            slot,
             shared,
             tasks: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
@@ -80,6 +84,16 @@ impl Core {
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
+    }
+
+    /// This runtime's id, unique in the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.slot.id()
+    }
+
+    /// The waker of the future given to `block_on`.
+    pub(crate) fn main_waker(&self) -> Waker {
+        self.slot.main_waker()
     }
 
     // ----- clock -----------------------------------------------------------------
@@ -110,7 +124,7 @@ impl Core {
     {
         let id = TaskId::new(self.next_task_id.get());
         self.next_task_id.set(id.as_u64() + 1);
-        let raw = task::new_task(future, id, Arc::as_ptr(&self.shared));
+        let raw = task::new_task(future, id, self.slot.id(), self.shared);
         if self.state.get() == State::Closed {
             // The runtime is gone: the task is born cancelled.
             raw.cancel_now();
@@ -215,9 +229,7 @@ impl Core {
             };
             task.release_local();
         }
-        for task in self.shared.close() {
-            drop(task);
-        }
+        drop(self.slot.close());
         let timers = self.timers.borrow_mut().drain();
         drop_catching(timers, "a timer");
         let callbacks: Vec<_> = self.callbacks.borrow_mut().drain(..).collect();

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{context, Core};
@@ -30,7 +30,7 @@ impl Core {
     /// Runs the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = context::enter(self.clone());
-        let waker = Waker::from(self.shared.clone());
+        let waker = self.main_waker();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         self.shared.set_main_woken();

@@ -14,6 +14,7 @@
 //! `JoinError::Panicked`, and so does a panic in the future's destructor, whether it
 //! runs after completion or during cancellation.
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::future::Future;
@@ -24,7 +25,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use super::raw::{Header, Vtable};
-use super::{waker, JoinError, TaskId};
+use super::{alloc, waker, JoinError, TaskId};
 use crate::runtime::Shared;
 
 /// Where the task is in its life.
@@ -42,15 +43,25 @@ struct TaskCell<F: Future> {
 }
 
 /// Allocates a task cell for `future` and returns a pointer to its header.
-pub(super) fn allocate<F>(future: F, id: TaskId, shared: *const Shared) -> NonNull<Header>
+pub(super) fn allocate<F>(
+    future: F,
+    id: TaskId,
+    runtime: u64,
+    shared: &'static Shared,
+) -> NonNull<Header>
 where
     F: Future + 'static,
 {
-    let cell = Box::new(TaskCell {
-        header: Header::new(id, vtable::<F>(), shared),
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    let layout = Layout::new::<TaskCell<F>>();
+    let ptr = alloc::allocate(layout).cast::<TaskCell<F>>();
+    // SAFETY: `allocate` returned a block that fits `TaskCell<F>`'s layout.
+    unsafe {
+        ptr.as_ptr().write(TaskCell {
+            header: Header::new(id, vtable::<F>(), runtime, shared),
+            stage: UnsafeCell::new(Stage::Running(future)),
+        })
+    };
+    ptr.cast()
 }
 
 fn vtable<F: Future + 'static>() -> &'static Vtable {
@@ -203,13 +214,15 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) -> Option<String> {
 /// # Safety
 /// `ptr` points to a `TaskCell<F>` whose last reference was just released.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the cell was created by `Box::leak` in `allocate`, and this is the
-    // only remaining pointer to it.
-    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
+    let cell = ptr.cast::<TaskCell<F>>();
+    // SAFETY: this is the only remaining pointer to the cell.
+    let stage = unsafe { &*cell.as_ref().stage.get() };
     debug_assert!(
-        // SAFETY: we own the cell now.
-        matches!(unsafe { &*cell.stage.get() }, Stage::Consumed),
+        matches!(stage, Stage::Consumed),
         "a task cell was freed while holding its future or output"
     );
-    drop(cell);
+    // SAFETY: the cell was initialised in `allocate` and is dropped once, here.
+    unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
+    // SAFETY: the block came from `alloc::allocate` with this layout.
+    unsafe { alloc::deallocate(cell.cast(), Layout::new::<TaskCell<F>>()) };
 }

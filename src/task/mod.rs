@@ -6,6 +6,7 @@
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
 //! several futures concurrently inside one task.
 
+mod alloc;
 mod cell;
 mod gather;
 mod join;
@@ -26,9 +27,14 @@ pub(crate) use cell::panic_message;
 
 /// Allocates a task for `future`. The returned task holds two local references: one
 /// for the runtime's registry and one for the join handle.
-pub(crate) fn new_task<F>(future: F, id: TaskId, shared: *const crate::runtime::Shared) -> RawTask
+pub(crate) fn new_task<F>(
+    future: F,
+    id: TaskId,
+    runtime: u64,
+    shared: &'static crate::runtime::Shared,
+) -> RawTask
 where
     F: Future + 'static,
 {
-    RawTask::from_header(cell::allocate(future, id, shared))
+    RawTask::from_header(cell::allocate(future, id, runtime, shared))
 }

@@ -18,8 +18,8 @@
 //! # Threads
 //!
 //! Fields documented as *owner-only* are `Cell`s touched only by the thread that runs
-//! the task's runtime. Another thread may only touch `refs`, `holds_shared` and read the
-//! immutable fields. When the last reference is dropped off the owner thread, the future
+//! the task's runtime. Another thread may only touch `refs` and read the immutable
+//! fields. When the last reference is dropped off the owner thread, the future
 //! and its output are already gone (the owner dropped them when the task completed and
 //! when the join handle went), so nothing `!Send` is ever dropped on a foreign thread.
 //!
@@ -28,8 +28,7 @@
 
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::task::Waker;
 
 use super::{JoinError, TaskId};
@@ -68,9 +67,6 @@ pub(super) struct Vtable {
 pub(crate) struct Header {
     /// Atomic references (see the module docs).
     refs: AtomicUsize,
-    /// Whether this cell keeps its runtime's `Shared` alive (set when the first waker
-    /// is cloned, so that a waker outliving the runtime can still reach it).
-    holds_shared: AtomicBool,
     /// Local references (owner-only).
     local: Cell<u32>,
     /// `SCHEDULED | RUNNING | ...` (owner-only).
@@ -81,9 +77,10 @@ pub(crate) struct Header {
     id: TaskId,
     /// Type-specific operations.
     pub(super) vtable: &'static Vtable,
-    /// The runtime this task belongs to; valid while the runtime lives, and for as
-    /// long as this cell lives once `holds_shared` is set.
-    shared: *const Shared,
+    /// The id of the runtime this task belongs to.
+    runtime: u64,
+    /// That runtime's shared slot (never freed; see `runtime/shared.rs`).
+    shared: &'static Shared,
     /// Who awaits the join handle (owner-only).
     join_waker: Cell<Option<Waker>>,
     /// A name set by `set_name` (owner-only); the default is derived from the id.
@@ -91,16 +88,21 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub(super) fn new(id: TaskId, vtable: &'static Vtable, shared: *const Shared) -> Header {
+    pub(super) fn new(
+        id: TaskId,
+        vtable: &'static Vtable,
+        runtime: u64,
+        shared: &'static Shared,
+    ) -> Header {
         Header {
             refs: AtomicUsize::new(1),
-            holds_shared: AtomicBool::new(false),
             // The registry entry and the join handle.
             local: Cell::new(2),
             state: Cell::new(JOIN_INTEREST),
             registry_key: Cell::new(u32::MAX),
             id,
             vtable,
+            runtime,
             shared,
             join_waker: Cell::new(None),
             name: Cell::new(None),
@@ -308,61 +310,43 @@ impl RawTask {
 
     /// Takes an atomic reference (a waker clone, or a remote-queue entry).
     pub(super) fn acquire_atomic(self) {
-        let header = self.header();
-        let old = header.refs.fetch_add(1, Ordering::Relaxed);
+        let old = self.header().refs.fetch_add(1, Ordering::Relaxed);
         if old > isize::MAX as usize {
             // Same policy as `Arc`: a leaked waker per iteration must not overflow.
             std::process::abort();
-        }
-        if !header.holds_shared.load(Ordering::Relaxed)
-            && !header.holds_shared.swap(true, Ordering::AcqRel)
-        {
-            // SAFETY: we are cloning from a live waker: either a waker borrowed during
-            // a poll (the runtime, hence its `Shared`, is alive) or an owned clone
-            // (then `holds_shared` was already set and we would not be here). So the
-            // pointer came from `Arc::as_ptr` of a live `Arc<Shared>`.
-            unsafe { Arc::increment_strong_count(header.shared) };
         }
     }
 
     /// Releases an atomic reference; frees the cell when it was the last reference.
     pub(crate) fn release_atomic(self) {
         let header = self.header();
-        if header.refs.fetch_sub(1, Ordering::Release) != 1 {
+        // If ours is the only reference, nobody can take another (that takes a
+        // reference, or a waker borrowed during a poll, which holds a local one), so
+        // a load suffices and saves the read-modify-write. The `Acquire` pairs with
+        // the `Release` decrements of the other holders that came before.
+        if header.refs.load(Ordering::Acquire) != 1
+            && header.refs.fetch_sub(1, Ordering::Release) != 1
+        {
             return;
         }
         fence(Ordering::Acquire);
-        let shared = header.shared;
-        let holds_shared = header.holds_shared.load(Ordering::Relaxed);
         let dealloc = header.vtable.dealloc;
         // SAFETY: that was the last reference; no other pointer to the cell is used
         // after this point. The stage holds no future and no output (module docs).
         unsafe { dealloc(self.ptr) };
-        if holds_shared {
-            // SAFETY: this cell incremented the count in `acquire_atomic`, once.
-            unsafe { Arc::decrement_strong_count(shared) };
-        }
     }
 
     /// Wakes the task: on its own runtime's thread it goes straight onto the ready
-    /// queue, elsewhere through the runtime's remote queue.
+    /// queue, elsewhere through the runtime's remote queue (a no-op once the runtime
+    /// is gone).
     pub(crate) fn wake(self) {
         let header = self.header();
-        let handled = context::with_core(|core| {
-            if std::ptr::eq(Arc::as_ptr(&core.shared), header.shared) {
-                core.schedule(self);
-                true
-            } else {
-                false
-            }
-        });
-        if handled != Some(true) {
+        let local = context::with_core_of(header.runtime, |core| core.schedule(self));
+        if local.is_none() {
             self.acquire_atomic();
-            // SAFETY: a wake comes from a live waker, so `shared` is alive (see
-            // `acquire_atomic`), and `acquire_atomic` above set `holds_shared`, so it
-            // stays alive while the entry we push exists.
-            let shared = unsafe { &*header.shared };
-            shared.push_remote(RemoteTask { raw: self });
+            header
+                .shared
+                .push_remote(header.runtime, RemoteTask { raw: self });
         }
     }
 }
