@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Builds the examples once (release) and checks what each one prints: the fixed
+# lines exactly and in order, and the timings within bounds generous enough for a
+# busy 2-core machine. ci/test.sh runs this; it also runs on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=ci/toolchain.sh
+. ci/toolchain.sh
+
+step "cargo build --release --examples"
+cargo build --release --examples --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
+
+failed=0
+
+# fail NAME WHY EXPECTED ACTUAL: report a mismatch (the check goes on, the script
+# exits 1 at the end).
+fail() {
+    printf '\nci/examples.sh: %s: %s\n' "$1" "$2" >&2
+    printf -- '--- expected (times normalised) ---\n%s\n' "$3" >&2
+    printf -- '--- actual ---\n%s\n' "$4" >&2
+    failed=1
+}
+
+# in_range VALUE LOW HIGH: whether LOW <= VALUE <= HIGH (decimals allowed).
+in_range() {
+    [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 1
+    awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'
+}
+
+# run NAME: runs an example, its output in $out; a non-zero exit is a failure.
+run() {
+    printf '\n==> %s\n' "$1"
+    local status=0
+    out="$("$bin/$1" 2>&1)" || status=$?
+    if [ "$status" -ne 0 ]; then
+        fail "$1" "exited with status $status" "(a zero exit status)" "$out"
+    fi
+    printf '%s\n' "$out"
+}
+
+# --- countasync: three counts overlap, so about 1 s in all -------------------------
+run countasync
+expected="One
+One
+One
+Two
+Two
+Two
+countasync.rs executed in <s> seconds."
+normalised="$(printf '%s\n' "$out" | sed -E 's/ in [0-9]+\.[0-9]{2} seconds\.$/ in <s> seconds./')"
+if [ "$normalised" != "$expected" ]; then
+    fail countasync "unexpected output" "$expected" "$out"
+else
+    secs="$(printf '%s\n' "$out" | sed -nE 's/^countasync\.rs executed in ([0-9.]+) seconds\.$/\1/p')"
+    in_range "$secs" 0.95 1.8 ||
+        fail countasync "took $secs s, expected 0.95 to 1.8 s" "$expected" "$out"
+fi
+
+# --- say_after: in sequence about 3 s, as tasks about 2 s -------------------------
+run say_after
+expected="== part 1: await say_after(1) then say_after(2), in sequence ==
+started at HH:MM:SS
+hello
+world
+finished at HH:MM:SS
+part 1 took <s> seconds
+
+== part 2: spawn both as tasks, then await them (they overlap) ==
+started at HH:MM:SS
+hello
+world
+finished at HH:MM:SS
+part 2 took <s> seconds"
+normalised="$(printf '%s\n' "$out" | sed -E \
+    -e 's/^(started|finished) at [0-9]{2}:[0-9]{2}:[0-9]{2}( UTC)?$/\1 at HH:MM:SS/' \
+    -e 's/ took [0-9]+\.[0-9]{2} seconds$/ took <s> seconds/')"
+if [ "$normalised" != "$expected" ]; then
+    fail say_after "unexpected output" "$expected" "$out"
+else
+    part1="$(printf '%s\n' "$out" | sed -nE 's/^part 1 took ([0-9.]+) seconds$/\1/p')"
+    part2="$(printf '%s\n' "$out" | sed -nE 's/^part 2 took ([0-9.]+) seconds$/\1/p')"
+    in_range "$part1" 2.95 4.0 ||
+        fail say_after "part 1 took $part1 s, expected 2.95 to 4.0 s" "$expected" "$out"
+    # Below 2.8 s: the tasks must overlap (in sequence they would take 3 s).
+    in_range "$part2" 1.95 2.8 ||
+        fail say_after "part 2 took $part2 s, expected 1.95 to 2.8 s" "$expected" "$out"
+fi
+
+# --- callbacks: call_soon first, timers in deadline order, the cancelled one never --
+run callbacks
+expected="cancelled call_later(50 ms): handle.cancelled() = true
+scheduled; nothing has run yet
+call_soon              fired at +<n> ms
+call_later(100 ms)     fired at +<n> ms
+call_at(now + 150 ms)  fired at +<n> ms
+call_later(200 ms)     fired at +<n> ms
+after 300 ms: the cancelled callback never ran"
+normalised="$(printf '%s\n' "$out" | sed -E 's/ fired at \+[0-9]+ ms$/ fired at +<n> ms/')"
+if [ "$normalised" != "$expected" ]; then
+    fail callbacks "unexpected output" "$expected" "$out"
+else
+    # Each timer fires no earlier than its delay, and not absurdly late.
+    while IFS='|' read -r label due; do
+        at="$(printf '%s\n' "$out" | sed -nE "s/^$label +fired at \+([0-9]+) ms$/\1/p")"
+        in_range "$at" "$due" $((due + 500)) ||
+            fail callbacks "${label//\\/} fired at +$at ms, expected +$due to +$((due + 500)) ms" \
+                "$expected" "$out"
+    done <<'EOF'
+call_soon|0
+call_later\(100 ms\)|100
+call_at\(now \+ 150 ms\)|150
+call_later\(200 ms\)|200
+EOF
+fi
+
+if [ "$failed" -ne 0 ]; then
+    printf '\nci/examples.sh: FAILED\n' >&2
+    exit 1
+fi
+printf '\nci/examples.sh: all examples printed what they should\n'
