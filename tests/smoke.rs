@@ -1,3 +1,5 @@
+//! Smoke test: spawning and joining one task on every driver.
+
 mod common;
 
 matrix_test! {

@@ -10,9 +10,14 @@
 //! expands to a module `spawn_works` with the tests `uring`, `uring_5_10` and
 //! `epoll`.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
+use std::cell::Cell;
 use std::future::Future;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use ringloop::{Builder, Driver, KernelCompat, Runtime};
 
@@ -56,6 +61,167 @@ impl Mode {
     pub fn run<F: Future>(self, future: F) -> F::Output {
         self.runtime().block_on(future)
     }
+
+    /// The name of the test function `matrix_test!` generates for this mode.
+    pub fn test_fn(self) -> &'static str {
+        match self {
+            Mode::Uring => "uring",
+            Mode::Uring510 => "uring_5_10",
+            Mode::Epoll => "epoll",
+        }
+    }
+
+    /// The driver a runtime of this mode must report.
+    pub fn driver_kind(self) -> ringloop::DriverKind {
+        match self {
+            Mode::Uring | Mode::Uring510 => ringloop::DriverKind::IoUring,
+            Mode::Epoll => ringloop::DriverKind::Epoll,
+        }
+    }
+}
+
+/// Counts drops of the [`DropToken`]s it hands out.
+#[derive(Clone, Default, Debug)]
+pub struct Drops(Rc<Cell<usize>>);
+
+impl Drops {
+    pub fn new() -> Drops {
+        Drops::default()
+    }
+
+    /// A token that counts one drop when dropped.
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+
+    /// How many tokens were dropped so far.
+    pub fn count(&self) -> usize {
+        self.0.get()
+    }
+}
+
+/// Counts one drop in its [`Drops`].
+#[derive(Debug)]
+pub struct DropToken(Rc<Cell<usize>>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Set in the environment of a test re-run by [`run_child`].
+pub const CHILD_ENV: &str = "RINGLOOP_TEST_CHILD";
+
+/// Whether this process is a child started by [`run_child`].
+pub fn is_child() -> bool {
+    std::env::var_os(CHILD_ENV).is_some()
+}
+
+/// The libtest name of the `matrix_test!` test of `mode` whose body runs in module
+/// `module_path` (pass `module_path!()`).
+pub fn matrix_test_name(module_path: &str, mode: Mode) -> String {
+    let path = module_path
+        .split_once("::")
+        .map_or(module_path, |(_crate, path)| path);
+    format!("{path}::{}", mode.test_fn())
+}
+
+/// The output of a child process, as text.
+#[derive(Debug)]
+pub struct ChildOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Re-runs test `test_name` of this test binary in a child process with [`CHILD_ENV`]
+/// and `envs` set, and returns its output. The child is killed (and this panics) if
+/// it takes longer than 60 s.
+pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            "--exact",
+            test_name,
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn the test binary");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child test {test_name} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = ChildOutput {
+        success: status.success(),
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    };
+    assert!(
+        output.stdout.contains("1 passed"),
+        "child test {test_name} did not run exactly one test:\n{output:#?}"
+    );
+    output
+}
+
+/// Yields (a whole loop turn each time) until `cond` holds, at most `max_turns` times;
+/// returns whether it held.
+pub async fn yield_until(max_turns: usize, mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..max_turns {
+        if cond() {
+            return true;
+        }
+        ringloop::yield_now().await;
+    }
+    cond()
+}
+
+/// Sleeps 1 ms at a time until `cond` holds, at most `limit`; returns whether it held.
+pub async fn sleep_until_cond(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        ringloop::sleep(Duration::from_millis(1)).await;
+    }
+    cond()
+}
+
+/// Polls `future` once with a no-op waker (no runtime needed).
+pub fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(future).poll(&mut cx)
 }
 
 /// Open descriptors of this process.
