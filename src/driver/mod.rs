@@ -13,6 +13,9 @@ pub(crate) mod op;
 pub(crate) mod sys;
 pub(crate) mod uring;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::os::fd::RawFd;
 use std::task::Waker;
@@ -24,6 +27,9 @@ use uring::OpTable;
 use crate::runtime::Driver;
 
 /// A runtime's connection to the kernel.
+// There is one per runtime, so the size of the io_uring variant costs nothing; boxing
+// it would add an indirection to every submission.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum IoDriver {
     Uring(uring::Uring),
     Epoll(epoll::Epoll),
