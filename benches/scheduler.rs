@@ -120,7 +120,8 @@ fn spawn_many(c: &mut Criterion) {
             let start = Instant::now();
             for _ in 0..iters {
                 rt.block_on(async {
-                    let handles: Vec<_> = (0..SPAWN_MANY).map(|_| ringloop::spawn(async {})).collect();
+                    let handles: Vec<_> =
+                        (0..SPAWN_MANY).map(|_| ringloop::spawn(async {})).collect();
                     for h in handles {
                         h.await.unwrap();
                     }

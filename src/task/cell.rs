@@ -215,8 +215,10 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) -> Option<String> {
 /// `ptr` points to a `TaskCell<F>` whose last reference was just released.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<TaskCell<F>>();
-    // SAFETY: this is the only remaining pointer to the cell.
-    let stage = unsafe { &*cell.as_ref().stage.get() };
+    // SAFETY: this is the only remaining pointer to the cell, which is still live.
+    let cell_ref = unsafe { cell.as_ref() };
+    // SAFETY: no reference can reach the stage once the last task reference is gone.
+    let stage = unsafe { &*cell_ref.stage.get() };
     debug_assert!(
         matches!(stage, Stage::Consumed),
         "a task cell was freed while holding its future or output"

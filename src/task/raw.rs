@@ -84,6 +84,8 @@ pub(crate) struct Header {
     /// Who awaits the join handle (owner-only).
     join_waker: Cell<Option<Waker>>,
     /// A name set by `set_name` (owner-only); the default is derived from the id.
+    // A thin pointer: the header stays one word smaller than with `Box<str>`.
+    #[allow(clippy::box_collection)]
     name: Cell<Option<Box<String>>>,
 }
 
