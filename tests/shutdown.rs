@@ -223,7 +223,7 @@ matrix_test! {
 }
 
 matrix_test! {
-    #[ignore = "bug: a task spawned by a destructor while an inner Runtime is dropped inside an outer one escapes to the outer runtime and runs there"]
+
     fn a_task_spawned_while_an_inner_runtime_drops_is_cancelled(mode) {
         let probe = Probe::default();
         let inner = mode.runtime();

@@ -54,9 +54,16 @@ pub(crate) fn is_running() -> bool {
     with_core(|_| ()).is_some()
 }
 
-/// Marks `core` as this thread's running runtime until the guard is dropped.
+/// The id of the runtime this thread is running (0: none). Cheaper than
+/// [`with_core`] for "is this still my runtime" checks.
+pub(crate) fn current_id() -> u64 {
+    CURRENT.try_with(|current| current.id.get()).unwrap_or(0)
+}
+
+/// Marks `core` as this thread's running runtime until the guard is dropped, then
+/// restores the runtime that was current before (if any).
 pub(crate) struct EnterGuard {
-    _private: (),
+    previous: Option<Rc<Core>>,
 }
 
 /// Enters `core`.
@@ -80,21 +87,22 @@ pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
         current.id.set(core.id());
         *slot = Some(core);
     });
-    EnterGuard { _private: () }
+    EnterGuard { previous: None }
 }
 
-/// Enters `core` unless this thread already runs a runtime (used by shutdown, which
-/// may run inside another runtime when a `Runtime` is dropped there).
-pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
+/// Makes `core` current for its shutdown, even inside another runtime (a `Runtime`
+/// dropped in a task of another one): the destructors it runs must spawn, sleep and
+/// submit on the runtime being shut down, not on the outer one. The outer runtime
+/// is current again when the guard drops.
+///
+/// Returns `None` only while the thread's locals are being destroyed.
+pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> Option<EnterGuard> {
     CURRENT
         .try_with(|current| {
             let mut slot = current.core.try_borrow_mut().ok()?;
-            if slot.is_some() {
-                return None;
-            }
             current.id.set(core.id());
-            *slot = Some(core);
-            Some(EnterGuard { _private: () })
+            let previous = slot.replace(core);
+            Some(EnterGuard { previous })
         })
         .ok()
         .flatten()
@@ -102,11 +110,14 @@ pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let core = CURRENT.try_with(|current| {
-            current.id.set(0);
-            current.core.borrow_mut().take()
+        let previous = self.previous.take();
+        let left = CURRENT.try_with(|current| {
+            current
+                .id
+                .set(previous.as_ref().map_or(0, |core| core.id()));
+            std::mem::replace(&mut *current.core.borrow_mut(), previous)
         });
         // Dropped outside the borrow, in case this is the last reference.
-        drop(core);
+        drop(left);
     }
 }

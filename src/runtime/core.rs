@@ -202,7 +202,7 @@ impl Core {
             return;
         }
         self.state.set(State::Closing);
-        let _enter = context::try_enter(self.clone());
+        let _enter = context::enter_for_shutdown(self.clone());
 
         // Dropping a future may wake, spawn or cancel other tasks: repeat until no
         // task is left. Each round drops at least one future, unless futures keep
