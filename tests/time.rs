@@ -315,7 +315,6 @@ matrix_test! {
 }
 
 matrix_test! {
-    #[ignore = "bug: a Sleep (or Interval) registered on a runtime that has shut down completes at once when polled again, before its deadline"]
     fn a_sleep_that_outlives_its_runtime_does_not_end_early(mode) {
         let deadline = Instant::now() + Duration::from_millis(300);
         let mut sleep = Box::pin(sleep_until(deadline));

@@ -122,6 +122,13 @@ impl Future for Sleep {
                 this.state = State::Done;
                 return Poll::Ready(());
             }
+            // Registered on a runtime that is not the one polling now (it shut down,
+            // or the sleep moved to another runtime of this thread): that heap will
+            // never fire for this task, so register again below, on this runtime.
+            State::Registered(core, _) if core.id() != context::current_id() => {
+                this.cancel();
+                this.state = State::Idle;
+            }
             State::Registered(core, key) => {
                 let mut timers = core.timers.borrow_mut();
                 return match timers.get_mut(*key) {
