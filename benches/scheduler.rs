@@ -9,11 +9,12 @@
 //! Run: `cargo bench --bench scheduler` (add `-- --quick` for a fast pass).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -200,6 +201,8 @@ fn yield_many(c: &mut Criterion) {
 }
 
 fn ping_pong(c: &mut Criterion) {
+    // As in tokio's own scheduler benchmark: the rounds are detached, and the last
+    // one to finish (a shared countdown) tells the main future it is done.
     let mut group = c.benchmark_group("ping_pong");
     let rt = ringloop_rt();
     group.bench_function("ringloop", |b| {
@@ -207,23 +210,28 @@ fn ping_pong(c: &mut Criterion) {
             let start = Instant::now();
             for _ in 0..iters {
                 rt.block_on(async {
-                    let rounds: Vec<_> = (0..PING_PONGS)
-                        .map(|_| {
-                            ringloop::spawn(async {
-                                let (tx1, rx1) = local_oneshot::<()>();
-                                let (tx2, rx2) = local_oneshot::<()>();
-                                ringloop::spawn(async move {
-                                    rx1.await;
-                                    tx2.send(());
-                                });
-                                tx1.send(());
-                                rx2.await;
-                            })
-                        })
-                        .collect();
-                    for r in rounds {
-                        r.await.unwrap();
+                    let (done_tx, done_rx) = local_oneshot::<()>();
+                    let done_tx = Rc::new(RefCell::new(Some(done_tx)));
+                    let remaining = Rc::new(Cell::new(PING_PONGS));
+                    for _ in 0..PING_PONGS {
+                        let done_tx = done_tx.clone();
+                        let remaining = remaining.clone();
+                        ringloop::spawn(async move {
+                            let (tx1, rx1) = local_oneshot::<()>();
+                            let (tx2, rx2) = local_oneshot::<()>();
+                            ringloop::spawn(async move {
+                                rx1.await;
+                                tx2.send(());
+                            });
+                            tx1.send(());
+                            rx2.await;
+                            remaining.set(remaining.get() - 1);
+                            if remaining.get() == 0 {
+                                done_tx.borrow_mut().take().unwrap().send(());
+                            }
+                        });
                     }
+                    done_rx.await;
                 });
             }
             per_op(start.elapsed(), PING_PONGS)
@@ -235,23 +243,28 @@ fn ping_pong(c: &mut Criterion) {
             let start = Instant::now();
             for _ in 0..iters {
                 rt.block_on(async {
-                    let rounds: Vec<_> = (0..PING_PONGS)
-                        .map(|_| {
-                            tokio::spawn(async {
-                                let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
-                                let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
-                                tokio::spawn(async move {
-                                    rx1.await.unwrap();
-                                    tx2.send(()).unwrap();
-                                });
-                                tx1.send(()).unwrap();
-                                rx2.await.unwrap();
-                            })
-                        })
-                        .collect();
-                    for r in rounds {
-                        r.await.unwrap();
+                    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+                    let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+                    let remaining = Arc::new(AtomicUsize::new(PING_PONGS));
+                    for _ in 0..PING_PONGS {
+                        let done_tx = done_tx.clone();
+                        let remaining = remaining.clone();
+                        tokio::spawn(async move {
+                            let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
+                            let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
+                            tokio::spawn(async move {
+                                rx1.await.unwrap();
+                                tx2.send(()).unwrap();
+                            });
+                            tx1.send(()).unwrap();
+                            rx2.await.unwrap();
+                            if remaining.fetch_sub(1, Ordering::Relaxed) == 1 {
+                                let tx = done_tx.lock().unwrap().take().unwrap();
+                                tx.send(()).unwrap();
+                            }
+                        });
                     }
+                    done_rx.await.unwrap();
                 });
             }
             per_op(start.elapsed(), PING_PONGS)
