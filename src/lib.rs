@@ -65,8 +65,11 @@
 
 #![warn(missing_docs)]
 
+mod combinators;
 mod driver;
+pub mod queue;
 mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 
