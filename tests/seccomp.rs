@@ -1,0 +1,191 @@
+//! ringloop in a sandbox that refuses io_uring, like Docker's default seccomp
+//! profile (since 2023) or `kernel.io_uring_disabled=2`.
+//!
+//! Each test re-runs itself in a child process (a seccomp filter cannot be removed
+//! once installed), installs a filter that makes `io_uring_setup`, `io_uring_enter`
+//! and `io_uring_register` fail with `EPERM` (or `ENOSYS`, as on a kernel without
+//! io_uring), and checks that `Driver::Auto` falls back to epoll and does real work
+//! there, while an explicit `Driver::IoUring` reports the error.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{is_child, run_child};
+use ringloop::{Driver, DriverKind, Runtime};
+
+/// `AUDIT_ARCH_*` of this target (linux/audit.h), checked by the filter so that a
+/// syscall number is never read against the wrong table.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// Offsets in `struct seccomp_data`: `int nr; __u32 arch; ...`.
+const NR_OFFSET: u32 = 0;
+const ARCH_OFFSET: u32 = 4;
+
+fn stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// Installs, on the calling thread, a filter under which the io_uring system calls
+/// fail with `errno` and everything else is allowed.
+fn refuse_io_uring(errno: i32) {
+    let deny = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let mut program = [
+        stmt(load, ARCH_OFFSET),
+        // A foreign architecture: allow (we only deny by number on our own table).
+        jump_eq(AUDIT_ARCH, 0, 4),
+        stmt(load, NR_OFFSET),
+        jump_eq(libc::SYS_io_uring_setup as u32, 3, 0),
+        jump_eq(libc::SYS_io_uring_enter as u32, 2, 0),
+        jump_eq(libc::SYS_io_uring_register as u32, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ret, deny),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl with integer arguments; required before an unprivileged
+    // process may install a filter.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    assert_eq!(
+        rc,
+        0,
+        "PR_SET_NO_NEW_PRIVS: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `fprog` points to `program`, a valid BPF program that outlives the call
+    // (the kernel copies it).
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &fprog as *const libc::sock_fprog as libc::c_ulong,
+            0,
+            0,
+        )
+    };
+    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", std::io::Error::last_os_error());
+    // The filter is in force: without it this call fails with EFAULT (null params).
+    // SAFETY: io_uring_setup with a null `params` touches no memory of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, std::ptr::null_mut::<u8>()) };
+    let error = std::io::Error::last_os_error();
+    assert_eq!((rc, error.raw_os_error()), (-1, Some(errno)), "{error}");
+}
+
+/// Real work on whatever driver runs: tasks, timers, a wake from another thread,
+/// and a callback.
+fn some_work() -> u32 {
+    ringloop::run(async {
+        let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let set = flag.clone();
+        let thread = std::thread::spawn(move || {
+            let waker = rx.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            set.store(true, std::sync::atomic::Ordering::SeqCst);
+            waker.wake();
+        });
+        let waiter = ringloop::spawn(std::future::poll_fn(move |cx| {
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                std::task::Poll::Ready(1)
+            } else {
+                let _ = tx.send(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }));
+        let sleepers: Vec<_> = (0..10u32)
+            .map(|i| {
+                ringloop::spawn(async move {
+                    ringloop::sleep(Duration::from_millis(u64::from(i))).await;
+                    i
+                })
+            })
+            .collect();
+        let called = std::rc::Rc::new(std::cell::Cell::new(0));
+        let c = called.clone();
+        ringloop::call_later(Duration::from_millis(5), move || c.set(1));
+        let total: u32 = ringloop::gather_all(sleepers)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .sum();
+        let woken = ringloop::wait_for(Duration::from_secs(10), waiter)
+            .await
+            .expect("a wake from another thread reached the parked loop")
+            .unwrap();
+        thread.join().unwrap();
+        assert_eq!(ringloop::driver_kind(), DriverKind::Epoll);
+        total + woken + called.get()
+    })
+}
+
+fn sandboxed(test: &str, errno: i32) {
+    if !is_child() {
+        let output = run_child(test, &[]);
+        assert!(output.success, "{output:#?}");
+        return;
+    }
+    refuse_io_uring(errno);
+    // Driver::Auto falls back to epoll, and says so.
+    let rt = Runtime::new().expect("Driver::Auto builds under the filter");
+    assert_eq!(rt.driver_kind(), DriverKind::Epoll);
+    assert!(!rt.features().ext_arg);
+    drop(rt);
+    assert_eq!(some_work(), 45 + 1 + 1);
+    // An explicit io_uring request fails with the error, not a panic or a fallback.
+    let err = Runtime::builder()
+        .driver(Driver::IoUring)
+        .build()
+        .expect_err("io_uring cannot be set up under the filter");
+    assert_eq!(err.raw_os_error(), Some(errno), "{err}");
+}
+
+#[test]
+fn io_uring_refused_with_eperm_falls_back_to_epoll() {
+    sandboxed(
+        "io_uring_refused_with_eperm_falls_back_to_epoll",
+        libc::EPERM,
+    );
+}
+
+#[test]
+fn io_uring_missing_enosys_falls_back_to_epoll() {
+    sandboxed("io_uring_missing_enosys_falls_back_to_epoll", libc::ENOSYS);
+}
+
+#[test]
+fn the_environment_cannot_force_io_uring_under_the_filter() {
+    const NAME: &str = "the_environment_cannot_force_io_uring_under_the_filter";
+    if !is_child() {
+        let output = run_child(NAME, &[("RINGLOOP_DRIVER", "uring")]);
+        assert!(output.success, "{output:#?}");
+        return;
+    }
+    refuse_io_uring(libc::EPERM);
+    // RINGLOOP_DRIVER=uring asks for io_uring explicitly: building fails cleanly.
+    let err = Runtime::new().expect_err("RINGLOOP_DRIVER=uring under the filter");
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM), "{err}");
+    // The builder's own choice wins over the environment.
+    let rt = Runtime::builder().driver(Driver::Auto).build().unwrap();
+    assert_eq!(rt.driver_kind(), DriverKind::Epoll);
+}
