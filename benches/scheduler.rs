@@ -1,6 +1,9 @@
 //! Scheduler benchmarks: ringloop beside tokio's current-thread runtime, in the
 //! same criterion groups.
 //!
+//! ringloop runs each program twice, on io_uring (`ringloop`) and on the epoll
+//! driver (`ringloop-epoll`), beside tokio.
+//!
 //! Each benchmark reports **time per operation** (one spawn, one yield, one
 //! ping-pong round, one chained spawn): the measured loop runs N operations and the
 //! custom timing divides by N. `timers` reports the wall time of one batch of
@@ -99,11 +102,17 @@ fn per_op(total: Duration, ops: usize) -> Duration {
     total / ops as u32
 }
 
-fn ringloop_rt() -> ringloop::Runtime {
+/// ringloop's rows: the io_uring driver, and the same program on epoll.
+const RINGLOOP_DRIVERS: [(&str, ringloop::Driver); 2] = [
+    ("ringloop", ringloop::Driver::IoUring),
+    ("ringloop-epoll", ringloop::Driver::Epoll),
+];
+
+fn ringloop_rt(driver: ringloop::Driver) -> ringloop::Runtime {
     ringloop::Runtime::builder()
-        .driver(ringloop::Driver::IoUring)
+        .driver(driver)
         .build()
-        .expect("io_uring runtime")
+        .expect("ringloop runtime")
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
@@ -115,22 +124,24 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 
 fn spawn_many(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_many");
-    let rt = ringloop_rt();
-    group.bench_function("ringloop", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                rt.block_on(async {
-                    let handles: Vec<_> =
-                        (0..SPAWN_MANY).map(|_| ringloop::spawn(async {})).collect();
-                    for h in handles {
-                        h.await.unwrap();
-                    }
-                });
-            }
-            per_op(start.elapsed(), SPAWN_MANY)
-        })
-    });
+    for (name, driver) in RINGLOOP_DRIVERS {
+        let rt = ringloop_rt(driver);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let handles: Vec<_> =
+                            (0..SPAWN_MANY).map(|_| ringloop::spawn(async {})).collect();
+                        for h in handles {
+                            h.await.unwrap();
+                        }
+                    });
+                }
+                per_op(start.elapsed(), SPAWN_MANY)
+            })
+        });
+    }
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -151,29 +162,31 @@ fn spawn_many(c: &mut Criterion) {
 
 fn yield_many(c: &mut Criterion) {
     let mut group = c.benchmark_group("yield_many");
-    let rt = ringloop_rt();
-    group.bench_function("ringloop", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..YIELD_TASKS)
-                        .map(|_| {
-                            ringloop::spawn(async {
-                                for _ in 0..YIELDS {
-                                    ringloop::yield_now().await;
-                                }
+    for (name, driver) in RINGLOOP_DRIVERS {
+        let rt = ringloop_rt(driver);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let handles: Vec<_> = (0..YIELD_TASKS)
+                            .map(|_| {
+                                ringloop::spawn(async {
+                                    for _ in 0..YIELDS {
+                                        ringloop::yield_now().await;
+                                    }
+                                })
                             })
-                        })
-                        .collect();
-                    for h in handles {
-                        h.await.unwrap();
-                    }
-                });
-            }
-            per_op(start.elapsed(), YIELD_TASKS * YIELDS)
-        })
-    });
+                            .collect();
+                        for h in handles {
+                            h.await.unwrap();
+                        }
+                    });
+                }
+                per_op(start.elapsed(), YIELD_TASKS * YIELDS)
+            })
+        });
+    }
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -204,39 +217,41 @@ fn ping_pong(c: &mut Criterion) {
     // As in tokio's own scheduler benchmark: the rounds are detached, and the last
     // one to finish (a shared countdown) tells the main future it is done.
     let mut group = c.benchmark_group("ping_pong");
-    let rt = ringloop_rt();
-    group.bench_function("ringloop", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                rt.block_on(async {
-                    let (done_tx, done_rx) = local_oneshot::<()>();
-                    let done_tx = Rc::new(RefCell::new(Some(done_tx)));
-                    let remaining = Rc::new(Cell::new(PING_PONGS));
-                    for _ in 0..PING_PONGS {
-                        let done_tx = done_tx.clone();
-                        let remaining = remaining.clone();
-                        ringloop::spawn(async move {
-                            let (tx1, rx1) = local_oneshot::<()>();
-                            let (tx2, rx2) = local_oneshot::<()>();
+    for (name, driver) in RINGLOOP_DRIVERS {
+        let rt = ringloop_rt(driver);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let (done_tx, done_rx) = local_oneshot::<()>();
+                        let done_tx = Rc::new(RefCell::new(Some(done_tx)));
+                        let remaining = Rc::new(Cell::new(PING_PONGS));
+                        for _ in 0..PING_PONGS {
+                            let done_tx = done_tx.clone();
+                            let remaining = remaining.clone();
                             ringloop::spawn(async move {
-                                rx1.await;
-                                tx2.send(());
+                                let (tx1, rx1) = local_oneshot::<()>();
+                                let (tx2, rx2) = local_oneshot::<()>();
+                                ringloop::spawn(async move {
+                                    rx1.await;
+                                    tx2.send(());
+                                });
+                                tx1.send(());
+                                rx2.await;
+                                remaining.set(remaining.get() - 1);
+                                if remaining.get() == 0 {
+                                    done_tx.borrow_mut().take().unwrap().send(());
+                                }
                             });
-                            tx1.send(());
-                            rx2.await;
-                            remaining.set(remaining.get() - 1);
-                            if remaining.get() == 0 {
-                                done_tx.borrow_mut().take().unwrap().send(());
-                            }
-                        });
-                    }
-                    done_rx.await;
-                });
-            }
-            per_op(start.elapsed(), PING_PONGS)
-        })
-    });
+                        }
+                        done_rx.await;
+                    });
+                }
+                per_op(start.elapsed(), PING_PONGS)
+            })
+        });
+    }
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -289,20 +304,22 @@ fn chained_spawn(c: &mut Criterion) {
         }
     }
     let mut group = c.benchmark_group("chained_spawn");
-    let rt = ringloop_rt();
-    group.bench_function("ringloop", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                rt.block_on(async {
-                    let (tx, rx) = local_oneshot();
-                    ringloop::spawn(async move { ringloop_chain(tx, CHAIN) });
-                    rx.await;
-                });
-            }
-            per_op(start.elapsed(), CHAIN)
-        })
-    });
+    for (name, driver) in RINGLOOP_DRIVERS {
+        let rt = ringloop_rt(driver);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let (tx, rx) = local_oneshot();
+                        ringloop::spawn(async move { ringloop_chain(tx, CHAIN) });
+                        rx.await;
+                    });
+                }
+                per_op(start.elapsed(), CHAIN)
+            })
+        });
+    }
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
@@ -344,7 +361,7 @@ fn bytes_per_sleeping_task(name: &str, spawn_all: impl FnOnce() -> isize + Send)
 
 fn timers(c: &mut Criterion) {
     bytes_per_sleeping_task("ringloop", || {
-        let rt = ringloop_rt();
+        let rt = ringloop_rt(ringloop::Driver::IoUring);
         let live = rt.block_on(async {
             let handles: Vec<_> = (0..TIMERS)
                 .map(|i| ringloop::spawn(ringloop::sleep(timer_delay(i))))
@@ -374,22 +391,24 @@ fn timers(c: &mut Criterion) {
         live
     });
 
-    let rt = ringloop_rt();
     let trt = tokio_rt();
     let mut group = c.benchmark_group("timers");
     group.sample_size(10);
-    group.bench_function(BenchmarkId::new("ringloop", "100k sleeps 1-100ms"), |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let handles: Vec<_> = (0..TIMERS)
-                    .map(|i| ringloop::spawn(ringloop::sleep(timer_delay(i))))
-                    .collect();
-                for h in handles {
-                    h.await.unwrap();
-                }
+    for (name, driver) in RINGLOOP_DRIVERS {
+        let rt = ringloop_rt(driver);
+        group.bench_function(BenchmarkId::new(name, "100k sleeps 1-100ms"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let handles: Vec<_> = (0..TIMERS)
+                        .map(|i| ringloop::spawn(ringloop::sleep(timer_delay(i))))
+                        .collect();
+                    for h in handles {
+                        h.await.unwrap();
+                    }
+                })
             })
-        })
-    });
+        });
+    }
     group.bench_function(BenchmarkId::new("tokio", "100k sleeps 1-100ms"), |b| {
         b.iter(|| {
             trt.block_on(async {
