@@ -1,9 +1,17 @@
-//! Synchronisation primitives for tasks of one runtime, like asyncio's: they need no
-//! atomics, since a runtime's tasks all run on its thread.
+//! Synchronisation primitives for the tasks of one runtime, like asyncio's: they
+//! need no atomics, since a runtime's tasks all run on its thread. (So far: `Lock`, `Event`, `Condition`.)
 
-// Until the primitives built on it land, only its own tests use the wait list.
-#![allow(dead_code, unused_imports)]
-
+mod condition;
+mod error;
+mod event;
+mod lock;
+// `WaitList::is_notified` is there for the queues; the primitives here do not use it.
+#[allow(dead_code)]
 mod waiters;
+
+pub use condition::{Condition, ConditionWait};
+pub use error::NotLockedError;
+pub use event::{Event, EventWait};
+pub use lock::{Lock, LockAcquire, LockGuard};
 
 pub(crate) use waiters::{WaitList, WaiterKey};

@@ -1,0 +1,39 @@
+//! The errors of the synchronisation primitives, named after the asyncio exceptions
+//! they stand for.
+//!
+//! | asyncio raises | ringloop returns |
+//! |---|---|
+//! | `RuntimeError('cannot notify on un-acquired lock')` | [`NotLockedError`] |
+//!
+//! All are small `Copy` values with a `Display` message and `std::error::Error`.
+
+use std::fmt;
+
+macro_rules! unit_error {
+    ($(#[$doc:meta])* $name:ident, $message:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub struct $name;
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($message)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
+}
+
+unit_error!(
+    /// [`Condition::notify`](super::Condition::notify) was called while the
+    /// condition's lock was not held (asyncio raises `RuntimeError`).
+    ///
+    /// ```
+    /// use ringloop::sync::{Condition, NotLockedError};
+    /// let cond = Condition::new();
+    /// assert_eq!(cond.notify(1), Err(NotLockedError));
+    /// ```
+    NotLockedError,
+    "cannot notify on un-acquired lock"
+);
