@@ -27,6 +27,8 @@ mod condition;
 mod event;
 #[path = "sync/lock.rs"]
 mod lock;
+#[path = "sync/semaphore.rs"]
+mod semaphore;
 
 /// Seeds per randomized schedule (per driver).
 const SEEDS: u64 = 200;

@@ -4,6 +4,7 @@
 //! | asyncio raises | ringloop returns |
 //! |---|---|
 //! | `RuntimeError('cannot notify on un-acquired lock')` | [`NotLockedError`] |
+//! | `ValueError('BoundedSemaphore released too many times')` | [`TooManyReleasesError`] |
 //!
 //! All are small `Copy` values with a `Display` message and `std::error::Error`.
 
@@ -36,4 +37,17 @@ unit_error!(
     /// ```
     NotLockedError,
     "cannot notify on un-acquired lock"
+);
+
+unit_error!(
+    /// [`BoundedSemaphore::release`](super::BoundedSemaphore::release) would raise
+    /// the count above its initial value (asyncio raises `ValueError`).
+    ///
+    /// ```
+    /// use ringloop::sync::{BoundedSemaphore, TooManyReleasesError};
+    /// let sem = BoundedSemaphore::new(1);
+    /// assert_eq!(sem.release(), Err(TooManyReleasesError));
+    /// ```
+    TooManyReleasesError,
+    "BoundedSemaphore released too many times"
 );
