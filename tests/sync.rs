@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use common::Rng;
 
+#[path = "sync/barrier.rs"]
+mod barrier;
 #[path = "sync/condition.rs"]
 mod condition;
 #[path = "sync/event.rs"]

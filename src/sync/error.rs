@@ -3,6 +3,7 @@
 //!
 //! | asyncio raises | ringloop returns |
 //! |---|---|
+//! | `BrokenBarrierError` | [`BrokenBarrierError`] |
 //! | `RuntimeError('cannot notify on un-acquired lock')` | [`NotLockedError`] |
 //! | `ValueError('BoundedSemaphore released too many times')` | [`TooManyReleasesError`] |
 //!
@@ -25,6 +26,22 @@ macro_rules! unit_error {
         impl std::error::Error for $name {}
     };
 }
+
+unit_error!(
+    /// A [`Barrier`](super::Barrier) was aborted, or reset while a task waited on it
+    /// (asyncio's `BrokenBarrierError`).
+    ///
+    /// ```
+    /// use ringloop::sync::{Barrier, BrokenBarrierError};
+    /// ringloop::run(async {
+    ///     let barrier = Barrier::new(2);
+    ///     barrier.abort();
+    ///     assert_eq!(barrier.wait().await, Err(BrokenBarrierError));
+    /// });
+    /// ```
+    BrokenBarrierError,
+    "the barrier is broken (aborted, or reset while waiting)"
+);
 
 unit_error!(
     /// [`Condition::notify`](super::Condition::notify) was called while the

@@ -1,6 +1,7 @@
 //! Synchronisation primitives for the tasks of one runtime, like asyncio's: they
-//! need no atomics, since a runtime's tasks all run on its thread. (So far: `Lock`, `Event`, `Condition` `Semaphore`, `BoundedSemaphore`.)
+//! need no atomics, since a runtime's tasks all run on its thread. (So far: `Lock`, `Event`, `Condition` `Semaphore`, `BoundedSemaphore` `Barrier`.)
 
+mod barrier;
 mod bounded_semaphore;
 mod condition;
 mod error;
@@ -11,9 +12,10 @@ mod semaphore;
 #[allow(dead_code)]
 mod waiters;
 
+pub use barrier::{Barrier, BarrierWait};
 pub use bounded_semaphore::BoundedSemaphore;
 pub use condition::{Condition, ConditionWait};
-pub use error::{NotLockedError, TooManyReleasesError};
+pub use error::{BrokenBarrierError, NotLockedError, TooManyReleasesError};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard};
 pub use semaphore::{Permit, Semaphore, SemaphoreAcquire};
