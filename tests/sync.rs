@@ -29,6 +29,8 @@ mod condition;
 mod event;
 #[path = "sync/lock.rs"]
 mod lock;
+#[path = "sync/promise.rs"]
+mod promise;
 #[path = "sync/semaphore.rs"]
 mod semaphore;
 
