@@ -15,6 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use common::{poll_once, Drops};
+use futures_core::stream::FusedStream;
 use futures_core::Stream;
 use ringloop::queue::{
     LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown, TaskDoneError,
@@ -288,6 +289,7 @@ matrix_test! {
             }
             assert_eq!(got, (0..20).collect::<Vec<_>>());
             // Ended for good.
+            assert!(items.is_terminated());
             assert_eq!(next(&mut items).await, None);
             wait_for(GUARD, producer).await.unwrap().unwrap();
             // A stream made after the shutdown of an empty queue is empty.
@@ -420,6 +422,34 @@ matrix_test! {
             assert!(!q.is_shut_down());
             q2.shutdown(false);
             assert!(q.is_shut_down());
+        });
+    }
+}
+
+matrix_test! {
+    fn items_may_borrow_locals(mode) {
+        mode.run(async {
+            // No 'static bound: a local queue carries borrowed items between the
+            // futures of a gather.
+            let words = [String::from("borrowed"), String::from("words")];
+            let q = PriorityQueue::new(1);
+            let (_, got) = ringloop::gather!(
+                async {
+                    for w in &words {
+                        q.put(w.as_str()).await.unwrap();
+                    }
+                    q.shutdown(false);
+                },
+                async {
+                    let mut got = Vec::new();
+                    while let Ok(w) = q.get().await {
+                        got.push(w);
+                    }
+                    got
+                }
+            )
+            .await;
+            assert_eq!(got, ["borrowed", "words"]);
         });
     }
 }

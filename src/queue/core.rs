@@ -18,20 +18,23 @@
 //! - a putter waits only if `len + promised_slots >= maxsize` (no place is free);
 //! - `len + promised_slots <= maxsize` for a bounded queue.
 //!
-//! A waiter of [`Wait`] state goes
+//! A get or put (its [`Wait`] state, and its node in a wait list) goes
 //!
 //! ```text
-//!          free item/place                    ┌──▶ Done (took its item / put its item)
-//!   Idle ───────────────────▶ Done            │
-//!     │ none free: join the list      Go ─────┤  (its promise is used up)
-//!     ▼                                       │
-//!   Waiting(key) ──── notified ──▶ ──────────┘
-//!     │                        ShutDown ────▶ Done (fails with QueueShutDown)
-//!     └─ dropped: leaves the list; if it had been notified with Go, its promise
-//!        passes to the next waiter (or the item/place becomes free again)
+//!              item/place free now, or shut down
+//!     Idle ──────────────────────────────────────────────▶ Done
+//!       │ nothing free: joins the wait list                 ▲
+//!       ▼                                                   │ polled: takes its item /
+//!     Waiting ──notify(Go)──▶ woken with a promise ─────────┤ fills its place
+//!       │  ╲                        │                       │
+//!       │   ╲──notify(ShutDown)──▶ woken ───────────────────┘ polled: QueueShutDown
+//!       │ dropped                   │ dropped
+//!       ▼                           ▼
+//!    (gone)             (gone; the promise passes to the next waiter,
+//!                        or the item/place is free again)
 //! ```
 //!
-//! so a dropped `get()` or `put()` loses neither an item nor a wake-up. After
+//! So a dropped `get()` or `put()` loses neither an item nor a wake-up. After
 //! `shutdown`, every waiter is notified with `ShutDown`; getters already promised an
 //! item still take it (unless `shutdown(true)` emptied the queue first).
 
@@ -70,7 +73,7 @@ pub(crate) struct Shared<T> {
 }
 
 struct State<T> {
-    items: Box<dyn Storage<T>>,
+    items: Storage<T>,
     /// 0: unbounded.
     maxsize: usize,
     getters: WaitList<Wake>,
@@ -111,7 +114,7 @@ impl<T> State<T> {
 
     /// Wakes the oldest waiting getter if an item is free for it.
     fn promise_item(&mut self) -> Option<Waker> {
-        if !self.has_free_item() {
+        if self.getters.is_empty() || !self.has_free_item() {
             return None;
         }
         let waker = self.getters.notify_one(Wake::Go).ok()?;
@@ -121,7 +124,7 @@ impl<T> State<T> {
 
     /// Wakes the oldest waiting putter if a place is free for it.
     fn promise_slot(&mut self) -> Option<Waker> {
-        if self.shut_down || !self.has_free_slot() {
+        if self.putters.is_empty() || self.shut_down || !self.has_free_slot() {
             return None;
         }
         let waker = self.putters.notify_one(Wake::Go).ok()?;
@@ -137,7 +140,7 @@ fn wake(waker: Option<Waker>) {
 }
 
 impl<T> Shared<T> {
-    pub(crate) fn new(items: Box<dyn Storage<T>>, maxsize: usize) -> Shared<T> {
+    pub(crate) fn new(items: Storage<T>, maxsize: usize) -> Shared<T> {
         Shared {
             state: RefCell::new(State {
                 items,

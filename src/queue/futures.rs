@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use futures_core::stream::FusedStream;
 use futures_core::Stream;
 
 use super::core::{Shared, Wait};
@@ -151,6 +152,12 @@ impl<T> Stream for QueueStream<T> {
                 Poll::Ready(None)
             }
         }
+    }
+}
+
+impl<T> FusedStream for QueueStream<T> {
+    fn is_terminated(&self) -> bool {
+        self.ended
     }
 }
 

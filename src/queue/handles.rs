@@ -4,15 +4,13 @@
 //! is the same core, so the methods are written once, in `queue_methods!`, and each
 //! type is a cloneable handle (`Rc`) to its shared state.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
 use super::core::Shared;
 use super::error::{TaskDoneError, TryGetError, TryPutError};
 use super::futures::{Get, Join, Put, QueueStream};
-use super::storage::{Fifo, Lifo, Priority};
+use super::storage::Storage;
 
 /// A first-in, first-out queue for tasks of one runtime, like `asyncio.Queue`.
 ///
@@ -102,7 +100,7 @@ pub struct PriorityQueue<T> {
     shared: Rc<Shared<T>>,
 }
 
-impl<T: 'static> Queue<T> {
+impl<T> Queue<T> {
     /// A FIFO queue holding at most `maxsize` items; 0 means unbounded.
     ///
     /// ```
@@ -110,14 +108,13 @@ impl<T: 'static> Queue<T> {
     /// assert_eq!((q.maxsize(), q.full()), (0, false));
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        let storage = Box::new(Fifo(VecDeque::new()));
         Queue {
-            shared: Rc::new(Shared::new(storage, maxsize)),
+            shared: Rc::new(Shared::new(Storage::fifo(), maxsize)),
         }
     }
 }
 
-impl<T: 'static> LifoQueue<T> {
+impl<T> LifoQueue<T> {
     /// A LIFO queue holding at most `maxsize` items; 0 means unbounded.
     ///
     /// ```
@@ -125,14 +122,13 @@ impl<T: 'static> LifoQueue<T> {
     /// assert_eq!(q.maxsize(), 3);
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        let storage = Box::new(Lifo(Vec::new()));
         LifoQueue {
-            shared: Rc::new(Shared::new(storage, maxsize)),
+            shared: Rc::new(Shared::new(Storage::lifo(), maxsize)),
         }
     }
 }
 
-impl<T: Ord + 'static> PriorityQueue<T> {
+impl<T: Ord> PriorityQueue<T> {
     /// A priority queue holding at most `maxsize` items; 0 means unbounded.
     ///
     /// ```
@@ -140,9 +136,8 @@ impl<T: Ord + 'static> PriorityQueue<T> {
     /// assert!(q.empty());
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        let storage = Box::new(Priority(BinaryHeap::<Reverse<T>>::new()));
         PriorityQueue {
-            shared: Rc::new(Shared::new(storage, maxsize)),
+            shared: Rc::new(Shared::new(Storage::priority(), maxsize)),
         }
     }
 }

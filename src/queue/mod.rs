@@ -13,7 +13,9 @@
 //! | `while True: x = await q.get()` | [`q.stream()`](Queue::stream), a `futures_core::Stream` |
 //!
 //! Each type is a handle: clones share one queue. The queues are for the tasks of
-//! one thread (`Rc` inside, so not `Send`).
+//! one thread (`Rc` inside, so not `Send`). Items need not be `'static`: a queue
+//! local to a function may pass borrowed data between the futures of a
+//! [`gather!`](crate::gather).
 //!
 //! ```
 //! use ringloop::queue::Queue;
