@@ -1,5 +1,6 @@
 //! Queues: FIFO, LIFO and priority order; `maxsize` blocking and the order in which
-//! blocked putters and getters are woken; no barging past a woken waiter;
+//! blocked putters and getters are woken; a woken waiter whose item (place) another
+//! task took first waits again, as in asyncio;
 //! `put_nowait`/`get_nowait` errors giving the item back; `task_done` and `join`;
 //! `stream()`; no wake-up when nobody waits; re-entrant wakers.
 
@@ -139,41 +140,68 @@ matrix_test! {
 }
 
 matrix_test! {
-    fn nobody_barges_past_a_woken_getter_or_putter(mode) {
+    fn a_barged_getter_waits_again_as_in_asyncio(mode) {
         mode.run(async {
-            // A getter waits; an item arrives and is set aside for it.
-            let q = Queue::new(1);
-            let getter = ringloop::spawn({
-                let q = q.clone();
-                async move { q.get().await }
-            });
-            ringloop::yield_now().await;
-            q.put_nowait("for the getter").unwrap();
-            assert_eq!(q.qsize(), 1);
-            assert!(!q.empty());
-            assert_eq!(q.get_nowait(), Err(TryGetError::Empty(QueueEmpty)));
-            // A later get waits behind it instead of taking the item.
-            let mut late = Box::pin(q.get());
-            assert!(poll_once(&mut late).is_pending());
-            assert_eq!(wait_for(GUARD, getter).await.unwrap().unwrap(), Ok("for the getter"));
-            q.put_nowait("for the late one").unwrap();
-            assert_eq!(wait_for(GUARD, late).await.unwrap(), Ok("for the late one"));
+            let q = Queue::new(0);
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let getter = |name: &'static str| {
+                let (q, log) = (q.clone(), log.clone());
+                ringloop::spawn(async move {
+                    let item = q.get().await.unwrap();
+                    log.borrow_mut().push((name, item));
+                })
+            };
+            let first = getter("first");
+            turns(2).await;
+            let later = getter("later");
+            turns(2).await;
+            // The first getter is woken for this item, but before it runs another
+            // task takes it, as asyncio allows: qsize counted it, get_nowait gets it.
+            q.put_nowait("x").unwrap();
+            assert_eq!((q.qsize(), q.empty()), (1, false));
+            assert_eq!(q.get_nowait(), Ok("x"));
+            turns(3).await;
+            assert!(log.borrow().is_empty());
+            // The first getter found nothing and waits again, behind `later`, as
+            // asyncio's does; no wake-up was lost on the way.
+            assert!(format!("{q:?}").contains("getters: 2"), "{q:?}");
+            q.put_nowait("y").unwrap();
+            q.put_nowait("z").unwrap();
+            wait_for(GUARD, first).await.unwrap().unwrap();
+            wait_for(GUARD, later).await.unwrap().unwrap();
+            assert_eq!(*log.borrow(), [("later", "y"), ("first", "z")]);
+        });
+    }
+}
 
-            // A putter waits on a full queue; a place frees up and is set aside for it.
-            q.put_nowait("first").unwrap();
-            let putter = ringloop::spawn({
+matrix_test! {
+    fn a_barged_putter_waits_again_as_in_asyncio(mode) {
+        mode.run(async {
+            let q = Queue::new(1);
+            q.put_nowait(0).unwrap();
+            let putter = |item: u32| {
                 let q = q.clone();
-                async move { q.put("second").await }
-            });
-            ringloop::yield_now().await;
-            assert_eq!(q.get_nowait(), Ok("first"));
+                ringloop::spawn(async move { q.put(item).await.unwrap() })
+            };
+            let first = putter(1);
+            turns(2).await;
+            let later = putter(2);
+            turns(2).await;
+            // A place frees up and the first putter is woken, but another task fills
+            // it before the putter runs: full() was false, so put_nowait succeeds.
+            assert_eq!(q.get_nowait(), Ok(0));
             assert!(!q.full());
-            assert_eq!(
-                q.put_nowait("barger"),
-                Err(TryPutError::Full(QueueFull("barger")))
-            );
-            assert_eq!(wait_for(GUARD, putter).await.unwrap().unwrap(), Ok(()));
-            assert_eq!(q.get_nowait(), Ok("second"));
+            assert_eq!(q.put_nowait(9), Ok(()));
+            turns(3).await;
+            assert!(format!("{q:?}").contains("putters: 2"), "{q:?}");
+            // The first putter waits again, behind `later`, as asyncio's does.
+            assert_eq!(q.get_nowait(), Ok(9));
+            turns(3).await;
+            assert_eq!(q.get_nowait(), Ok(2));
+            turns(3).await;
+            assert_eq!(q.get_nowait(), Ok(1));
+            wait_for(GUARD, first).await.unwrap().unwrap();
+            wait_for(GUARD, later).await.unwrap().unwrap();
         });
     }
 }
@@ -192,7 +220,11 @@ matrix_test! {
             drop(token);
             assert_eq!(drops.count(), 1);
 
-            let q2 = Queue::<u32>::new(0);
+            let q2 = Queue::<u32>::new(1);
+            assert_eq!(q2.get_nowait(), Err(TryGetError::Empty(QueueEmpty)));
+            q2.put_nowait(1).unwrap();
+            assert_eq!(q2.put_nowait(2), Err(TryPutError::Full(QueueFull(2))));
+            assert_eq!(q2.get_nowait(), Ok(1));
             let err = q2.get_nowait().unwrap_err();
             assert!(err.is_empty() && !err.is_shut_down());
             assert_eq!(err.to_string(), "queue is empty");

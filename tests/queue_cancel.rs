@@ -14,9 +14,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use common::{poll_once, Drops, Rng};
-use ringloop::queue::{
-    LifoQueue, PriorityQueue, Queue, QueueFull, QueueShutDown, TryGetError, TryPutError,
-};
+use ringloop::queue::{LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError};
 use ringloop::{wait_for, JoinError, JoinHandle};
 
 const GUARD: Duration = Duration::from_secs(10);
@@ -73,11 +71,25 @@ matrix_test! {
             let mut p2 = Box::pin(q.put(2));
             assert!(poll_once(&mut p1).is_pending());
             assert!(poll_once(&mut p2).is_pending());
-            assert_eq!(q.get_nowait(), Ok(0)); // the place is promised to p1
-            assert_eq!(q.put_nowait(9), Err(TryPutError::Full(QueueFull(9))));
-            drop(p1); // ... which passes it on to p2
+            assert_eq!(q.get_nowait(), Ok(0)); // wakes p1
+            drop(p1); // ... which passes the wake-up on to p2
             assert_eq!(poll_once(&mut p2), Poll::Ready(Ok(())));
             assert_eq!(q.get_nowait(), Ok(2));
+
+            // Woken, then the place is filled by someone else, then dropped: nothing
+            // to pass on.
+            q.put_nowait(3).unwrap();
+            let mut p3 = Box::pin(q.put(4));
+            let mut p4 = Box::pin(q.put(5));
+            assert!(poll_once(&mut p3).is_pending());
+            assert!(poll_once(&mut p4).is_pending());
+            assert_eq!(q.get_nowait(), Ok(3)); // wakes p3
+            assert_eq!(q.put_nowait(6), Ok(()));
+            drop(p3);
+            assert!(poll_once(&mut p4).is_pending());
+            assert_eq!(q.get_nowait(), Ok(6)); // wakes p4
+            assert_eq!(poll_once(&mut p4), Poll::Ready(Ok(())));
+            assert_eq!(q.get_nowait(), Ok(5));
 
             // Nobody to pass it to: the place is free again.
             q.put_nowait(3).unwrap();
@@ -109,7 +121,7 @@ matrix_test! {
             assert!(poll_once(&mut put).is_pending());
             drop(put);
             assert_eq!((drops.count(), q.qsize()), (2, 1));
-            // Woken (a place was promised), then dropped: same.
+            // Woken (a place freed up), then dropped: same.
             let mut put = Box::pin(q.put(drops.token()));
             assert!(poll_once(&mut put).is_pending());
             drop(q.get_nowait().unwrap());

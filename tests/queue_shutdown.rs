@@ -80,13 +80,13 @@ matrix_test! {
 }
 
 matrix_test! {
-    fn shutdown_false_fails_waiting_getters_but_keeps_promised_items(mode) {
+    fn shutdown_false_fails_waiting_getters_but_woken_ones_take_what_is_left(mode) {
         mode.run(async {
             let q = Queue::new(0);
             let getters: Vec<_> = (0..4).map(|_| spawn_get(&q)).collect();
             turns(2).await;
-            // The first getter is promised this item before the shutdown: it gets it.
-            q.put_nowait("promised").unwrap();
+            // The first getter is woken for this item before the shutdown: it gets it.
+            q.put_nowait("left").unwrap();
             q.shutdown(false);
             let mut results = Vec::new();
             for g in getters {
@@ -95,7 +95,7 @@ matrix_test! {
             assert_eq!(
                 results,
                 [
-                    Ok("promised"),
+                    Ok("left"),
                     Err(QueueShutDown(())),
                     Err(QueueShutDown(())),
                     Err(QueueShutDown(()))
@@ -158,7 +158,7 @@ matrix_test! {
 }
 
 matrix_test! {
-    fn shutdown_true_fails_blocked_putters_and_promised_getters(mode) {
+    fn shutdown_true_fails_blocked_putters_and_woken_getters(mode) {
         mode.run(async {
             let drops = Drops::new();
             // A getter woken for an item that shutdown(true) then drops fails.
@@ -170,12 +170,12 @@ matrix_test! {
             assert_eq!(drops.count(), 1);
             assert!(matches!(wait_for(GUARD, getter).await.unwrap().unwrap(), Err(QueueShutDown(()))));
 
-            // Putters blocked on a full queue, one of them already promised a place.
+            // Putters blocked on a full queue, one of them already woken for a place.
             let q = Queue::new(1);
             q.put_nowait(drops.token()).unwrap();
             let putters: Vec<_> = (0..3).map(|_| spawn_put(&q, drops.token())).collect();
             turns(2).await;
-            drop(q.get_nowait().unwrap()); // promises the place to the first putter
+            drop(q.get_nowait().unwrap()); // wakes the first putter
             q.shutdown(true);
             for p in putters {
                 assert!(matches!(wait_for(GUARD, p).await.unwrap().unwrap(), Err(QueueShutDown(_))));
@@ -210,7 +210,7 @@ matrix_test! {
                 q.put_nowait(3).unwrap();
                 q.shutdown(immediate);
                 let got = wait_for(GUARD, reader).await.unwrap().unwrap();
-                // The reader was promised 3 before the shutdown; shutdown(true) drops it.
+                // The reader was woken for 3 before the shutdown; shutdown(true) drops it.
                 let expected: &[i32] = if immediate { &[1, 2] } else { &[1, 2, 3] };
                 assert_eq!(got, expected, "immediate = {immediate}");
             }

@@ -1,42 +1,41 @@
 //! The state one queue's handles share, and every operation on it. The three queue
 //! types and the futures are thin layers over [`Shared`].
 //!
-//! ## Waking, and what a woken waiter is promised
+//! ## Wake, then take
 //!
-//! asyncio wakes a waiting getter when an item arrives but leaves the item in the
-//! queue, so a task that calls `get()` before the woken one runs takes it ("barging"),
-//! and the woken getter goes back to the end of the line. Here a wake is a promise:
-//! `promised_items` counts the items set aside for getters that were woken but have
-//! not run yet, and `promised_slots` the free places set aside for woken putters. An
-//! item or place is free for a new caller only beyond those promises, so nobody
-//! overtakes a task that was waiting, and waiters are served in arrival order. The
-//! items themselves stay in the storage until taken, so `qsize()`, `empty()` and
-//! `full()` count them, as asyncio does.
+//! As in asyncio, a waiting getter is woken when an item arrives (a waiting putter
+//! when a place frees up, both when the queue shuts down), and when it runs it looks
+//! again: the item stays in the queue until someone takes it. So `qsize()`,
+//! `empty()` and `full()` mean what they say, and `get_nowait()` succeeds whenever
+//! `qsize() > 0`, `put_nowait()` whenever `!full()`. A task that takes the item
+//! between the wake-up and the woken getter's turn (a `get_nowait`, or a `get` that
+//! finds the item there) gets it, and the woken getter, finding nothing, waits again
+//! at the back of the line: asyncio's behaviour, kept exactly so that programs
+//! ported from asyncio hand the same items to the same tasks.
 //!
-//! Invariants (`len` is the number of stored items):
-//! - a getter waits only if `len <= promised_items` (no item is free for it);
-//! - a putter waits only if `len + promised_slots >= maxsize` (no place is free);
-//! - `len + promised_slots <= maxsize` for a bounded queue.
+//! No wake-up is lost: every put wakes one waiting getter, so while getters wait,
+//! each item in the queue has a woken getter on its way to it (one that finds nothing
+//! waits again); a getter dropped after being woken and before its turn passes the
+//! wake-up on to the next waiting getter if an item is there (asyncio does the same).
+//! The same holds for putters and free places.
 //!
-//! A get or put (its [`Wait`] state, and its node in a wait list) goes
+//! A get or put (its [`Wait`] state and its node in a wait list) goes
 //!
 //! ```text
-//!              item/place free now, or shut down
-//!     Idle ──────────────────────────────────────────────▶ Done
-//!       │ nothing free: joins the wait list                 ▲
-//!       ▼                                                   │ polled: takes its item /
-//!     Waiting ──notify(Go)──▶ woken with a promise ─────────┤ fills its place
-//!       │  ╲                        │                       │
-//!       │   ╲──notify(ShutDown)──▶ woken ───────────────────┘ polled: QueueShutDown
-//!       │ dropped                   │ dropped
-//!       ▼                           ▼
-//!    (gone)             (gone; the promise passes to the next waiter,
-//!                        or the item/place is free again)
+//!               item (place) there now, or shut down
+//!     Idle ───────────────────────────────────────────────▶ Done
+//!       │ none: joins the back of the line                    ▲
+//!       ▼                                                     │ polled: takes an item
+//!     Waiting ◀─── none after all: back of the line ───┐      │ (fills a place), or
+//!       │  │                                           │      │ fails if shut down
+//!       │  └──── notified (put/get/shutdown) ───▶ woken ┴──────┘
+//!       │ dropped                                 │ dropped
+//!       ▼                                         ▼
+//!     (gone)             (gone; if an item (place) is there, the next waiter is woken)
 //! ```
 //!
-//! So a dropped `get()` or `put()` loses neither an item nor a wake-up. After
-//! `shutdown`, every waiter is notified with `ShutDown`; getters already promised an
-//! item still take it (unless `shutdown(true)` emptied the queue first).
+//! Wakers are woken, and items dropped, only after the state's `RefCell` borrow is
+//! released: either may run code that uses the queue.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -46,15 +45,6 @@ use super::error::{QueueShutDown, TaskDoneError, TryGetError, TryPutError};
 use super::storage::Storage;
 use super::{QueueEmpty, QueueFull};
 use crate::sync::{WaitList, WaiterKey};
-
-/// What a waiting getter or putter is notified with.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Wake {
-    /// An item (getter) or a free place (putter) was set aside for it.
-    Go,
-    /// The queue was shut down.
-    ShutDown,
-}
 
 /// Where one waiting operation (a get, put or join future) stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,61 +66,38 @@ struct State<T> {
     items: Storage<T>,
     /// 0: unbounded.
     maxsize: usize,
-    getters: WaitList<Wake>,
-    putters: WaitList<Wake>,
-    /// Items set aside for getters notified with `Go` that have not taken them.
-    promised_items: usize,
-    /// Places set aside for putters notified with `Go` that have not filled them.
-    promised_slots: usize,
+    getters: WaitList,
+    putters: WaitList,
     /// Items put and not yet marked done by `task_done`.
     unfinished: usize,
-    joiners: WaitList<()>,
+    joiners: WaitList,
     shut_down: bool,
 }
 
 impl<T> State<T> {
-    fn has_free_item(&self) -> bool {
-        self.items.len() > self.promised_items
+    fn full(&self) -> bool {
+        self.maxsize > 0 && self.items.len() >= self.maxsize
     }
 
-    fn has_free_slot(&self) -> bool {
-        self.maxsize == 0 || self.items.len() + self.promised_slots < self.maxsize
-    }
-
-    /// Stores `item` and promises an item to the oldest waiting getter, if any;
-    /// returns the waker to wake.
+    /// Stores `item` and wakes the next waiting getter; returns its waker.
     fn push(&mut self, item: T) -> Option<Waker> {
         self.items.push(item);
         self.unfinished += 1;
-        self.promise_item()
+        wake_next(&mut self.getters)
     }
 
-    /// Takes the next item and promises the place it leaves to the oldest waiting
-    /// putter, if any; returns the item and the waker to wake.
+    /// Takes the next item and wakes the next waiting putter; returns the item and
+    /// the putter's waker.
     fn pop(&mut self) -> Option<(T, Option<Waker>)> {
         let item = self.items.pop()?;
-        Some((item, self.promise_slot()))
+        Some((item, wake_next(&mut self.putters)))
     }
+}
 
-    /// Wakes the oldest waiting getter if an item is free for it.
-    fn promise_item(&mut self) -> Option<Waker> {
-        if self.getters.is_empty() || !self.has_free_item() {
-            return None;
-        }
-        let waker = self.getters.notify_one(Wake::Go).ok()?;
-        self.promised_items += 1;
-        waker
-    }
-
-    /// Wakes the oldest waiting putter if a place is free for it.
-    fn promise_slot(&mut self) -> Option<Waker> {
-        if self.putters.is_empty() || self.shut_down || !self.has_free_slot() {
-            return None;
-        }
-        let waker = self.putters.notify_one(Wake::Go).ok()?;
-        self.promised_slots += 1;
-        waker
-    }
+/// Notifies the oldest waiter of `list`, if any; returns its waker (asyncio's
+/// `_wakeup_next`).
+fn wake_next(list: &mut WaitList) -> Option<Waker> {
+    list.notify_one(()).ok().flatten()
 }
 
 fn wake(waker: Option<Waker>) {
@@ -147,8 +114,6 @@ impl<T> Shared<T> {
                 maxsize,
                 getters: WaitList::new(),
                 putters: WaitList::new(),
-                promised_items: 0,
-                promised_slots: 0,
                 unfinished: 0,
                 joiners: WaitList::new(),
                 shut_down: false,
@@ -165,8 +130,7 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn full(&self) -> bool {
-        let s = self.state.borrow();
-        s.maxsize > 0 && s.items.len() >= s.maxsize
+        self.state.borrow().full()
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -183,7 +147,7 @@ impl<T> Shared<T> {
             if s.shut_down {
                 return Err(TryPutError::ShutDown(QueueShutDown(item)));
             }
-            if !s.has_free_slot() {
+            if s.full() {
                 return Err(TryPutError::Full(QueueFull(item)));
             }
             s.push(item)
@@ -193,19 +157,15 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn get_nowait(&self) -> Result<T, TryGetError> {
-        let (item, waker) = {
-            let mut s = self.state.borrow_mut();
-            if !s.has_free_item() {
-                return Err(if s.shut_down {
-                    TryGetError::ShutDown(QueueShutDown(()))
-                } else {
-                    TryGetError::Empty(QueueEmpty)
-                });
+        let popped = self.state.borrow_mut().pop();
+        match popped {
+            Some((item, waker)) => {
+                wake(waker);
+                Ok(item)
             }
-            s.pop().expect("a free item is stored")
-        };
-        wake(waker);
-        Ok(item)
+            None if self.is_shut_down() => Err(TryGetError::ShutDown(QueueShutDown(()))),
+            None => Err(TryGetError::Empty(QueueEmpty)),
+        }
     }
 
     /// Polls a get whose state is `wait`.
@@ -215,49 +175,45 @@ impl<T> Shared<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, QueueShutDown>> {
         let mut s = self.state.borrow_mut();
-        let taken = match *wait {
-            Wait::Idle if s.has_free_item() => s.pop(),
-            Wait::Idle if s.shut_down => None,
-            Wait::Idle => {
-                *wait = Wait::Waiting(s.getters.push_back(Some(cx.waker().clone())));
-                return Poll::Pending;
-            }
-            Wait::Waiting(key) => match s.getters.poll(key, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Wake::Go) => {
-                    s.promised_items -= 1;
-                    // Empty only if `shutdown(true)` removed the promised item.
-                    s.pop()
+        match *wait {
+            Wait::Idle => {}
+            // Woken (or not): look again below.
+            Wait::Waiting(key) => {
+                if s.getters.poll(key, cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Ready(Wake::ShutDown) => None,
-            },
-            Wait::Done => panic!("queue get polled after completion"),
-        };
-        *wait = Wait::Done;
-        drop(s);
-        Poll::Ready(match taken {
-            Some((item, waker)) => {
-                wake(waker);
-                Ok(item)
             }
-            None => Err(QueueShutDown(())),
-        })
+            Wait::Done => panic!("queue get polled after completion"),
+        }
+        if let Some((item, waker)) = s.pop() {
+            *wait = Wait::Done;
+            drop(s);
+            wake(waker);
+            return Poll::Ready(Ok(item));
+        }
+        if s.shut_down {
+            *wait = Wait::Done;
+            return Poll::Ready(Err(QueueShutDown(())));
+        }
+        // Nothing there (if we had been woken, someone took the item first): wait at
+        // the back of the line, as asyncio's getter does.
+        *wait = Wait::Waiting(s.getters.push_back(Some(cx.waker().clone())));
+        Poll::Pending
     }
 
-    /// A get whose state is `wait` is dropped: it leaves the list, and passes on the
-    /// item it was promised.
+    /// A get whose state is `wait` is dropped: it leaves the line, and if it had been
+    /// woken, passes the wake-up on to the next getter when an item is there.
     pub(crate) fn drop_get(&self, wait: &mut Wait) {
         let Wait::Waiting(key) = std::mem::replace(wait, Wait::Done) else {
             return;
         };
         let waker = {
             let mut s = self.state.borrow_mut();
-            match s.getters.remove(key) {
-                Some(Wake::Go) => {
-                    s.promised_items -= 1;
-                    s.promise_item()
-                }
-                Some(Wake::ShutDown) | None => None,
+            let woken = s.getters.remove(key).is_some();
+            if woken && s.items.len() > 0 {
+                wake_next(&mut s.getters)
+            } else {
+                None
             }
         };
         wake(waker);
@@ -272,49 +228,47 @@ impl<T> Shared<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), QueueShutDown<T>>> {
         let mut s = self.state.borrow_mut();
-        let accept = match *wait {
-            Wait::Idle if s.shut_down => false,
-            Wait::Idle if s.has_free_slot() => true,
-            Wait::Idle => {
-                *wait = Wait::Waiting(s.putters.push_back(Some(cx.waker().clone())));
-                return Poll::Pending;
-            }
-            Wait::Waiting(key) => match s.putters.poll(key, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Wake::Go) => {
-                    s.promised_slots -= 1;
-                    !s.shut_down
+        match *wait {
+            Wait::Idle => {}
+            Wait::Waiting(key) => {
+                if s.putters.poll(key, cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Ready(Wake::ShutDown) => false,
-            },
+            }
             Wait::Done => panic!("queue put polled after completion"),
-        };
-        *wait = Wait::Done;
-        let item = item.take().expect("a pending put holds its item");
-        if !accept {
-            drop(s);
-            return Poll::Ready(Err(QueueShutDown(item)));
         }
-        let waker = s.push(item);
-        drop(s);
-        wake(waker);
-        Poll::Ready(Ok(()))
+        if s.shut_down || !s.full() {
+            *wait = Wait::Done;
+            let item = item.take().expect("a pending put holds its item");
+            if s.shut_down {
+                drop(s);
+                return Poll::Ready(Err(QueueShutDown(item)));
+            }
+            let waker = s.push(item);
+            drop(s);
+            wake(waker);
+            return Poll::Ready(Ok(()));
+        }
+        // Full (if we had been woken, someone filled the place first): wait at the
+        // back of the line, as asyncio's putter does.
+        *wait = Wait::Waiting(s.putters.push_back(Some(cx.waker().clone())));
+        Poll::Pending
     }
 
-    /// A put whose state is `wait` is dropped: it leaves the list, and passes on the
-    /// place it was promised. (Its item is dropped by the caller.)
+    /// A put whose state is `wait` is dropped: it leaves the line, and if it had been
+    /// woken, passes the wake-up on to the next putter when a place is free. (Its
+    /// item is dropped by the caller.)
     pub(crate) fn drop_put(&self, wait: &mut Wait) {
         let Wait::Waiting(key) = std::mem::replace(wait, Wait::Done) else {
             return;
         };
         let waker = {
             let mut s = self.state.borrow_mut();
-            match s.putters.remove(key) {
-                Some(Wake::Go) => {
-                    s.promised_slots -= 1;
-                    s.promise_slot()
-                }
-                Some(Wake::ShutDown) | None => None,
+            let woken = s.putters.remove(key).is_some();
+            if woken && !s.full() && !s.shut_down {
+                wake_next(&mut s.putters)
+            } else {
+                None
             }
         };
         wake(waker);
@@ -378,8 +332,8 @@ impl<T> Shared<T> {
             } else {
                 Vec::new()
             };
-            s.getters.notify_all(Wake::ShutDown, &mut wakers);
-            s.putters.notify_all(Wake::ShutDown, &mut wakers);
+            s.getters.notify_all((), &mut wakers);
+            s.putters.notify_all((), &mut wakers);
             removed
         };
         wakers.into_iter().for_each(Waker::wake);

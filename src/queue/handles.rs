@@ -20,9 +20,9 @@ use super::storage::Storage;
 /// fail instead. [`task_done`](Queue::task_done) and [`join`](Queue::join) count the
 /// items processed, and [`shutdown`](Queue::shutdown) ends the queue's life.
 ///
-/// Waiting getters are served in arrival order, and so are putters waiting on a full
-/// queue: an item that arrives while a getter waits is set aside for it, so a later
-/// `get` or `get_nowait` cannot take it first (asyncio lets it; see the
+/// Waiting getters are woken in arrival order, and so are putters waiting on a full
+/// queue. As in asyncio, another task may take an item between a getter's wake-up
+/// and its turn, and the getter then waits again (see the
 /// [module docs](super#fairness)).
 ///
 /// ```
@@ -147,16 +147,17 @@ macro_rules! queue_methods {
     ($name:ident) => {
         impl<T> $name<T> {
             /// Puts `item` in the queue, waiting while the queue is full (asyncio's
-            /// `await queue.put(item)`). Putters waiting on a full queue are served
-            /// in arrival order.
+            /// `await queue.put(item)`). Putters waiting on a full queue are woken in
+            /// arrival order, one per place freed; as in asyncio, one that finds the
+            /// place filled again waits again at the back of the line.
             ///
             /// Fails with [`QueueShutDown`](super::QueueShutDown) holding the item if the queue is shut
             /// down, before or while waiting.
             ///
             /// Cancel-safe: a put dropped before it completes has not put its item,
-            /// which is dropped with the future; if a place had been set aside for
-            /// it, the place goes to the next waiting putter. A put that completed
-            /// has put its item.
+            /// which is dropped with the future; if it had been woken, the wake-up
+            /// passes to the next waiting putter. A put that completed has put its
+            /// item.
             ///
             /// ```
             #[doc = concat!("let q = ringloop::queue::", stringify!($name), "::new(1);")]
@@ -172,16 +173,17 @@ macro_rules! queue_methods {
             }
 
             /// Removes and returns an item, waiting while the queue is empty
-            /// (asyncio's `await queue.get()`). Waiting getters are served in
-            /// arrival order.
+            /// (asyncio's `await queue.get()`). Waiting getters are woken in arrival
+            /// order, one per item put; as in asyncio, one that finds the item
+            /// already taken waits again at the back of the line.
             ///
             /// After [`shutdown`](Self::shutdown) it still returns the items left,
             /// then fails with [`QueueShutDown`](super::QueueShutDown); a getter waiting at the shutdown
             /// fails at once.
             ///
             /// Cancel-safe: a get dropped before it completes has taken nothing. If
-            /// it had been woken for an item, that item stays in the queue and the
-            /// wake-up passes to the next waiting getter.
+            /// it had been woken, the item stays in the queue and the wake-up passes
+            /// to the next waiting getter.
             ///
             /// ```
             #[doc = concat!("let q = ringloop::queue::", stringify!($name), "::new(0);")]
@@ -199,11 +201,10 @@ macro_rules! queue_methods {
                 Get::new(&self.shared)
             }
 
-            /// Puts `item` in the queue if there is room now (asyncio's
+            /// Puts `item` in the queue if it is not [`full`](Self::full) (asyncio's
             /// `put_nowait`); otherwise gives it back in the error:
-            /// [`TryPutError::Full`] if the queue is full, or if its free places are
-            /// all set aside for putters that were waiting;
-            /// [`TryPutError::ShutDown`] if it is shut down.
+            /// [`TryPutError::Full`] if the queue is full, [`TryPutError::ShutDown`]
+            /// if it is shut down. Wakes the next waiting getter.
             ///
             /// ```
             /// use ringloop::queue::{QueueFull, TryPutError};
@@ -215,13 +216,13 @@ macro_rules! queue_methods {
                 self.shared.put_nowait(item)
             }
 
-            /// Removes and returns an item if one is available now (asyncio's
+            /// Removes and returns an item if the queue holds one (asyncio's
             /// `get_nowait`); otherwise [`TryGetError::Empty`], or
-            /// [`TryGetError::ShutDown`] if the queue is shut down.
+            /// [`TryGetError::ShutDown`] if the queue is shut down. Wakes the next
+            /// waiting putter.
             ///
-            /// Items set aside for getters that were waiting are not available:
-            /// while a woken getter has not run yet, `get_nowait` may fail although
-            /// [`qsize`](Self::qsize) is not 0.
+            /// Like asyncio's, it takes the item even if a getter was woken for it
+            /// and has not run yet; that getter then waits again.
             ///
             /// ```
             /// use ringloop::queue::{QueueEmpty, TryGetError};
@@ -280,8 +281,7 @@ macro_rules! queue_methods {
                 Join::new(&self.shared)
             }
 
-            /// The number of items in the queue (asyncio's `qsize()`), including
-            /// items set aside for woken getters that have not taken them yet.
+            /// The number of items in the queue (asyncio's `qsize()`).
             pub fn qsize(&self) -> usize {
                 self.shared.qsize()
             }

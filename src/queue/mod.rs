@@ -45,33 +45,39 @@
 //!
 //! # Fairness
 //!
-//! Tasks waiting in `get` are served in the order they started waiting, and so are
-//! tasks waiting in `put` on a full queue. When an item arrives and a getter waits,
-//! the item is *set aside* for that getter until it runs: a task calling `get` or
-//! `get_nowait` in the meantime does not take it (it waits, or gets
-//! [`TryGetError::Empty`]), and likewise a free place is set aside for a woken
-//! putter. asyncio instead leaves the item up for grabs, and a woken getter that
-//! finds the queue empty goes back to the end of the line, so a busy task can starve
-//! it; that is the one place where these queues behave differently. The items set
-//! aside stay in the queue until taken, so [`qsize`](Queue::qsize),
-//! [`empty`](Queue::empty) and [`full`](Queue::full) count them, as asyncio's do.
+//! Tasks waiting in `get` are woken in the order they started waiting, one per item
+//! put, and so are tasks waiting in `put` on a full queue, one per place freed. As in
+//! asyncio, a woken task takes its item (fills its place) when it runs, and the item
+//! stays in the queue until then, so [`qsize`](Queue::qsize), [`empty`](Queue::empty)
+//! and [`full`](Queue::full) count it, and `get_nowait` succeeds whenever
+//! `qsize() > 0` (`put_nowait` whenever `!full()`).
+//!
+//! So a task that calls `get` or `get_nowait` between a getter's wake-up and its
+//! turn may take the item first ("barging"), and the woken getter, finding nothing,
+//! waits again at the back of the line. This is CPython 3.13's behaviour, kept on
+//! purpose: a program ported from asyncio hands the same items to the same tasks
+//! (the `asyncq` example prints what its Python original prints). It is not strictly
+//! first-come, first-served: a task that keeps taking items the moment they arrive
+//! can delay the tasks that wait. Barging needs a task that is running between the
+//! put and the woken getter's turn; tasks that only ever `get().await` on an empty
+//! queue are served in arrival order. The same holds for putters and free places.
 //!
 //! Items leave a [`Queue`] in the order they were put (a [`LifoQueue`] newest first,
-//! a [`PriorityQueue`] smallest first): a woken getter takes whichever item is next
-//! when it runs.
+//! a [`PriorityQueue`] smallest first), whoever takes them.
 //!
 //! # Cancellation
 //!
 //! Every future here may be dropped at any point without losing anything:
-//! - a `get` dropped before it completes took no item; if it had been woken, the
-//!   item stays in the queue and its wake-up passes to the next waiting getter;
+//! - a `get` dropped before it completes took no item; if it had been woken and an
+//!   item is there, its wake-up passes to the next waiting getter;
 //! - a `put` dropped before it completes did not put its item, which is dropped with
 //!   the future; once it completes, the item is in the queue (there is no moment
-//!   where an item is both accepted and still owned by the future);
+//!   where an item is both accepted and still owned by the future); a woken `put`
+//!   dropped passes its wake-up on to the next waiting putter if a place is free;
 //! - a `join` dropped has no effect.
 //!
-//! A woken getter or putter that is neither polled nor dropped keeps what was set
-//! aside for it, as a task holding a lock keeps the lock.
+//! A woken task that is neither polled nor dropped holds its wake-up: if nobody else
+//! takes the item, the getters behind it wait for it to run.
 //!
 //! # Shutdown
 //!
