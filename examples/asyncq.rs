@@ -52,14 +52,14 @@
 //! ```
 //!
 //! `random.seed(444)` is reproduced exactly (`support/pyrandom.rs`), so the sleeps
-//! are Python's, and since tasks run in the same order as asyncio's, the port prints
-//! the same lines in the same order; only the items (from `/dev/urandom`, like
-//! `os.urandom`) and the timings differ. `-p 2 -c 4` prints exactly what Python
-//! prints. The default run (`-p 5 -c 10`) has timers of different tasks falling due
-//! at the same second; which of them asyncio runs first depends on sub-millisecond
-//! timing, and so does its output from one run to the next (and where a task calls
-//! `get()` while a woken consumer has not run yet, asyncio lets it take the item,
-//! which ringloop's queue does not: see the `queue` module's docs on fairness).
+//! are Python's; tasks run in the same order as asyncio's, and the queue hands items
+//! to consumers as asyncio's does, so the port prints the same lines in the same
+//! order. Only the items (from `/dev/urandom`, like `os.urandom`) and the timings
+//! differ. `-p 2 -c 4` prints exactly what Python prints, every time. The default run
+//! (`-p 5 -c 10`) has timers of different tasks, started at different moments, falling
+//! due in the same second; which one runs first depends on sub-millisecond delays, so
+//! the Python original itself prints a few different orders from run to run, and so
+//! does this port.
 //!
 //! An extra option, `--time-scale F`, multiplies every sleep by `F` (default 1.0), so
 //! a check can run the program quickly: the printed "sleeping for {i} seconds." lines
@@ -67,7 +67,7 @@
 //!
 //! Run: `cargo run --release --example asyncq -- -p 2 -c 4 [--time-scale 0.05]`
 
-// The support module is shared by several examples; not all use all of it.
+// Its items are `pub`, which the crate's `unreachable_pub` lint flags in a private module.
 #[allow(unreachable_pub)]
 #[path = "support/pyrandom.rs"]
 mod pyrandom;
