@@ -58,9 +58,9 @@
 //! purpose: a program ported from asyncio hands the same items to the same tasks
 //! (the `asyncq` example prints what its Python original prints). It is not strictly
 //! first-come, first-served: a task that keeps taking items the moment they arrive
-//! can delay the tasks that wait. Barging needs a task that is running between the
-//! put and the woken getter's turn; tasks that only ever `get().await` on an empty
-//! queue are served in arrival order. The same holds for putters and free places.
+//! can delay the tasks that wait. Barging needs another task to call `get` between
+//! a put and the woken getter's turn; when none does, getters are served strictly in
+//! arrival order. The same holds for putters and free places.
 //!
 //! Items leave a [`Queue`] in the order they were put (a [`LifoQueue`] newest first,
 //! a [`PriorityQueue`] smallest first), whoever takes them.
