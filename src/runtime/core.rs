@@ -49,8 +49,9 @@ pub(crate) struct Core {
     state: Cell<State>,
     /// Time zero of the timer ticks.
     origin: Instant,
-    /// The loop's cached clock (`time::now()`).
-    now: Cell<Instant>,
+    /// The loop's cached clock (`time::now()`); `None` once a turn has passed, until
+    /// something reads it (a busy loop with no timers never reads the clock).
+    now: Cell<Option<Instant>>,
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
@@ -80,7 +81,7 @@ impl Core {
             features,
             state: Cell::new(State::Running),
             origin: now,
-            now: Cell::new(now),
+            now: Cell::new(Some(now)),
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
@@ -100,13 +101,21 @@ impl Core {
 
     /// The cached loop clock.
     pub(crate) fn now(&self) -> Instant {
-        self.now.get()
+        match self.now.get() {
+            Some(now) => now,
+            None => self.update_now(),
+        }
+    }
+
+    /// Marks the cached clock stale: the next [`now`](Self::now) reads the clock.
+    pub(crate) fn invalidate_now(&self) {
+        self.now.set(None);
     }
 
     /// Refreshes the cached clock and returns it.
     pub(crate) fn update_now(&self) -> Instant {
         let now = Instant::now();
-        self.now.set(now);
+        self.now.set(Some(now));
         now
     }
 
@@ -184,6 +193,9 @@ impl Core {
 
     /// Schedules the tasks woken from other threads.
     pub(crate) fn drain_remote(&self) {
+        if !self.shared.has_remote() {
+            return;
+        }
         let mut buf = self.remote_buf.take();
         self.shared.take_remote(&mut buf);
         for task in buf.drain(..) {

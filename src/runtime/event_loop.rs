@@ -87,7 +87,7 @@ impl Core {
         if wait {
             self.shared.unparked();
         }
-        self.update_now();
+        self.invalidate_now();
         for waker in woken.drain(..) {
             waker.wake();
         }

@@ -152,6 +152,11 @@ impl Shared {
         self.unpark();
     }
 
+    /// Whether other threads queued wakes since the last [`take_remote`](Self::take_remote).
+    pub(crate) fn has_remote(&self) -> bool {
+        self.remote_pending.load(SeqCst)
+    }
+
     /// Moves the queued remote wakes into `into` (owner thread).
     pub(crate) fn take_remote(&self, into: &mut Vec<RemoteTask>) {
         if self.remote_pending.load(SeqCst) {
