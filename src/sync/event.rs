@@ -86,17 +86,25 @@ impl Event {
         if self.inner.set.replace(true) {
             return;
         }
-        let wakers = {
-            let mut waiters = self.inner.waiters.borrow_mut();
-            if waiters.is_empty() {
-                return;
+        let mut waiters = self.inner.waiters.borrow_mut();
+        match waiters.len() {
+            0 => {}
+            // The common case, without collecting the wakers in a vector.
+            1 => {
+                let waker = waiters.notify_one(()).ok().flatten();
+                drop(waiters);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
             }
-            let mut wakers = Vec::with_capacity(waiters.len());
-            waiters.notify_all((), &mut wakers);
-            wakers
-        };
-        for waker in wakers {
-            waker.wake();
+            n => {
+                let mut wakers = Vec::with_capacity(n);
+                waiters.notify_all((), &mut wakers);
+                drop(waiters);
+                for waker in wakers {
+                    waker.wake();
+                }
+            }
         }
     }
 
