@@ -29,11 +29,11 @@ in_range() {
     awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'
 }
 
-# run NAME: runs an example, its output in $out; a non-zero exit is a failure.
+# run NAME [ARGS...]: runs an example, its output in $out; a non-zero exit is a failure.
 run() {
-    printf '\n==> %s\n' "$1"
+    printf '\n==> %s\n' "$*"
     local status=0
-    out="$("$bin/$1" 2>&1)" || status=$?
+    out="$("$bin/$1" "${@:2}" 2>&1)" || status=$?
     if [ "$status" -ne 0 ]; then
         fail "$1" "exited with status $status" "(a zero exit status)" "$out"
     fi
@@ -113,6 +113,69 @@ call_later\(100 ms\)|100
 call_at\(now \+ 150 ms\)|150
 call_later\(200 ms\)|200
 EOF
+fi
+
+# --- promise: a future set by another task after ~1 s; its done callback first ----
+run promise
+expected="hello ...
+callback: the future is done: '... world'
+... world
+awaited for <s> seconds"
+normalised="$(printf '%s\n' "$out" | sed -E 's/^awaited for [0-9]+\.[0-9]{2} seconds$/awaited for <s> seconds/')"
+if [ "$normalised" != "$expected" ]; then
+    fail promise "unexpected output" "$expected" "$out"
+else
+    secs="$(printf '%s\n' "$out" | sed -nE 's/^awaited for ([0-9.]+) seconds$/\1/p')"
+    in_range "$secs" 0.95 1.8 ||
+        fail promise "took $secs s, expected 0.95 to 1.8 s" "$expected" "$out"
+fi
+
+# --- asyncq: producers and consumers around a queue (Real Python's asyncq.py) -------
+# `-p 2 -c 4` with random.seed(444): producer 1 makes no item, producer 0 four; every
+# line matches Python's `asyncq.py -p 2 -c 4`. The sleeps add up to 23 s of Python
+# time, 1.15 s at --time-scale 0.05. Items are random hex: normalised, but each must be
+# received once, in the order it was added (FIFO), and right away (a consumer waits).
+run asyncq -p 2 -c 4 --time-scale 0.05
+expected="Producer 0 sleeping for 4 seconds.
+Consumer 0 sleeping for 4 seconds.
+Consumer 1 sleeping for 7 seconds.
+Consumer 2 sleeping for 4 seconds.
+Consumer 3 sleeping for 4 seconds.
+Producer 0 added <hex> to queue.
+Producer 0 sleeping for 8 seconds.
+Consumer 0 got element <hex> in <s> seconds.
+Consumer 0 sleeping for 10 seconds.
+Producer 0 added <hex> to queue.
+Producer 0 sleeping for 7 seconds.
+Consumer 2 got element <hex> in <s> seconds.
+Consumer 2 sleeping for 8 seconds.
+Producer 0 added <hex> to queue.
+Producer 0 sleeping for 4 seconds.
+Consumer 3 got element <hex> in <s> seconds.
+Consumer 3 sleeping for 7 seconds.
+Producer 0 added <hex> to queue.
+Consumer 1 got element <hex> in <s> seconds.
+Consumer 1 sleeping for 1 seconds.
+Program completed in <s> seconds."
+normalised="$(printf '%s\n' "$out" | sed -E \
+    -e 's/<[0-9a-f]{10}>/<hex>/' \
+    -e 's/ in [0-9]+\.[0-9]{5} seconds\.$/ in <s> seconds./')"
+if [ "$normalised" != "$expected" ]; then
+    fail asyncq "unexpected output" "$expected" "$out"
+else
+    added="$(printf '%s\n' "$out" | sed -nE 's/^Producer [0-9]+ added <([0-9a-f]{10})> to queue\.$/\1/p' | tr '\n' ' ')"
+    got="$(printf '%s\n' "$out" | sed -nE 's/^Consumer [0-9]+ got element <([0-9a-f]{10})> in .*$/\1/p' | tr '\n' ' ')"
+    [ "$added" = "$got" ] ||
+        fail asyncq "items received ($got) are not the items added ($added), in order" \
+            "$expected" "$out"
+    while read -r waited; do
+        in_range "$waited" 0 0.5 ||
+            fail asyncq "an item waited $waited s in the queue, expected under 0.5 s" \
+                "$expected" "$out"
+    done < <(printf '%s\n' "$out" | sed -nE 's/^Consumer .* got element <.*> in ([0-9.]+) seconds\.$/\1/p')
+    secs="$(printf '%s\n' "$out" | sed -nE 's/^Program completed in ([0-9.]+) seconds\.$/\1/p')"
+    in_range "$secs" 1.15 2.5 ||
+        fail asyncq "took $secs s, expected 1.15 to 2.5 s" "$expected" "$out"
 fi
 
 if [ "$failed" -ne 0 ]; then

@@ -67,8 +67,6 @@
 //!
 //! Run: `cargo run --release --example asyncq -- -p 2 -c 4 [--time-scale 0.05]`
 
-// Its items are `pub`, which the crate's `unreachable_pub` lint flags in a private module.
-#[allow(unreachable_pub)]
 #[path = "support/pyrandom.rs"]
 mod pyrandom;
 

@@ -55,6 +55,9 @@
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `asyncio.Lock/Event/Condition/Semaphore/Barrier` | [`sync`] |
+//! | `loop.create_future()` | [`sync::Promise`] |
+//! | `asyncio.Queue`, `LifoQueue`, `PriorityQueue` | [`queue::Queue`], [`queue::LifoQueue`], [`queue::PriorityQueue`] |
 //!
 //! ## Drivers
 //!
@@ -80,6 +83,7 @@ pub mod buf {
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
+pub use sync::{CancelledError, InvalidStateError};
 pub use task::{
     all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
     TaskState,

@@ -13,14 +13,14 @@ const N: usize = 624;
 const M: usize = 397;
 
 /// CPython's `random.Random`.
-pub struct PyRandom {
+pub(crate) struct PyRandom {
     state: [u32; N],
     index: usize,
 }
 
 impl PyRandom {
     /// `random.seed(seed)` for a non-negative integer seed.
-    pub fn new(seed: u64) -> PyRandom {
+    pub(crate) fn new(seed: u64) -> PyRandom {
         // CPython splits the seed into 32-bit words, least significant first.
         let mut key = vec![seed as u32];
         if seed >> 32 != 0 {
@@ -80,7 +80,7 @@ impl PyRandom {
     }
 
     /// The next 32 random bits (`genrand_uint32`).
-    pub fn next_u32(&mut self) -> u32 {
+    pub(crate) fn next_u32(&mut self) -> u32 {
         if self.index >= N {
             self.twist();
         }
@@ -93,13 +93,13 @@ impl PyRandom {
     }
 
     /// `random.getrandbits(k)` for `1 <= k <= 32`.
-    pub fn getrandbits(&mut self, k: u32) -> u32 {
+    pub(crate) fn getrandbits(&mut self, k: u32) -> u32 {
         self.next_u32() >> (32 - k)
     }
 
     /// `random.randint(low, high)`: uniform in `low..=high`, drawn like CPython's
     /// `_randbelow` (rejection sampling on `bit_length` bits).
-    pub fn randint(&mut self, low: i64, high: i64) -> i64 {
+    pub(crate) fn randint(&mut self, low: i64, high: i64) -> i64 {
         let n = (high - low + 1) as u32;
         let k = 32 - n.leading_zeros();
         loop {
