@@ -19,14 +19,14 @@ mod waker;
 
 use std::future::Future;
 
+pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
 pub use gather::{gather_all, GatherAll};
 pub use join::{JoinError, JoinHandle, TaskId};
-pub(crate) use future_set::{FutureSet, InOrder};
 pub(crate) use raw::{RawTask, RemoteTask};
-pub(crate) use wake_list::WakeList;
 pub use spawn::{all_tasks, current_task, spawn, yield_now, TaskInfo, TaskState, YieldNow};
+pub(crate) use wake_list::WakeList;
 
 pub(crate) use cell::panic_message;
 

@@ -114,7 +114,7 @@ impl WakeList {
         let mut queued: Box<[AtomicU64]> = (0..len.div_ceil(64))
             .map(|_| AtomicU64::new(u64::MAX))
             .collect();
-        if len % 64 != 0 {
+        if !len.is_multiple_of(64) {
             // Only the bits of real children are set.
             *queued[len / 64].get_mut() = (1u64 << (len % 64)) - 1;
         }
@@ -161,7 +161,11 @@ impl WakeList {
         let mut woken = std::mem::take(&mut tracked.spare);
         {
             let mut ready = tracked.shared.lock();
-            if !ready.parent.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            if !ready
+                .parent
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
                 ready.parent = Some(cx.waker().clone());
             }
             std::mem::swap(&mut ready.list, &mut woken);
