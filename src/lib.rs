@@ -78,6 +78,7 @@ pub mod buf {
     pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
 }
 
+pub use combinators::{shield, shield_handle, wait, ReturnWhen, Shield, Wait};
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
 pub use task::{
