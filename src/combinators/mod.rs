@@ -13,8 +13,14 @@
 //! `gather_all`'s machinery in [`task`](crate::task): one waker per child feeding a
 //! ready list, so a wake-up costs a look at the woken child only.
 
+mod as_completed;
 mod shield;
+mod try_gather;
 mod wait;
 
+pub use as_completed::{as_completed, AsCompleted};
 pub use shield::{shield, shield_handle, Shield};
+#[doc(hidden)]
+pub use try_gather::poll_try_gather_slot;
+pub use try_gather::{try_gather_all, TryGatherAll};
 pub use wait::{wait, ReturnWhen, Wait};
