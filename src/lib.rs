@@ -78,7 +78,12 @@ pub mod buf {
     pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
 }
 
-pub use combinators::{shield, shield_handle, wait, ReturnWhen, Shield, Wait};
+#[doc(hidden)]
+pub use combinators::poll_try_gather_slot;
+pub use combinators::{
+    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, ReturnWhen, Shield,
+    TryGatherAll, Wait,
+};
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
 pub use task::{
