@@ -14,12 +14,16 @@
 //! ready list, so a wake-up costs a look at the woken child only.
 
 mod as_completed;
+mod group_error;
 mod shield;
+mod task_group;
 mod try_gather;
 mod wait;
 
 pub use as_completed::{as_completed, AsCompleted};
+pub use group_error::{Failure, TaskFailure, TaskGroupError};
 pub use shield::{shield, shield_handle, Shield};
+pub use task_group::{GroupTask, TaskGroup, TaskGroupHandle};
 #[doc(hidden)]
 pub use try_gather::poll_try_gather_slot;
 pub use try_gather::{try_gather_all, TryGatherAll};

@@ -1,0 +1,449 @@
+//! [`TaskGroup`]: tasks that succeed or fail together, like asyncio's `TaskGroup`.
+//!
+//! Each task of the group runs its future inside a small wrapper holding a *member
+//! guard*. When the wrapper ends — the future returned, panicked (the guard is
+//! dropped while unwinding), or was cancelled (the guard is dropped with the
+//! future) — the guard tells the group at once, from inside that task, so the first
+//! failure cancels the siblings without waiting for anyone to call `join`:
+//!
+//! ```text
+//!                  spawn                 first Err / panic            join saw running == 0
+//!   (new) ── Open ───────▶ Open ─────────────────────────▶ Failed ───────────────────────▶ Closed
+//!              │  (running += 1)   (cancel every sibling;     │  (spawn: task cancelled
+//!              │                    join still waits for      │   at once, still awaited)
+//!              │                    them to be dropped)       │
+//!              └────────────── join saw running == 0 ─────────┴──▶ Closed ◀── TaskGroup dropped
+//!                                                                   (spawn: task cancelled at
+//!                                                                    once and not tracked)
+//! ```
+//!
+//! `join` waits until no task of the group is running, closes the group, then reads
+//! every task's output through its join handle (the outputs are there: the tasks
+//! are finished), in spawn order. Dropping the group (or its `join` future) before
+//! that cancels every task, as cancelling the body of `async with TaskGroup()` does.
+//!
+//! State lives in an `Rc<RefCell<..>>` owned by the [`TaskGroup`]; the member guards
+//! and [`TaskGroupHandle`]s hold weak references, so a running task never keeps a
+//! dropped group alive. No borrow is held while waking `join` or spawning; cancelling
+//! a sibling only flags it and queues it (no user code runs under the borrow).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
+
+use super::group_error::{Failure, TaskFailure, TaskGroupError};
+use crate::{JoinError, JoinHandle, TaskId};
+
+/// A set of tasks that succeed or fail together, like asyncio's `TaskGroup`.
+///
+/// Every task returns `Result<T, E>`. [`join`](Self::join) waits for all of them and
+/// gives their values in spawn order, or, once any task returned an `Err` or
+/// panicked, a [`TaskGroupError`] listing the failures. The first failure cancels
+/// every other task of the group at once (whether or not `join` is being awaited),
+/// and tasks spawned after it are cancelled before they start.
+///
+/// Tasks may spawn more tasks into the group through a [`TaskGroupHandle`]
+/// ([`handle`](Self::handle)); `join` waits for those too.
+///
+/// Differences from asyncio: the group is not a context manager, so the code
+/// between `TaskGroup::new()` and `join()` is not cancelled by a failure (only the
+/// tasks are); all tasks share one output type; dropping the group without joining
+/// it cancels its tasks (asyncio has no way to skip `__aexit__`).
+///
+/// ```
+/// use std::time::Duration;
+/// use ringloop::TaskGroup;
+///
+/// ringloop::run(async {
+///     let group = TaskGroup::new();
+///     for n in 1..=3u64 {
+///         group.spawn(async move {
+///             ringloop::sleep(Duration::from_millis(10 * (4 - n))).await;
+///             Ok::<_, String>(n * n)
+///         });
+///     }
+///     assert_eq!(group.join().await, Ok(vec![1, 4, 9]));
+/// });
+/// ```
+pub struct TaskGroup<T, E> {
+    group: Rc<Group<T, E>>,
+}
+
+/// A cloneable handle that spawns tasks into a [`TaskGroup`], for tasks of the
+/// group that spawn more tasks. It does not keep the group alive: once the group is
+/// joined or dropped, what it spawns is cancelled at once.
+pub struct TaskGroupHandle<T, E> {
+    group: Weak<Group<T, E>>,
+}
+
+/// A task of a [`TaskGroup`], as returned by [`TaskGroup::spawn`]: its id, its place
+/// in spawn order, and whether it has finished. Its output goes to
+/// [`TaskGroup::join`].
+#[derive(Clone)]
+pub struct GroupTask {
+    id: TaskId,
+    index: Option<usize>,
+    finished: Rc<Cell<bool>>,
+}
+
+struct Group<T, E> {
+    state: RefCell<State<T, E>>,
+}
+
+struct State<T, E> {
+    /// The handles of the group's tasks, in spawn order (taken by `join`).
+    tasks: Vec<Option<JoinHandle<Result<T, E>>>>,
+    /// Tasks whose wrapper has not ended.
+    running: usize,
+    /// A task failed: the others were cancelled.
+    failed: bool,
+    /// Joined or dropped: nothing more is tracked.
+    closed: bool,
+    /// The waker of `join`, waiting for `running == 0`.
+    joiner: Option<Waker>,
+}
+
+/// Lives in a task's wrapper future and reports the task's end to the group.
+struct Member<T, E> {
+    group: Weak<Group<T, E>>,
+    index: usize,
+    /// The future returned an `Err`.
+    failed: bool,
+    finished: Rc<Cell<bool>>,
+}
+
+impl<T, E> Drop for Member<T, E> {
+    fn drop(&mut self) {
+        self.finished.set(true);
+        // Dropped while unwinding: the future panicked.
+        let failed = self.failed || std::thread::panicking();
+        if let Some(group) = self.group.upgrade() {
+            group.member_done(self.index, failed);
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> TaskGroup<T, E> {
+    /// An empty group. Needs no runtime until a task is spawned.
+    pub fn new() -> TaskGroup<T, E> {
+        TaskGroup {
+            group: Rc::new(Group {
+                state: RefCell::new(State {
+                    tasks: Vec::new(),
+                    running: 0,
+                    failed: false,
+                    closed: false,
+                    joiner: None,
+                }),
+            }),
+        }
+    }
+
+    /// Spawns `future` as a task of the group, like `tg.create_task(coro)`. It starts
+    /// at the runtime's next scheduling step; if the group has already failed, it is
+    /// cancelled at once (its future is dropped without being polled) and `join`
+    /// counts it as cancelled.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a ringloop runtime.
+    ///
+    /// ```
+    /// ringloop::run(async {
+    ///     let group = ringloop::TaskGroup::<u32, ()>::new();
+    ///     let task = group.spawn(async { Ok(5) });
+    ///     assert_eq!(task.index(), Some(0));
+    ///     assert_eq!(group.join().await, Ok(vec![5]));
+    ///     assert!(task.is_finished());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> GroupTask
+    where
+        F: IntoFuture<Output = Result<T, E>>,
+        F::IntoFuture: 'static,
+    {
+        Group::spawn(&self.group, future.into_future())
+    }
+
+    /// A cloneable handle that spawns into this group, for its tasks to spawn more
+    /// tasks.
+    ///
+    /// ```
+    /// ringloop::run(async {
+    ///     let group = ringloop::TaskGroup::<u32, ()>::new();
+    ///     let handle = group.handle();
+    ///     group.spawn(async move {
+    ///         handle.spawn(async { Ok(2) });
+    ///         Ok(1)
+    ///     });
+    ///     assert_eq!(group.join().await, Ok(vec![1, 2]));
+    /// });
+    /// ```
+    pub fn handle(&self) -> TaskGroupHandle<T, E> {
+        TaskGroupHandle {
+            group: Rc::downgrade(&self.group),
+        }
+    }
+
+    /// Waits until every task of the group has finished, tasks spawned meanwhile
+    /// included, then gives their values in spawn order; or, if any task returned
+    /// an `Err` or panicked, the failures (the other tasks having been cancelled at
+    /// the first failure). A group with no task gives `Ok(vec![])` at once.
+    ///
+    /// Once `join` returns, the group is closed: tasks spawned through a
+    /// [`TaskGroupHandle`] afterwards are cancelled at once.
+    ///
+    /// Cancellation: dropping the `join` future drops the group, which cancels every
+    /// task still running (like cancelling the task blocked in `async with
+    /// TaskGroup()`); nothing is reported.
+    pub async fn join(self) -> Result<Vec<T>, TaskGroupError<E>> {
+        std::future::poll_fn(|cx| {
+            let mut state = self.group.state.borrow_mut();
+            if state.running == 0 {
+                return Poll::Ready(());
+            }
+            if !state
+                .joiner
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                state.joiner = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        let handles: Vec<_> = {
+            let mut state = self.group.state.borrow_mut();
+            state.closed = true;
+            state.tasks.iter_mut().map(Option::take).collect()
+        };
+        let mut values = Vec::with_capacity(handles.len());
+        let mut error = TaskGroupError {
+            failures: Vec::new(),
+            cancelled: 0,
+        };
+        for (index, handle) in handles.into_iter().enumerate() {
+            let Some(handle) = handle else { continue };
+            let id = handle.id();
+            let failure = match handle.await {
+                Ok(Ok(value)) => {
+                    values.push(value);
+                    continue;
+                }
+                Ok(Err(e)) => Failure::Error(e),
+                Err(JoinError::Panicked(message)) => Failure::Panicked(message),
+                Err(JoinError::Cancelled) => {
+                    error.cancelled += 1;
+                    continue;
+                }
+            };
+            error.failures.push(TaskFailure { index, id, failure });
+        }
+        if error.failures.is_empty() && error.cancelled == 0 {
+            Ok(values)
+        } else {
+            Err(error)
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> Default for TaskGroup<T, E> {
+    fn default() -> Self {
+        TaskGroup::new()
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        let mut state = self.group.state.borrow_mut();
+        if !state.closed {
+            state.closed = true;
+            for handle in state.tasks.iter().flatten() {
+                handle.cancel();
+            }
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> TaskGroupHandle<T, E> {
+    /// Spawns `future` into the group, as [`TaskGroup::spawn`] does. If the group
+    /// has been joined or dropped, the task is cancelled at once, not tracked by
+    /// anyone, and the returned [`GroupTask`] has no [`index`](GroupTask::index).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a ringloop runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> GroupTask
+    where
+        F: IntoFuture<Output = Result<T, E>>,
+        F::IntoFuture: 'static,
+    {
+        match self.group.upgrade() {
+            Some(group) => Group::spawn(&group, future.into_future()),
+            None => spawn_cancelled(future.into_future()),
+        }
+    }
+}
+
+impl<T, E> Clone for TaskGroupHandle<T, E> {
+    fn clone(&self) -> Self {
+        TaskGroupHandle {
+            group: self.group.clone(),
+        }
+    }
+}
+
+impl GroupTask {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The task's place in spawn order, which is its value's place in the vector
+    /// [`TaskGroup::join`] returns. `None` for a task spawned into a group that was
+    /// already joined or dropped (it was cancelled at once).
+    pub fn index(&self) -> Option<usize> {
+        self.index
+    }
+
+    /// Whether the task has finished (returned, panicked, or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.finished.get()
+    }
+}
+
+/// Spawns `future` in a wrapper holding `member`, which reports the end of the task.
+#[track_caller]
+fn spawn_member<F, T, E>(future: F, member: Member<T, E>) -> JoinHandle<F::Output>
+where
+    F: Future<Output = Result<T, E>> + 'static,
+    T: 'static,
+    E: 'static,
+{
+    crate::spawn(async move {
+        let mut member = member;
+        let output = future.await;
+        member.failed = output.is_err();
+        output
+    })
+}
+
+/// A task of a closed group: spawned and cancelled at once, tracked by no one.
+#[track_caller]
+fn spawn_cancelled<F, T, E>(future: F) -> GroupTask
+where
+    F: Future<Output = Result<T, E>> + 'static,
+    T: 'static,
+    E: 'static,
+{
+    let finished = Rc::new(Cell::new(false));
+    let member = Member {
+        group: Weak::new(),
+        index: 0,
+        failed: false,
+        finished: finished.clone(),
+    };
+    let handle = spawn_member(future, member);
+    handle.cancel();
+    GroupTask {
+        id: handle.id(),
+        index: None,
+        finished,
+    }
+}
+
+impl<T: 'static, E: 'static> Group<T, E> {
+    #[track_caller]
+    fn spawn<F>(group: &Rc<Self>, future: F) -> GroupTask
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        let (index, failed) = {
+            let mut state = group.state.borrow_mut();
+            if state.closed {
+                drop(state);
+                return spawn_cancelled(future);
+            }
+            state.tasks.push(None);
+            state.running += 1;
+            (state.tasks.len() - 1, state.failed)
+        };
+        let finished = Rc::new(Cell::new(false));
+        let member = Member {
+            group: Rc::downgrade(group),
+            index,
+            failed: false,
+            finished: finished.clone(),
+        };
+        let handle = spawn_member(future, member);
+        if failed {
+            handle.cancel();
+        }
+        let id = handle.id();
+        group.state.borrow_mut().tasks[index] = Some(handle);
+        GroupTask {
+            id,
+            index: Some(index),
+            finished,
+        }
+    }
+}
+
+impl<T, E> Group<T, E> {
+    /// Task `index` ended; `failed` if it returned an `Err` or panicked.
+    fn member_done(&self, index: usize, failed: bool) {
+        let joiner = {
+            let mut state = self.state.borrow_mut();
+            state.running -= 1;
+            if failed && !state.failed {
+                state.failed = true;
+                for (i, handle) in state.tasks.iter().enumerate() {
+                    if let (true, Some(handle)) = (i != index, handle) {
+                        handle.cancel();
+                    }
+                }
+            }
+            if state.running == 0 {
+                state.joiner.take()
+            } else {
+                None
+            }
+        };
+        if let Some(joiner) = joiner {
+            joiner.wake();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.group.state.borrow();
+        f.debug_struct("TaskGroup")
+            .field("tasks", &state.tasks.len())
+            .field("running", &state.running)
+            .field("failed", &state.failed)
+            .finish()
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroupHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroupHandle")
+            .field("open", &(self.group.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl fmt::Debug for GroupTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupTask")
+            .field("id", &self.id)
+            .field("index", &self.index)
+            .field("finished", &self.finished.get())
+            .finish()
+    }
+}
