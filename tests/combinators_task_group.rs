@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::{yield_until, DropToken, Drops, Rng};
-use ringloop::{wait_for, Failure, TaskGroup};
+use ringloop::{wait_for, FailureCause, TaskGroup};
 
 /// Awaits `future`, failing the test instead of hanging if it takes over 5 s.
 async fn bounded<F: std::future::Future>(future: F) -> F::Output {
@@ -74,7 +74,7 @@ matrix_test! {
             assert_eq!(error.failures.len(), 1);
             assert_eq!(error.failures[0].index, 5);
             assert_eq!(error.failures[0].id, failing.id());
-            assert_eq!(error.failures[0].failure, Failure::Error("boom".to_owned()));
+            assert_eq!(error.failures[0].cause, FailureCause::Error("boom".to_owned()));
             assert_eq!(
                 error.to_string(),
                 format!("1 task(s) of the group failed: task 5 (id {}): boom (5 cancelled)", failing.id())
@@ -118,7 +118,7 @@ matrix_test! {
             assert_eq!(drops.count(), 1);
             assert_eq!(error.failures.len(), 1);
             assert_eq!(error.failures[0].index, 2);
-            assert_eq!(error.failures[0].failure, Failure::Panicked("task blew up".to_owned()));
+            assert_eq!(error.failures[0].cause, FailureCause::Panicked("task blew up".to_owned()));
             assert_eq!(error.panics().collect::<Vec<_>>(), ["task blew up"]);
             assert_eq!(error.errors().count(), 0);
             assert_eq!(error.cancelled, 1);
@@ -391,10 +391,10 @@ async fn run_random_group(seed: u64) {
             assert_eq!(error.failures.len(), 1, "seed {seed}");
             assert_eq!(error.failures[0].index, index, "seed {seed}");
             let expected = match end {
-                End::Err => Failure::Error(index),
-                _ => Failure::Panicked(format!("task {index} panics")),
+                End::Err => FailureCause::Error(index),
+                _ => FailureCause::Panicked(format!("task {index} panics")),
             };
-            assert_eq!(error.failures[0].failure, expected, "seed {seed}");
+            assert_eq!(error.failures[0].cause, expected, "seed {seed}");
             assert_eq!(ends.len() + error.cancelled, tracked.get(), "seed {seed}");
         }
     }

@@ -8,7 +8,7 @@ use crate::TaskId;
 
 /// How one task of a [`TaskGroup`](super::TaskGroup) failed.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Failure<E> {
+pub enum FailureCause<E> {
     /// The task returned `Err(error)`.
     Error(E),
     /// The task panicked; the panic message.
@@ -24,7 +24,7 @@ pub struct TaskFailure<E> {
     /// The task's id.
     pub id: TaskId,
     /// What went wrong.
-    pub failure: Failure<E>,
+    pub cause: FailureCause<E>,
 }
 
 /// The error of [`TaskGroup::join`](super::TaskGroup::join): the failures of the
@@ -39,7 +39,7 @@ pub struct TaskFailure<E> {
 ///     let error = group.join().await.unwrap_err();
 ///     assert_eq!(error.failures.len(), 1);
 ///     assert_eq!(error.failures[0].index, 1);
-///     assert_eq!(error.failures[0].failure, ringloop::Failure::Error("boom"));
+///     assert_eq!(error.failures[0].cause, ringloop::FailureCause::Error("boom"));
 ///     assert_eq!(error.errors().collect::<Vec<_>>(), [&"boom"]);
 /// });
 /// ```
@@ -57,17 +57,17 @@ pub struct TaskGroupError<E> {
 impl<E> TaskGroupError<E> {
     /// The `Err` values of the failed tasks, in spawn order (panics left out).
     pub fn errors(&self) -> impl Iterator<Item = &E> {
-        self.failures.iter().filter_map(|f| match &f.failure {
-            Failure::Error(error) => Some(error),
-            Failure::Panicked(_) => None,
+        self.failures.iter().filter_map(|f| match &f.cause {
+            FailureCause::Error(error) => Some(error),
+            FailureCause::Panicked(_) => None,
         })
     }
 
     /// The panic messages of the tasks that panicked, in spawn order.
     pub fn panics(&self) -> impl Iterator<Item = &str> {
-        self.failures.iter().filter_map(|f| match &f.failure {
-            Failure::Panicked(message) => Some(message.as_str()),
-            Failure::Error(_) => None,
+        self.failures.iter().filter_map(|f| match &f.cause {
+            FailureCause::Panicked(message) => Some(message.as_str()),
+            FailureCause::Error(_) => None,
         })
     }
 }
@@ -78,9 +78,9 @@ impl<E: fmt::Display> fmt::Display for TaskGroupError<E> {
         for (i, failed) in self.failures.iter().enumerate() {
             let sep = if i == 0 { ": " } else { "; " };
             let (index, id) = (failed.index, failed.id);
-            match &failed.failure {
-                Failure::Error(error) => write!(f, "{sep}task {index} (id {id}): {error}")?,
-                Failure::Panicked(message) => {
+            match &failed.cause {
+                FailureCause::Error(error) => write!(f, "{sep}task {index} (id {id}): {error}")?,
+                FailureCause::Panicked(message) => {
                     write!(f, "{sep}task {index} (id {id}) panicked: {message}")?
                 }
             }

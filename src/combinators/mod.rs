@@ -21,7 +21,7 @@ mod try_gather;
 mod wait;
 
 pub use as_completed::{as_completed, AsCompleted};
-pub use group_error::{Failure, TaskFailure, TaskGroupError};
+pub use group_error::{FailureCause, TaskFailure, TaskGroupError};
 pub use shield::{shield, shield_handle, Shield};
 pub use task_group::{GroupTask, TaskGroup, TaskGroupHandle};
 #[doc(hidden)]

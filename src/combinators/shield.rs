@@ -80,7 +80,9 @@ where
 /// shield leaves the task running. Nothing is spawned.
 ///
 /// (A plain [`JoinHandle`] behaves the same when dropped; the [`Shield`] only has no
-/// `cancel`, so it cannot be used to stop the task by mistake.)
+/// `cancel`, so it cannot be used to stop the task by mistake. To bound a wait and
+/// keep the handle, await `&mut handle`, e.g. `wait_for(d, &mut handle)`: a timeout
+/// then drops only the borrow.)
 ///
 /// ```
 /// ringloop::run(async {

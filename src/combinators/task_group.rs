@@ -33,7 +33,7 @@ use std::future::{Future, IntoFuture};
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 
-use super::group_error::{Failure, TaskFailure, TaskGroupError};
+use super::group_error::{FailureCause, TaskFailure, TaskGroupError};
 use crate::{JoinError, JoinHandle, TaskId};
 
 /// A set of tasks that succeed or fail together, like asyncio's `TaskGroup`.
@@ -228,19 +228,19 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         for (index, handle) in handles.into_iter().enumerate() {
             let Some(handle) = handle else { continue };
             let id = handle.id();
-            let failure = match handle.await {
+            let cause = match handle.await {
                 Ok(Ok(value)) => {
                     values.push(value);
                     continue;
                 }
-                Ok(Err(e)) => Failure::Error(e),
-                Err(JoinError::Panicked(message)) => Failure::Panicked(message),
+                Ok(Err(e)) => FailureCause::Error(e),
+                Err(JoinError::Panicked(message)) => FailureCause::Panicked(message),
                 Err(JoinError::Cancelled) => {
                     error.cancelled += 1;
                     continue;
                 }
             };
-            error.failures.push(TaskFailure { index, id, failure });
+            error.failures.push(TaskFailure { index, id, cause });
         }
         if error.failures.is_empty() && error.cancelled == 0 {
             Ok(values)

@@ -96,8 +96,10 @@ where
 /// with `return_exceptions=False`.
 ///
 /// Only the futures that were woken are polled, so this scales to many thousands
-/// like [`gather_all`](crate::gather_all). Dropping the returned future drops every
-/// unfinished one. An empty input resolves to `Ok(vec![])`.
+/// like [`gather_all`](crate::gather_all); "first" means the first one polled to an
+/// `Err`, in wake order (in input order for a handful of futures). Dropping the
+/// returned future drops every unfinished one. An empty input resolves to
+/// `Ok(vec![])`.
 ///
 /// ```
 /// ringloop::run(async {
