@@ -81,9 +81,9 @@ pub mod buf {
 #[doc(hidden)]
 pub use combinators::poll_try_gather_slot;
 pub use combinators::{
-    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, Failure, GroupTask,
-    ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle, TryGatherAll,
-    Wait,
+    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, FailureCause,
+    GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle,
+    TryGatherAll, Wait,
 };
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
