@@ -7,7 +7,7 @@
 //! | `as_completed(aws)` | [`as_completed`](crate::as_completed), a `Stream` | `as_completed.rs` |
 //! | `shield(aw)` | [`shield`](crate::shield), [`shield_handle`](crate::shield_handle) | `shield.rs` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`](crate::try_gather), [`try_gather_all`](crate::try_gather_all) | `try_gather.rs` |
-//! | `TaskGroup` | [`TaskGroup`](crate::TaskGroup) | `task_group.rs`, `group_error.rs` |
+//! | `TaskGroup` | [`TaskGroup`](crate::TaskGroup) | `task_group.rs`, `group_state.rs`, `group_error.rs` |
 //!
 //! The ones that drive many children (`wait`, `as_completed`, `try_gather_all`) share
 //! `gather_all`'s machinery in [`task`](crate::task): one waker per child feeding a
@@ -15,6 +15,7 @@
 
 mod as_completed;
 mod group_error;
+mod group_state;
 mod shield;
 mod task_group;
 mod try_gather;

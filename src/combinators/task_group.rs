@@ -1,40 +1,23 @@
-//! [`TaskGroup`]: tasks that succeed or fail together, like asyncio's `TaskGroup`.
+//! [`TaskGroup`]: tasks that succeed or fail together, like asyncio's `TaskGroup`;
+//! [`TaskGroupHandle`] to spawn into one from its own tasks; [`GroupTask`], what a
+//! spawn returns.
 //!
-//! Each task of the group runs its future inside a small wrapper holding a *member
-//! guard*. When the wrapper ends — the future returned, panicked (the guard is
-//! dropped while unwinding), or was cancelled (the guard is dropped with the
-//! future) — the guard tells the group at once, from inside that task, so the first
-//! failure cancels the siblings without waiting for anyone to call `join`:
-//!
-//! ```text
-//!                  spawn                 first Err / panic            join saw running == 0
-//!   (new) ── Open ───────▶ Open ─────────────────────────▶ Failed ───────────────────────▶ Closed
-//!              │  (running += 1)   (cancel every sibling;     │  (spawn: task cancelled
-//!              │                    join still waits for      │   at once, still awaited)
-//!              │                    them to be dropped)       │
-//!              └────────────── join saw running == 0 ─────────┴──▶ Closed ◀── TaskGroup dropped
-//!                                                                   (spawn: task cancelled at
-//!                                                                    once and not tracked)
-//! ```
-//!
-//! `join` waits until no task of the group is running, closes the group, then reads
-//! every task's output through its join handle (the outputs are there: the tasks
-//! are finished), in spawn order. Dropping the group (or its `join` future) before
-//! that cancels every task, as cancelling the body of `async with TaskGroup()` does.
-//!
-//! State lives in an `Rc<RefCell<..>>` owned by the [`TaskGroup`]; the member guards
-//! and [`TaskGroupHandle`]s hold weak references, so a running task never keeps a
-//! dropped group alive. No borrow is held while waking `join` or spawning; cancelling
-//! a sibling only flags it and queues it (no user code runs under the borrow).
+//! The first failure of a task (an `Err` or a panic) cancels the others at once,
+//! from inside the failing task; the state machine and the member guard that makes
+//! this happen are in `group_state.rs`. `join` waits until no task of the group is
+//! running, closes the group, then reads every task's output through its join
+//! handle (the tasks are finished, so the outputs are there), in spawn order.
+//! Dropping the group (or its `join` future) before that cancels every task, as
+//! cancelling the body of `async with TaskGroup()` does.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::rc::{Rc, Weak};
-use std::task::{Poll, Waker};
 
 use super::group_error::{FailureCause, TaskFailure, TaskGroupError};
-use crate::{JoinError, JoinHandle, TaskId};
+use super::group_state::{spawn_cancelled, Group};
+use crate::{JoinError, TaskId};
 
 /// A set of tasks that succeed or fail together, like asyncio's `TaskGroup`.
 ///
@@ -88,56 +71,11 @@ pub struct GroupTask {
     finished: Rc<Cell<bool>>,
 }
 
-struct Group<T, E> {
-    state: RefCell<State<T, E>>,
-}
-
-struct State<T, E> {
-    /// The handles of the group's tasks, in spawn order (taken by `join`).
-    tasks: Vec<Option<JoinHandle<Result<T, E>>>>,
-    /// Tasks whose wrapper has not ended.
-    running: usize,
-    /// A task failed: the others were cancelled.
-    failed: bool,
-    /// Joined or dropped: nothing more is tracked.
-    closed: bool,
-    /// The waker of `join`, waiting for `running == 0`.
-    joiner: Option<Waker>,
-}
-
-/// Lives in a task's wrapper future and reports the task's end to the group.
-struct Member<T, E> {
-    group: Weak<Group<T, E>>,
-    index: usize,
-    /// The future returned an `Err`.
-    failed: bool,
-    finished: Rc<Cell<bool>>,
-}
-
-impl<T, E> Drop for Member<T, E> {
-    fn drop(&mut self) {
-        self.finished.set(true);
-        // Dropped while unwinding: the future panicked.
-        let failed = self.failed || std::thread::panicking();
-        if let Some(group) = self.group.upgrade() {
-            group.member_done(self.index, failed);
-        }
-    }
-}
-
 impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// An empty group. Needs no runtime until a task is spawned.
     pub fn new() -> TaskGroup<T, E> {
         TaskGroup {
-            group: Rc::new(Group {
-                state: RefCell::new(State {
-                    tasks: Vec::new(),
-                    running: 0,
-                    failed: false,
-                    closed: false,
-                    joiner: None,
-                }),
-            }),
+            group: Rc::new(Group::new()),
         }
     }
 
@@ -194,32 +132,15 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// the first failure). A group with no task gives `Ok(vec![])` at once.
     ///
     /// Once `join` returns, the group is closed: tasks spawned through a
-    /// [`TaskGroupHandle`] afterwards are cancelled at once.
+    /// [`TaskGroupHandle`] afterwards are cancelled at once. (Awaited from inside one
+    /// of the group's own tasks, `join` would wait for that task, that is forever.)
     ///
     /// Cancellation: dropping the `join` future drops the group, which cancels every
     /// task still running (like cancelling the task blocked in `async with
     /// TaskGroup()`); nothing is reported.
     pub async fn join(self) -> Result<Vec<T>, TaskGroupError<E>> {
-        std::future::poll_fn(|cx| {
-            let mut state = self.group.state.borrow_mut();
-            if state.running == 0 {
-                return Poll::Ready(());
-            }
-            if !state
-                .joiner
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                state.joiner = Some(cx.waker().clone());
-            }
-            Poll::Pending
-        })
-        .await;
-        let handles: Vec<_> = {
-            let mut state = self.group.state.borrow_mut();
-            state.closed = true;
-            state.tasks.iter_mut().map(Option::take).collect()
-        };
+        std::future::poll_fn(|cx| self.group.poll_idle(cx)).await;
+        let handles = self.group.close();
         let mut values = Vec::with_capacity(handles.len());
         let mut error = TaskGroupError {
             failures: Vec::new(),
@@ -258,13 +179,7 @@ impl<T: 'static, E: 'static> Default for TaskGroup<T, E> {
 
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
-        let mut state = self.group.state.borrow_mut();
-        if !state.closed {
-            state.closed = true;
-            for handle in state.tasks.iter().flatten() {
-                handle.cancel();
-            }
-        }
+        self.group.abandon();
     }
 }
 
@@ -298,6 +213,14 @@ impl<T, E> Clone for TaskGroupHandle<T, E> {
 }
 
 impl GroupTask {
+    pub(super) fn new(id: TaskId, index: Option<usize>, finished: Rc<Cell<bool>>) -> GroupTask {
+        GroupTask {
+            id,
+            index,
+            finished,
+        }
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.id
@@ -316,116 +239,13 @@ impl GroupTask {
     }
 }
 
-/// Spawns `future` in a wrapper holding `member`, which reports the end of the task.
-#[track_caller]
-fn spawn_member<F, T, E>(future: F, member: Member<T, E>) -> JoinHandle<F::Output>
-where
-    F: Future<Output = Result<T, E>> + 'static,
-    T: 'static,
-    E: 'static,
-{
-    crate::spawn(async move {
-        let mut member = member;
-        let output = future.await;
-        member.failed = output.is_err();
-        output
-    })
-}
-
-/// A task of a closed group: spawned and cancelled at once, tracked by no one.
-#[track_caller]
-fn spawn_cancelled<F, T, E>(future: F) -> GroupTask
-where
-    F: Future<Output = Result<T, E>> + 'static,
-    T: 'static,
-    E: 'static,
-{
-    let finished = Rc::new(Cell::new(false));
-    let member = Member {
-        group: Weak::new(),
-        index: 0,
-        failed: false,
-        finished: finished.clone(),
-    };
-    let handle = spawn_member(future, member);
-    handle.cancel();
-    GroupTask {
-        id: handle.id(),
-        index: None,
-        finished,
-    }
-}
-
-impl<T: 'static, E: 'static> Group<T, E> {
-    #[track_caller]
-    fn spawn<F>(group: &Rc<Self>, future: F) -> GroupTask
-    where
-        F: Future<Output = Result<T, E>> + 'static,
-    {
-        let (index, failed) = {
-            let mut state = group.state.borrow_mut();
-            if state.closed {
-                drop(state);
-                return spawn_cancelled(future);
-            }
-            state.tasks.push(None);
-            state.running += 1;
-            (state.tasks.len() - 1, state.failed)
-        };
-        let finished = Rc::new(Cell::new(false));
-        let member = Member {
-            group: Rc::downgrade(group),
-            index,
-            failed: false,
-            finished: finished.clone(),
-        };
-        let handle = spawn_member(future, member);
-        if failed {
-            handle.cancel();
-        }
-        let id = handle.id();
-        group.state.borrow_mut().tasks[index] = Some(handle);
-        GroupTask {
-            id,
-            index: Some(index),
-            finished,
-        }
-    }
-}
-
-impl<T, E> Group<T, E> {
-    /// Task `index` ended; `failed` if it returned an `Err` or panicked.
-    fn member_done(&self, index: usize, failed: bool) {
-        let joiner = {
-            let mut state = self.state.borrow_mut();
-            state.running -= 1;
-            if failed && !state.failed {
-                state.failed = true;
-                for (i, handle) in state.tasks.iter().enumerate() {
-                    if let (true, Some(handle)) = (i != index, handle) {
-                        handle.cancel();
-                    }
-                }
-            }
-            if state.running == 0 {
-                state.joiner.take()
-            } else {
-                None
-            }
-        };
-        if let Some(joiner) = joiner {
-            joiner.wake();
-        }
-    }
-}
-
 impl<T, E> fmt::Debug for TaskGroup<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.group.state.borrow();
+        let (tasks, running, failed) = self.group.summary();
         f.debug_struct("TaskGroup")
-            .field("tasks", &state.tasks.len())
-            .field("running", &state.running)
-            .field("failed", &state.failed)
+            .field("tasks", &tasks)
+            .field("running", &running)
+            .field("failed", &failed)
             .finish()
     }
 }
