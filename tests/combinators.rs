@@ -225,6 +225,36 @@ matrix_test! {
             assert!(sleep_until_cond(Duration::from_secs(5), || finished.get() == 40).await);
             assert_eq!(drops.count(), 40);
 
+            // Dropped before its first poll: nothing happens to the tasks either.
+            let ran = Rc::new(Cell::new(false));
+            let flag = ran.clone();
+            let task = ringloop::spawn(async move {
+                ringloop::sleep(Duration::from_millis(5)).await;
+                flag.set(true);
+            });
+            drop(wait([task], ReturnWhen::AllCompleted, None));
+            assert!(sleep_until_cond(Duration::from_secs(5), || ran.get()).await);
+
+            // Woken by a finished task but dropped before it looks again: into_handles
+            // gives every handle back, the finished task's output still in it.
+            let handles: Vec<_> = (0..20).map(|i| task_after(if i == 7 { 1 } else { 3_600_000 }, i)).collect();
+            let mut waiting = wait(handles, ReturnWhen::FirstCompleted, None);
+            poll_fn(|cx| {
+                assert!(std::pin::Pin::new(&mut waiting).poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            ringloop::sleep(Duration::from_millis(20)).await;
+            let handles = waiting.into_handles();
+            assert_eq!(handles.iter().filter(|h| h.is_finished()).count(), 1);
+            for (i, handle) in handles.into_iter().enumerate() {
+                if i == 7 {
+                    assert_eq!(take_now(handle), Ok(7));
+                } else {
+                    assert!(handle.cancel());
+                }
+            }
+
             // into_handles gives them back from a Wait that was polled but not finished.
             let handles = vec![task_after(3_600_000, 1), task_after(0, 2)];
             let mut waiting = wait(handles, ReturnWhen::AllCompleted, None);

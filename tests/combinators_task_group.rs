@@ -200,9 +200,18 @@ matrix_test! {
             assert!(wait_for(Duration::from_millis(10), group.join()).await.is_err());
             assert!(yield_until(10, || drops.count() == 4).await);
 
-            // Never spawned anything, dropped outside a runtime: fine.
-            drop(TaskGroup::<(), ()>::new());
+            // `join` dropped before its first poll.
+            let drops = Drops::new();
+            let group = TaskGroup::new();
+            group.spawn(forever(drops.token()));
+            drop(group.join());
+            assert!(yield_until(10, || drops.count() == 1).await);
+
         });
+        // Created, joined and dropped with no task: needs no runtime until a spawn.
+        drop(TaskGroup::<(), ()>::new());
+        let mut join = Box::pin(TaskGroup::<(), ()>::new().join());
+        assert_eq!(common::poll_once(&mut join), std::task::Poll::Ready(Ok(vec![])));
     }
 }
 

@@ -98,8 +98,8 @@ where
 /// Only the futures that were woken are polled, so this scales to many thousands
 /// like [`gather_all`](crate::gather_all); "first" means the first one polled to an
 /// `Err`, in wake order (in input order for a handful of futures). Dropping the
-/// returned future drops every unfinished one. An empty input resolves to
-/// `Ok(vec![])`.
+/// returned future drops every unfinished one, and the values gathered so far. An
+/// empty input resolves to `Ok(vec![])`.
 ///
 /// ```
 /// ringloop::run(async {
