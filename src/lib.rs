@@ -81,6 +81,13 @@ pub mod buf {
     pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
 }
 
+#[doc(hidden)]
+pub use combinators::poll_try_gather_slot;
+pub use combinators::{
+    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, FailureCause,
+    GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle,
+    TryGatherAll, Wait,
+};
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
 pub use sync::{CancelledError, InvalidStateError};

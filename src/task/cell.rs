@@ -118,6 +118,9 @@ unsafe fn complete<F: Future>(ptr: NonNull<Header>, output: Result<F::Output, Jo
         }
         Err(_) => output,
     };
+    if matches!(output, Err(JoinError::Panicked(_))) {
+        cell.header.set_panicked();
+    }
     // SAFETY: as above; the destructor we ran may have looked at the stage (through
     // the join handle) but holds no reference into it any more.
     unsafe { *stage = Stage::Finished(output) };

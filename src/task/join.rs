@@ -152,6 +152,23 @@ impl<T> JoinHandle<T> {
         self.raw.name()
     }
 
+    /// Whether the task finished by panicking; the output stays in place for
+    /// whoever awaits the handle (used by `wait(.., FirstException, ..)`).
+    pub(crate) fn is_panicked(&self) -> bool {
+        self.raw.is_panicked()
+    }
+
+    /// `Ready` once the task has finished, without taking its output; otherwise
+    /// registers `cx`'s waker as the join waker (replacing the one of an earlier
+    /// poll), so that the task's completion wakes it.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.raw.is_complete() {
+            return Poll::Ready(());
+        }
+        self.raw.set_join_waker(cx.waker());
+        Poll::Pending
+    }
+
     /// Renames the task (shown by [`all_tasks`](crate::all_tasks) and in panic
     /// reports).
     pub fn set_name(&self, name: impl Into<String>) {

@@ -4,24 +4,29 @@
 //! single heap cell (`cell.rs`) behind a type-erased header (`raw.rs`); its wakers
 //! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
-//! several futures concurrently inside one task.
+//! several futures concurrently inside one task, polling only the woken ones
+//! (`wake_list.rs`, `future_set.rs`, shared with the combinators).
 
 mod alloc;
 mod cell;
+mod future_set;
 mod gather;
 mod join;
 mod raw;
 mod spawn;
+mod wake_list;
 mod waker;
 
 use std::future::Future;
 
+pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
 pub use gather::{gather_all, GatherAll};
 pub use join::{JoinError, JoinHandle, TaskId};
 pub(crate) use raw::{RawTask, RemoteTask};
 pub use spawn::{all_tasks, current_task, spawn, yield_now, TaskInfo, TaskState, YieldNow};
+pub(crate) use wake_list::WakeList;
 
 pub(crate) use cell::panic_message;
 

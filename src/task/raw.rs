@@ -44,6 +44,9 @@ const COMPLETE: u8 = 1 << 2;
 const CANCEL: u8 = 1 << 3;
 /// A [`JoinHandle`](super::JoinHandle) still exists and may want the output.
 const JOIN_INTEREST: u8 = 1 << 4;
+/// The task completed with a panic (set with `COMPLETE`, kept after the output is
+/// read), so `wait(.., FirstException, ..)` can tell without taking the output.
+const PANICKED: u8 = 1 << 5;
 
 /// Functions that know the concrete future type of a cell.
 pub(super) struct Vtable {
@@ -118,6 +121,10 @@ impl Header {
     pub(super) fn set_complete(&self) {
         self.state.set(self.state.get() | COMPLETE);
     }
+
+    pub(super) fn set_panicked(&self) {
+        self.state.set(self.state.get() | PANICKED);
+    }
 }
 
 /// A pointer to a task cell. Copying it does not take a reference: each holder
@@ -172,6 +179,11 @@ impl RawTask {
 
     pub(crate) fn is_complete(self) -> bool {
         self.header().state.get() & COMPLETE != 0
+    }
+
+    /// Whether the task completed with a panic.
+    pub(crate) fn is_panicked(self) -> bool {
+        self.header().state.get() & PANICKED != 0
     }
 
     pub(crate) fn is_running(self) -> bool {
