@@ -178,6 +178,110 @@ else
         fail asyncq "took $secs s, expected 1.15 to 2.5 s" "$expected" "$out"
 fi
 
+# --- chained: CPython's random.seed(444) draws, in the Python original's order; the
+# three chains overlap, so about 11 s (in sequence the sleeps would add up to 23 s) --
+run chained
+expected="part1(1) sleeping for 4 seconds.
+part1(2) sleeping for 4 seconds.
+part1(3) sleeping for 0 seconds.
+Returning part1(3) == result3-1.
+part2(3, 'result3-1') sleeping for 4 seconds.
+Returning part1(1) == result1-1.
+part2(1, 'result1-1') sleeping for 7 seconds.
+Returning part1(2) == result2-1.
+part2(2, 'result2-1') sleeping for 4 seconds.
+Returning part2(3, 'result3-1') == result3-2 derived from result3-1.
+-->Chained result3 => result3-2 derived from result3-1 (took <s> seconds).
+Returning part2(2, 'result2-1') == result2-2 derived from result2-1.
+-->Chained result2 => result2-2 derived from result2-1 (took <s> seconds).
+Returning part2(1, 'result1-1') == result1-2 derived from result1-1.
+-->Chained result1 => result1-2 derived from result1-1 (took <s> seconds).
+Program finished in <s> seconds."
+normalised="$(printf '%s\n' "$out" | sed -E \
+    -e 's/ \(took [0-9]+\.[0-9]{2} seconds\)\.$/ (took <s> seconds)./' \
+    -e 's/^Program finished in [0-9]+\.[0-9]{2} seconds\.$/Program finished in <s> seconds./')"
+if [ "$normalised" != "$expected" ]; then
+    fail chained "unexpected output" "$expected" "$out"
+else
+    # Each chain sleeps 4+0, 4+4 and 4+7 seconds.
+    while read -r n low high; do
+        took="$(printf '%s\n' "$out" | sed -nE "s/^-->Chained result$n => .* \(took ([0-9.]+) seconds\)\.$/\1/p")"
+        in_range "$took" "$low" "$high" ||
+            fail chained "chain $n took $took s, expected $low to $high s" "$expected" "$out"
+    done <<'EOF_CHAINS'
+3 3.95 5.5
+2 7.95 9.5
+1 10.95 12.5
+EOF_CHAINS
+    secs="$(printf '%s\n' "$out" | sed -nE 's/^Program finished in ([0-9.]+) seconds\.$/\1/p')"
+    in_range "$secs" 10.95 12.5 ||
+        fail chained "took $secs s, expected 10.95 to 12.5 s" "$expected" "$out"
+fi
+
+# --- rand: the same bytes as the Python original (ANSI colours included); the
+# longest retry loop sleeps 12 times 1 s, so about 12 s ------------------------------
+started="$(date +%s.%N)"
+run rand
+secs="$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
+expected="$(printf '%b\n' \
+    '\033[36mInitiated makerandom(0).' \
+    '\033[36mmakerandom(0) == 4 too low; retrying.' \
+    '\033[91mInitiated makerandom(1).' \
+    '\033[91mmakerandom(1) == 4 too low; retrying.' \
+    '\033[35mInitiated makerandom(2).' \
+    '\033[35mmakerandom(2) == 0 too low; retrying.' \
+    '\033[36mmakerandom(0) == 4 too low; retrying.' \
+    '\033[91mmakerandom(1) == 7 too low; retrying.' \
+    '\033[36mmakerandom(0) == 4 too low; retrying.' \
+    '\033[35mmakerandom(2) == 4 too low; retrying.' \
+    '\033[36mmakerandom(0) == 8 too low; retrying.' \
+    '\033[91m---> Finished: makerandom(1) == 10\033[0m' \
+    '\033[36mmakerandom(0) == 7 too low; retrying.' \
+    '\033[36mmakerandom(0) == 8 too low; retrying.' \
+    '\033[35mmakerandom(2) == 4 too low; retrying.' \
+    '\033[36mmakerandom(0) == 7 too low; retrying.' \
+    '\033[36mmakerandom(0) == 1 too low; retrying.' \
+    '\033[36mmakerandom(0) == 6 too low; retrying.' \
+    '\033[35m---> Finished: makerandom(2) == 9\033[0m' \
+    '\033[36mmakerandom(0) == 3 too low; retrying.' \
+    '\033[36mmakerandom(0) == 9 too low; retrying.' \
+    '\033[36mmakerandom(0) == 7 too low; retrying.' \
+    '\033[36m---> Finished: makerandom(0) == 10\033[0m' \
+    '' \
+    'r1: 10, r2: 10, r3: 9')"
+if [ "$out" != "$expected" ]; then
+    fail rand "unexpected output" "$expected" "$out"
+else
+    in_range "$secs" 11.95 14.0 ||
+        fail rand "took $secs s, expected 11.95 to 14.0 s" "$expected" "$out"
+fi
+
+# --- shield: the shielded saves outlive a timeout and a cancelled waiter; about 4 s --
+run shield
+expected="== 1: wait_for(0.5 s, shield(save(1))) times out; save(1) goes on ==
+save(1): writing for 1 s
+main: timed out after 0.5 s; not awaiting save(1) any more
+save(1): written
+main: saved so far: [1]
+== 2: the task awaiting shield(save(2)) is cancelled; save(2) goes on ==
+save(2): writing for 1 s
+main: the outer task was cancelled after 0.5 s
+save(2): written
+main: saved so far: [1, 2]
+== 3: shield(save(3)) awaited to the end ==
+save(3): writing for 1 s
+save(3): written
+main: got record 3
+shield.rs executed in <s> seconds."
+normalised="$(printf '%s\n' "$out" | sed -E 's/ in [0-9]+\.[0-9]{2} seconds\.$/ in <s> seconds./')"
+if [ "$normalised" != "$expected" ]; then
+    fail shield "unexpected output" "$expected" "$out"
+else
+    secs="$(printf '%s\n' "$out" | sed -nE 's/^shield\.rs executed in ([0-9.]+) seconds\.$/\1/p')"
+    in_range "$secs" 3.95 5.5 ||
+        fail shield "took $secs s, expected 3.95 to 5.5 s" "$expected" "$out"
+fi
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1

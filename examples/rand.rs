@@ -50,8 +50,6 @@
 //!
 //! Run: `cargo run --release --example rand`
 
-// The module's `pub` items are crate-visible only from an example.
-#[allow(unreachable_pub)]
 #[path = "support/pyrandom.rs"]
 mod pyrandom;
 

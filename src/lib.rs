@@ -52,6 +52,11 @@
 //! | `asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(dur)`, [`yield_now`]`()` |
 //! | `asyncio.gather(a, b)` / `gather(*aws)` | [`gather!`]`(a, b)` / [`gather_all`]`(iter)` |
 //! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | [`wait_for`]`(dur, fut)`, [`timeout`] |
+//! | `asyncio.wait(aws, return_when=...)` | [`wait`]`(handles, ReturnWhen::.., timeout)` |
+//! | `asyncio.as_completed(aws)` | [`as_completed`]`(iter)` (a `Stream`) |
+//! | `asyncio.shield(aw)` | [`shield`]`(fut)`, [`shield_handle`]`(handle)` |
+//! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
+//! | `asyncio.TaskGroup()` | [`TaskGroup`] |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
