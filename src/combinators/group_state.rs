@@ -2,10 +2,12 @@
 //! member guard each task carries, and spawning.
 //!
 //! Each task of the group runs its future inside a small wrapper holding a *member
-//! guard*. When the wrapper ends — the future returned, panicked (the guard is
-//! dropped while unwinding), or was cancelled (the guard is dropped with the
-//! future) — the guard tells the group at once, from inside that task, so the first
-//! failure cancels the siblings without waiting for anyone to call `join`:
+//! guard*. When the wrapper ends — the future returned, panicked (the wrapper
+//! catches the panic and keeps its message), or was cancelled (the guard is dropped
+//! with the future) — the guard tells the group at once, from inside that task, so
+//! the first failure cancels the siblings without waiting for anyone to call
+//! `join`. The group then keeps only the task's outcome ([`Slot`]) and drops its
+//! handle:
 //!
 //! ```text
 //!                  spawn                 first Err / panic            join saw running == 0
@@ -26,20 +28,37 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
+use super::group_error::FailureCause;
 use super::task_group::GroupTask;
-use crate::JoinHandle;
+use crate::{JoinHandle, TaskId};
 
 /// The shared part of a task group.
 pub(super) struct Group<T, E> {
     state: RefCell<State<T, E>>,
 }
 
+/// One task of the group, in spawn order. A finished task keeps only its outcome:
+/// its handle (and so its task cell) is let go as soon as it ends, so a long-lived
+/// group that keeps spawning holds one small slot per task, not one task each.
+pub(super) enum Slot<T, E> {
+    /// Running; its handle, to cancel it (`None` only while it is being spawned).
+    Running(Option<JoinHandle<()>>),
+    /// Returned `Ok(value)`.
+    Done(T),
+    /// Returned an `Err` or panicked.
+    Failed(TaskId, FailureCause<E>),
+    /// Cancelled (by a sibling's failure, the group's drop, or the runtime's end).
+    Cancelled,
+}
+
 struct State<T, E> {
-    /// The handles of the group's tasks, in spawn order (taken by `join`).
-    tasks: Vec<Option<JoinHandle<Result<T, E>>>>,
+    /// The group's tasks, in spawn order (taken by `join`).
+    slots: Vec<Slot<T, E>>,
     /// Tasks whose wrapper has not ended.
     running: usize,
     /// A task failed: the others were cancelled.
@@ -50,39 +69,67 @@ struct State<T, E> {
     joiner: Option<Waker>,
 }
 
-/// Lives in a task's wrapper future and reports the task's end to the group.
+/// Lives in a task's wrapper future and reports the task's end to the group when it
+/// is dropped: with the outcome [`finish`](Member::finish) recorded, or as
+/// cancelled when the wrapper was dropped before its future ended.
 struct Member<T, E> {
     group: Weak<Group<T, E>>,
     index: usize,
-    /// The future returned an `Err`.
-    failed: bool,
     finished: Rc<Cell<bool>>,
+    outcome: Option<Outcome<T, E>>,
+}
+
+impl<T, E> Member<T, E> {
+    /// The task's future ended with `outcome` (`Err(message)`: it panicked).
+    fn finish(mut self, outcome: Result<Result<T, E>, String>) {
+        self.outcome = Some(match outcome {
+            Ok(Ok(value)) => Outcome::Done(value),
+            Ok(Err(error)) => Outcome::Failed(FailureCause::Error(error)),
+            Err(message) => Outcome::Failed(FailureCause::Panicked(message)),
+        });
+    }
 }
 
 impl<T, E> Drop for Member<T, E> {
     fn drop(&mut self) {
         self.finished.set(true);
-        // Dropped while unwinding: the future panicked.
-        let failed = self.failed || std::thread::panicking();
+        let outcome = self.outcome.take().unwrap_or(Outcome::Cancelled);
         if let Some(group) = self.group.upgrade() {
-            group.member_done(self.index, failed);
+            group.member_done(self.index, outcome);
         }
     }
 }
 
-/// Spawns `future` in a wrapper holding `member`, which reports the end of the task.
+/// How a task of the group ended.
+enum Outcome<T, E> {
+    Done(T),
+    Failed(FailureCause<E>),
+    Cancelled,
+}
+
+/// Spawns `future` in a wrapper holding `member`, which reports the end of the task
+/// (its value, error or panic) to the group from inside the task.
 #[track_caller]
-fn spawn_member<F, T, E>(future: F, member: Member<T, E>) -> JoinHandle<F::Output>
+fn spawn_member<F, T, E>(future: F, member: Member<T, E>) -> JoinHandle<()>
 where
     F: Future<Output = Result<T, E>> + 'static,
     T: 'static,
     E: 'static,
 {
     crate::spawn(async move {
-        let mut member = member;
-        let output = future.await;
-        member.failed = output.is_err();
-        output
+        let member = member;
+        let mut future = pin!(future);
+        // A panic is caught here, not by the task cell, so that its message reaches
+        // the group now (the first failure cancels the siblings at once).
+        let outcome = std::future::poll_fn(|cx| {
+            match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+                Ok(Poll::Pending) => Poll::Pending,
+                Err(payload) => Poll::Ready(Err(crate::task::panic_message(&*payload))),
+            }
+        })
+        .await;
+        member.finish(outcome);
     })
 }
 
@@ -98,8 +145,8 @@ where
     let member = Member {
         group: Weak::new(),
         index: 0,
-        failed: false,
         finished: finished.clone(),
+        outcome: None,
     };
     let handle = spawn_member(future, member);
     handle.cancel();
@@ -119,25 +166,28 @@ impl<T: 'static, E: 'static> Group<T, E> {
                 drop(state);
                 return spawn_cancelled(future);
             }
-            state.tasks.push(None);
+            state.slots.push(Slot::Running(None));
             state.running += 1;
-            (state.tasks.len() - 1, state.failed)
+            (state.slots.len() - 1, state.failed)
         };
         let finished = Rc::new(Cell::new(false));
         let member = Member {
             group: Rc::downgrade(group),
             index,
-            failed: false,
             finished: finished.clone(),
+            outcome: None,
         };
         // If this panics (no runtime), the member is dropped with the future and
-        // undoes the `running += 1`.
+        // marks the slot cancelled, undoing the `running += 1`.
         let handle = spawn_member(future, member);
         if failed {
             handle.cancel();
         }
         let id = handle.id();
-        group.state.borrow_mut().tasks[index] = Some(handle);
+        let mut state = group.state.borrow_mut();
+        if let Slot::Running(slot) = &mut state.slots[index] {
+            *slot = Some(handle);
+        }
         GroupTask::new(id, Some(index), finished)
     }
 }
@@ -146,7 +196,7 @@ impl<T, E> Group<T, E> {
     pub(super) fn new() -> Group<T, E> {
         Group {
             state: RefCell::new(State {
-                tasks: Vec::new(),
+                slots: Vec::new(),
                 running: 0,
                 failed: false,
                 closed: false,
@@ -172,11 +222,11 @@ impl<T, E> Group<T, E> {
         Poll::Pending
     }
 
-    /// Closes the group and takes the handles of its tasks, in spawn order.
-    pub(super) fn close(&self) -> Vec<Option<JoinHandle<Result<T, E>>>> {
+    /// Closes the group and takes the outcomes of its tasks, in spawn order.
+    pub(super) fn close(&self) -> Vec<Slot<T, E>> {
         let mut state = self.state.borrow_mut();
         state.closed = true;
-        state.tasks.iter_mut().map(Option::take).collect()
+        std::mem::take(&mut state.slots)
     }
 
     /// The owner went away unjoined: closes the group and cancels every task.
@@ -184,8 +234,10 @@ impl<T, E> Group<T, E> {
         let mut state = self.state.borrow_mut();
         if !state.closed {
             state.closed = true;
-            for handle in state.tasks.iter().flatten() {
-                handle.cancel();
+            for slot in &state.slots {
+                if let Slot::Running(Some(handle)) = slot {
+                    handle.cancel();
+                }
             }
         }
     }
@@ -193,28 +245,49 @@ impl<T, E> Group<T, E> {
     /// `(tasks spawned, tasks running, failed)`, for `Debug`.
     pub(super) fn summary(&self) -> (usize, usize, bool) {
         let state = self.state.borrow();
-        (state.tasks.len(), state.running, state.failed)
+        (state.slots.len(), state.running, state.failed)
     }
 
-    /// Task `index` ended; `failed` if it returned an `Err` or panicked.
-    fn member_done(&self, index: usize, failed: bool) {
-        let joiner = {
+    /// Task `index` ended with `outcome`; a failure cancels the others.
+    fn member_done(&self, index: usize, outcome: Outcome<T, E>) {
+        let (joiner, handle) = {
             let mut state = self.state.borrow_mut();
+            let state = &mut *state;
             state.running -= 1;
+            let Some(slot) = state.slots.get_mut(index) else {
+                // Closed by `join` meanwhile: nothing is tracked any more.
+                return;
+            };
+            let handle = match std::mem::replace(slot, Slot::Cancelled) {
+                Slot::Running(handle) => handle,
+                _ => None,
+            };
+            let failed = matches!(outcome, Outcome::Failed(_));
+            *slot = match outcome {
+                Outcome::Done(value) => Slot::Done(value),
+                Outcome::Failed(cause) => {
+                    let id = handle.as_ref().map_or(TaskId::new(0), JoinHandle::id);
+                    Slot::Failed(id, cause)
+                }
+                Outcome::Cancelled => Slot::Cancelled,
+            };
             if failed && !state.failed {
                 state.failed = true;
-                for (i, handle) in state.tasks.iter().enumerate() {
-                    if let (true, Some(handle)) = (i != index, handle) {
-                        handle.cancel();
+                for slot in &state.slots {
+                    if let Slot::Running(Some(sibling)) = slot {
+                        sibling.cancel();
                     }
                 }
             }
-            if state.running == 0 {
+            let joiner = if state.running == 0 {
                 state.joiner.take()
             } else {
                 None
-            }
+            };
+            (joiner, handle)
         };
+        // The task is ending: dropping its handle only detaches it.
+        drop(handle);
         if let Some(joiner) = joiner {
             joiner.wake();
         }

@@ -5,8 +5,8 @@
 //! The first failure of a task (an `Err` or a panic) cancels the others at once,
 //! from inside the failing task; the state machine and the member guard that makes
 //! this happen are in `group_state.rs`. `join` waits until no task of the group is
-//! running, closes the group, then reads every task's output through its join
-//! handle (the tasks are finished, so the outputs are there), in spawn order.
+//! running, closes the group, then collects every task's outcome, in spawn order
+//! (each task stored its own when it ended, and let go of its handle).
 //! Dropping the group (or its `join` future) before that cancels every task, as
 //! cancelling the body of `async with TaskGroup()` does.
 
@@ -15,9 +15,9 @@ use std::fmt;
 use std::future::IntoFuture;
 use std::rc::{Rc, Weak};
 
-use super::group_error::{FailureCause, TaskFailure, TaskGroupError};
-use super::group_state::{spawn_cancelled, Group};
-use crate::{JoinError, TaskId};
+use super::group_error::{TaskFailure, TaskGroupError};
+use super::group_state::{spawn_cancelled, Group, Slot};
+use crate::TaskId;
 
 /// A set of tasks that succeed or fail together, like asyncio's `TaskGroup`.
 ///
@@ -140,28 +140,20 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// TaskGroup()`); nothing is reported.
     pub async fn join(self) -> Result<Vec<T>, TaskGroupError<E>> {
         std::future::poll_fn(|cx| self.group.poll_idle(cx)).await;
-        let handles = self.group.close();
-        let mut values = Vec::with_capacity(handles.len());
+        let slots = self.group.close();
+        let mut values = Vec::with_capacity(slots.len());
         let mut error = TaskGroupError {
             failures: Vec::new(),
             cancelled: 0,
         };
-        for (index, handle) in handles.into_iter().enumerate() {
-            let Some(handle) = handle else { continue };
-            let id = handle.id();
-            let cause = match handle.await {
-                Ok(Ok(value)) => {
-                    values.push(value);
-                    continue;
-                }
-                Ok(Err(e)) => FailureCause::Error(e),
-                Err(JoinError::Panicked(message)) => FailureCause::Panicked(message),
-                Err(JoinError::Cancelled) => {
-                    error.cancelled += 1;
-                    continue;
-                }
-            };
-            error.failures.push(TaskFailure { index, id, cause });
+        for (index, slot) in slots.into_iter().enumerate() {
+            match slot {
+                Slot::Done(value) => values.push(value),
+                Slot::Failed(id, cause) => error.failures.push(TaskFailure { index, id, cause }),
+                // Nothing runs once `running` is 0; a slot still `Running` would be a
+                // task that never reported, counted as cancelled.
+                Slot::Cancelled | Slot::Running(_) => error.cancelled += 1,
+            }
         }
         if error.failures.is_empty() && error.cancelled == 0 {
             Ok(values)
