@@ -123,6 +123,7 @@ impl Barrier {
         BarrierWait {
             barrier: self.clone(),
             waiter: None,
+            done: false,
         }
     }
 
@@ -231,10 +232,16 @@ impl fmt::Debug for Barrier {
 
 /// The future of [`Barrier::wait`]: resolves to the arrival index, or
 /// [`BrokenBarrierError`]. Cancel-safe (see [`Barrier::wait`]).
+///
+/// # Panics
+///
+/// If polled again after it completed, as an `async fn`'s future does (rather than
+/// silently arriving at the next round).
 #[must_use = "futures do nothing unless awaited"]
 pub struct BarrierWait {
     barrier: Barrier,
     waiter: Option<WaiterKey>,
+    done: bool,
 }
 
 impl Future for BarrierWait {
@@ -242,14 +249,17 @@ impl Future for BarrierWait {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let this = self.get_mut();
+        assert!(!this.done, "a BarrierWait was polled after it completed");
         let inner = &this.barrier.inner;
         if let Some(key) = this.waiter {
             let poll = inner.waiters.borrow_mut().poll(key, cx);
             if poll.is_ready() {
                 this.waiter = None;
+                this.done = true;
             }
             return poll;
         }
+        this.done = true;
         if inner.broken.get() {
             return Poll::Ready(Err(BrokenBarrierError));
         }
@@ -260,6 +270,7 @@ impl Future for BarrierWait {
                 .borrow_mut()
                 .push_back(Some(cx.waker().clone()));
             this.waiter = Some(key);
+            this.done = false;
             return Poll::Pending;
         }
         // This arrival completes the round.

@@ -330,3 +330,19 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn a_completed_barrier_wait_polled_again_panics(mode) {
+        mode.run(async {
+            let barrier = Barrier::new(1);
+            let mut wait = Box::pin(barrier.wait());
+            assert_eq!(poll_once(&mut wait), Poll::Ready(Ok(0)));
+            // Polling it again must not arrive at the next round unnoticed.
+            let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poll_once(&mut wait)
+            }));
+            assert!(again.is_err(), "a second poll arrived again: {again:?}");
+            assert_eq!(barrier.n_waiting(), 0);
+        });
+    }
+}
