@@ -81,8 +81,12 @@ impl<T> State<T> {
 
     /// Stores `item` and wakes the next waiting getter; returns its waker.
     fn push(&mut self, item: T) -> Option<Waker> {
-        self.items.push(item);
+        // Counted first: a `PriorityQueue` item's `Ord` may panic inside the push,
+        // after which the item is still in the heap (`BinaryHeap` puts it back while
+        // unwinding); it must not be missing from `unfinished`, or `join` would
+        // return while it is queued.
         self.unfinished += 1;
+        self.items.push(item);
         wake_next(&mut self.getters)
     }
 
