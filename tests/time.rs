@@ -353,3 +353,16 @@ matrix_test! {
         }
     }
 }
+
+matrix_test! {
+    fn the_loop_clock_is_fresh_when_block_on_starts(mode) {
+        let rt = mode.runtime();
+        rt.block_on(async { ringloop::time::now() });
+        std::thread::sleep(Duration::from_millis(50));
+        let before = Instant::now();
+        // time::now() is read at the first look of this block_on, not left over
+        // from the previous one.
+        let now = rt.block_on(async { ringloop::time::now() });
+        assert!(now >= before, "time::now() lags by {:?}", before - now);
+    }
+}

@@ -30,6 +30,8 @@ impl Core {
     /// Runs the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = context::enter(self.clone());
+        // The cached clock may be from the last `block_on`, or from construction.
+        self.invalidate_now();
         let waker = self.main_waker();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
