@@ -73,7 +73,6 @@
 
 #![warn(missing_docs)]
 
-mod combinators;
 mod driver;
 pub mod queue;
 mod runtime;
@@ -86,16 +85,16 @@ pub mod buf {
     pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
 }
 
+pub use driver::features::{DriverKind, Features, KernelCompat};
+pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
+pub use sync::{CancelledError, InvalidStateError};
 #[doc(hidden)]
-pub use combinators::poll_try_gather_slot;
-pub use combinators::{
+pub use task::combinators::poll_try_gather_slot;
+pub use task::combinators::{
     as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, FailureCause,
     GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle,
     TryGatherAll, Wait,
 };
-pub use driver::features::{DriverKind, Features, KernelCompat};
-pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
-pub use sync::{CancelledError, InvalidStateError};
 pub use task::{
     all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
     TaskState,

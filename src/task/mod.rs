@@ -6,9 +6,13 @@
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
 //! several futures concurrently inside one task, polling only the woken ones
 //! (`wake_list.rs`, `future_set.rs`, shared with the combinators).
+//!
+//! The combinators over tasks and futures (`wait`, `as_completed`, `shield`,
+//! `try_gather!`, `TaskGroup`) are in `combinators/`, re-exported at the crate root.
 
 mod alloc;
 mod cell;
+pub(crate) mod combinators;
 mod future_set;
 mod gather;
 mod join;
