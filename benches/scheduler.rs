@@ -21,7 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+#[path = "support/runtimes.rs"]
+mod runtimes;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use runtimes::{per_op, ringloop_rt, tokio_rt, RINGLOOP_DRIVERS};
 
 /// Counts live heap bytes, for the bytes-per-sleeping-task figure.
 struct Counting;
@@ -96,30 +100,6 @@ impl<T> Future for LocalReceiver<T> {
             }
         }
     }
-}
-
-fn per_op(total: Duration, ops: usize) -> Duration {
-    total / ops as u32
-}
-
-/// ringloop's rows: the io_uring driver, and the same program on epoll.
-const RINGLOOP_DRIVERS: [(&str, ringloop::Driver); 2] = [
-    ("ringloop", ringloop::Driver::IoUring),
-    ("ringloop-epoll", ringloop::Driver::Epoll),
-];
-
-fn ringloop_rt(driver: ringloop::Driver) -> ringloop::Runtime {
-    ringloop::Runtime::builder()
-        .driver(driver)
-        .build()
-        .expect("ringloop runtime")
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 fn spawn_many(c: &mut Criterion) {

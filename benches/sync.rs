@@ -16,38 +16,18 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+#[path = "support/runtimes.rs"]
+mod runtimes;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringloop::queue::Queue;
 use ringloop::sync::{Event, Lock, Semaphore};
+use runtimes::{per_op, ringloop_rt, tokio_rt, RINGLOOP_DRIVERS};
 
 const OPS: usize = 10_000;
 const ROUNDS: usize = 1_000;
-
-fn per_op(total: Duration, ops: usize) -> Duration {
-    total / ops as u32
-}
-
-/// ringloop's rows: the io_uring driver, and the same program on epoll.
-const RINGLOOP_DRIVERS: [(&str, ringloop::Driver); 2] = [
-    ("ringloop", ringloop::Driver::IoUring),
-    ("ringloop-epoll", ringloop::Driver::Epoll),
-];
-
-fn ringloop_rt(driver: ringloop::Driver) -> ringloop::Runtime {
-    ringloop::Runtime::builder()
-        .driver(driver)
-        .build()
-        .expect("ringloop runtime")
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Times `iters` runs of `body` on ringloop (each driver) and on tokio, in one
 /// criterion group, dividing by `ops` per run.
