@@ -57,6 +57,7 @@
 //! | `asyncio.shield(aw)` | [`shield`]`(fut)`, [`shield_handle`]`(handle)` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
 //! | `asyncio.TaskGroup()` | [`TaskGroup`] |
+//! | `asyncio.to_thread(f)`, `loop.run_in_executor(None, f)` | [`to_thread`]`(f)` |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
@@ -96,6 +97,7 @@ pub use combinators::{
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
 pub use sync::{CancelledError, InvalidStateError};
+pub use task::to_thread;
 pub use task::{
     all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
     TaskState,

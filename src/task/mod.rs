@@ -5,9 +5,11 @@
 //! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
 //! several futures concurrently inside one task, polling only the woken ones
-//! (`wake_list.rs`, `future_set.rs`, shared with the combinators).
+//! (`wake_list.rs`, `future_set.rs`, shared with the combinators). [`to_thread`]
+//! (`blocking/`) runs blocking closures on a process-wide bounded thread pool.
 
 mod alloc;
+mod blocking;
 mod cell;
 mod future_set;
 mod gather;
@@ -19,6 +21,7 @@ mod waker;
 
 use std::future::Future;
 
+pub use blocking::{to_thread, ToThread};
 pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
