@@ -371,7 +371,7 @@ matrix_test! {
             return in_child(
                 module_path!(),
                 mode,
-                &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, "300")],
+                &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, "500")],
             );
         }
         mode.run(async {
@@ -386,10 +386,11 @@ matrix_test! {
             let results = ringloop::wait_for(GUARD, ringloop::gather_all(jobs)).await.unwrap();
             assert!(results.iter().all(Result::is_ok));
             let idle_at = Instant::now();
-            // They are idle now, and go after about 300 ms.
+            // They are idle now, and go after about 500 ms.
             assert!(pool_threads() > 0, "idle threads retired at once");
             assert!(sleep_until_cond(GUARD, || pool_threads() == 0).await, "threads never retired");
             let lived = idle_at.elapsed();
+            // Not long after they went idle (a generous margin for a busy machine).
             assert!(lived >= Duration::from_millis(250), "retired after only {lived:?}");
 
             // The pool starts threads again.
@@ -594,4 +595,33 @@ matrix_test! {
             assert_eq!(results.count(), ran, "seed {seed}");
         }
     }
+}
+
+#[test]
+fn the_process_exits_while_pool_threads_block() {
+    if !is_child() {
+        let start = Instant::now();
+        let output = run_child("the_process_exits_while_pool_threads_block", &[]);
+        assert!(output.success, "the child failed:\n{output:#?}");
+        // The child leaves a job blocked for 60 s behind; it must not wait for it.
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(30),
+            "the child took {took:?} to exit"
+        );
+        return;
+    }
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    let mut future = to_thread(move || {
+        flag.store(true, SeqCst);
+        thread::sleep(Duration::from_secs(60));
+    });
+    assert!(poll_once(&mut future).is_pending());
+    let deadline = Instant::now() + GUARD;
+    while !started.load(SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(started.load(SeqCst));
+    drop(future);
 }
