@@ -282,6 +282,50 @@ else
         fail shield "took $secs s, expected 3.95 to 5.5 s" "$expected" "$out"
 fi
 
+# --- to_thread: blocking_io overlaps sleep(1) (about 1 s, not 2); then blocking_io and
+# cpu_bound run on pool threads while a task ticks on time at +100, +300 ... +900 ms --
+run to_thread
+expected="== 1: gather(to_thread(blocking_io), sleep(1)) ==
+started main at HH:MM:SS
+start blocking_io at HH:MM:SS
+blocking_io complete at HH:MM:SS
+finished main at HH:MM:SS
+part 1 took <s> seconds
+
+== 2: blocking_io and cpu_bound on pool threads, a task ticking ==
+start blocking_io at HH:MM:SS
+tick 1 at +<n> ms
+tick 2 at +<n> ms
+tick 3 at +<n> ms
+tick 4 at +<n> ms
+tick 5 at +<n> ms
+blocking_io complete at HH:MM:SS
+cpu_bound: sum of i * i for i below 10**7 = 333333283333335000000
+the loop ticked 5 times while the pool threads worked
+part 2 took <s> seconds"
+normalised="$(printf '%s\n' "$out" | sed -E \
+    -e 's/ at [0-9]{2}:[0-9]{2}:[0-9]{2}$/ at HH:MM:SS/' \
+    -e 's/^(tick [0-9]+) at \+[0-9]+ ms$/\1 at +<n> ms/' \
+    -e 's/ took [0-9]+\.[0-9]{2} seconds$/ took <s> seconds/')"
+if [ "$normalised" != "$expected" ]; then
+    fail to_thread "unexpected output" "$expected" "$out"
+else
+    # Below 1.5 s: the blocking call and the sleep overlap (in sequence, 2 s).
+    for part in 1 2; do
+        secs="$(printf '%s\n' "$out" | sed -nE "s/^part $part took ([0-9.]+) seconds\$/\\1/p")"
+        in_range "$secs" 0.95 1.5 ||
+            fail to_thread "part $part took $secs s, expected 0.95 to 1.5 s" "$expected" "$out"
+    done
+    # Each tick on time: the loop was not blocked by the pool's jobs.
+    for n in 1 2 3 4 5; do
+        due=$((100 + 200 * (n - 1)))
+        at="$(printf '%s\n' "$out" | sed -nE "s/^tick $n at \\+([0-9]+) ms\$/\\1/p")"
+        in_range "$at" "$due" $((due + 90)) ||
+            fail to_thread "tick $n at +$at ms, expected +$due to +$((due + 90)) ms" \
+                "$expected" "$out"
+    done
+fi
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1

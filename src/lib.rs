@@ -57,6 +57,7 @@
 //! | `asyncio.shield(aw)` | [`shield`]`(fut)`, [`shield_handle`]`(handle)` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
 //! | `asyncio.TaskGroup()` | [`TaskGroup`] |
+//! | `asyncio.to_thread(f)`, `loop.run_in_executor(None, f)` | [`to_thread`]`(f)` |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
@@ -95,6 +96,7 @@ pub use task::combinators::{
     GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle,
     TryGatherAll, Wait,
 };
+pub use task::to_thread;
 pub use task::{
     all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
     TaskState,

@@ -5,12 +5,14 @@
 //! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
 //! several futures concurrently inside one task, polling only the woken ones
-//! (`wake_list.rs`, `future_set.rs`, shared with the combinators).
+//! (`wake_list.rs`, `future_set.rs`, shared with the combinators). [`to_thread`]
+//! (`blocking/`) runs blocking closures on a process-wide bounded thread pool.
 //!
 //! The combinators over tasks and futures (`wait`, `as_completed`, `shield`,
 //! `try_gather!`, `TaskGroup`) are in `combinators/`, re-exported at the crate root.
 
 mod alloc;
+mod blocking;
 mod cell;
 pub(crate) mod combinators;
 mod future_set;
@@ -23,6 +25,7 @@ mod waker;
 
 use std::future::Future;
 
+pub use blocking::{to_thread, ToThread};
 pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
