@@ -80,10 +80,20 @@ impl<F, T> Job<F, T> {
     fn finish(&self, result: Result<T, JoinError>) {
         let mut state = self.lock();
         match std::mem::replace(&mut *state, State::Taken) {
-            State::Running { waker } | State::Waiting { waker, .. } => {
-                // `Waiting` only for `fail`: the closure never ran and goes too.
+            old @ (State::Running { .. } | State::Waiting { .. }) => {
                 *state = State::Done(result);
                 drop(state);
+                let waker = match old {
+                    State::Running { waker } => waker,
+                    State::Waiting { f, waker } => {
+                        // Only through `fail`: the closure never ran. Its destructor
+                        // runs on a runtime thread, which must go on failing the other
+                        // stranded jobs even if it panics.
+                        drop_quietly(f);
+                        waker
+                    }
+                    _ => unreachable!(),
+                };
                 if let Some(waker) = waker {
                     // A foreign waker may panic; the worker must survive it.
                     let _ = panic::catch_unwind(AssertUnwindSafe(|| waker.wake()));
@@ -123,8 +133,12 @@ where
             }
         };
         drop(state);
-        let result = panic::catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| JoinError::Panicked(panic_message(&*payload)));
+        let result = panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            let message = panic_message(&*payload);
+            // A payload's own destructor may panic: not on the worker's stack.
+            drop_quietly(payload);
+            JoinError::Panicked(message)
+        });
         self.finish(result);
     }
 
