@@ -408,3 +408,41 @@ async fn run_random_group(seed: u64) {
         }
     }
 }
+
+/// A future that is ready at once with `Ok(2)` and panics when dropped afterwards.
+struct PanicsWhenDropped;
+
+impl std::future::Future for PanicsWhenDropped {
+    type Output = Result<u32, String>;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(2))
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("destructor blew up");
+    }
+}
+
+matrix_test! {
+    fn a_panic_in_a_finished_futures_destructor_is_a_failure(mode) {
+        mode.run(async {
+            let group = TaskGroup::<u32, String>::new();
+            group.spawn(async { Ok(1) });
+            // Returns Ok, then its destructor panics as the future is dropped: the
+            // group must not report success.
+            group.spawn(PanicsWhenDropped);
+            let error = bounded(group.join()).await.unwrap_err();
+            assert_eq!(error.failures.len(), 1);
+            assert_eq!(error.failures[0].index, 1);
+            assert_eq!(
+                error.failures[0].cause,
+                FailureCause::Panicked("destructor blew up".to_owned())
+            );
+        });
+    }
+}

@@ -118,19 +118,42 @@ where
 {
     crate::spawn(async move {
         let member = member;
-        let mut future = pin!(future);
+        let mut future = pin!(Some(future));
         // A panic is caught here, not by the task cell, so that its message reaches
         // the group now (the first failure cancels the siblings at once).
         let outcome = std::future::poll_fn(|cx| {
-            match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            let poll = || match future.as_mut().as_pin_mut() {
+                Some(future) => future.poll(cx),
+                None => unreachable!("polled after it ended"),
+            };
+            match panic::catch_unwind(AssertUnwindSafe(poll)) {
                 Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
                 Ok(Poll::Pending) => Poll::Pending,
-                Err(payload) => Poll::Ready(Err(crate::task::panic_message(&*payload))),
+                Err(payload) => Poll::Ready(Err(message_of(payload))),
             }
         })
         .await;
+        // The future is dropped before the outcome is reported: a panic in its
+        // destructor is the task's failure, not something found after `join`.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(|| future.set(None)));
+        let outcome = match (dropped.err().map(message_of), outcome) {
+            (Some(message), Ok(_)) => Err(message),
+            (_, outcome) => outcome,
+        };
         member.finish(outcome);
     })
+}
+
+/// Drops `value`, ignoring a panic of its destructor.
+fn drop_quietly<V>(value: V) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// The message of a caught panic (the payload is dropped quietly).
+fn message_of(payload: Box<dyn std::any::Any + Send>) -> String {
+    let message = crate::task::panic_message(&*payload);
+    drop_quietly(payload);
+    message
 }
 
 /// A task of a closed group: spawned and cancelled at once, tracked by no one.
@@ -212,13 +235,24 @@ impl<T, E> Group<T, E> {
         if state.running == 0 {
             return Poll::Ready(());
         }
-        if !state
+        if state
             .joiner
             .as_ref()
             .is_some_and(|w| w.will_wake(cx.waker()))
         {
-            state.joiner = Some(cx.waker().clone());
+            return Poll::Pending;
         }
+        let old = state.joiner.take();
+        drop(state);
+        // Cloned and dropped outside the borrow: a foreign waker may run code that
+        // ends a task of this group.
+        let new = cx.waker().clone();
+        drop(old);
+        let mut state = self.state.borrow_mut();
+        if state.running == 0 {
+            return Poll::Ready(());
+        }
+        state.joiner = Some(new);
         Poll::Pending
     }
 
