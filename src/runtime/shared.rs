@@ -17,9 +17,9 @@
 //!
 //! The loop sets `parked`, re-checks for remote work, then waits in the kernel. A
 //! remote waker publishes its work, then reads `parked`; if set, it writes the eventfd
-//! (once per park, thanks to `notified`). Both sides use `SeqCst`, so at least one
-//! sees the other: either the loop finds the work before waiting, or the waker sees
-//! the park and interrupts it.
+//! (once per park, thanks to `notified`, which each park resets before setting
+//! `parked`). Both sides use `SeqCst`, so at least one sees the other: either the
+//! loop finds the work before waiting, or the waker sees the park and interrupts it.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -177,13 +177,18 @@ impl Shared {
     /// Declares the loop about to wait; returns `false` if work arrived meanwhile, in
     /// which case it must not wait.
     pub(crate) fn park(&self) -> bool {
+        // `notified` is reset here, as the park begins, and only here. (Reset when
+        // the loop woke, it raced with a waker that had read `parked` just before:
+        // that waker's `true` survived into the next park, whose wakers then skipped
+        // the eventfd while the write it stood for had already been drained — a
+        // lost wake-up.) A write from an earlier park costs one spurious wake at most.
+        self.notified.store(false, SeqCst);
         self.parked.store(true, SeqCst);
         !(self.remote_pending.load(SeqCst) || self.main_woken.load(SeqCst))
     }
 
     pub(crate) fn unparked(&self) {
         self.parked.store(false, SeqCst);
-        self.notified.store(false, SeqCst);
     }
 
     fn unpark(&self) {
