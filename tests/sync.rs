@@ -161,3 +161,27 @@ async fn cancel_some<T>(
     }
     cancelled
 }
+
+/// The end of a randomized schedule: cancels some of `handles` (seeded by `seed`),
+/// then checks that none hung, that every task not cancelled completed its `rounds`,
+/// and that every failure is a cancellation we asked for.
+async fn cancel_and_check_rounds(
+    seed: u64,
+    handles: Vec<ringloop::JoinHandle<usize>>,
+    rounds: usize,
+) {
+    let mut rng = Rng::new(seed);
+    let cancelled = cancel_some(&mut rng, &handles, 30).await;
+    let results = ringloop::wait_for(SCHEDULE_LIMIT, ringloop::gather_all(handles))
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: a task hung"));
+    for (i, (result, cancelled)) in results.iter().zip(cancelled).enumerate() {
+        match result {
+            Ok(done) => assert_eq!(*done, rounds, "seed {seed}: task {i}"),
+            Err(e) => assert!(
+                cancelled && e.is_cancelled(),
+                "seed {seed}: task {i} failed: {e}"
+            ),
+        }
+    }
+}

@@ -229,20 +229,7 @@ async fn lock_schedule(seed: u64) {
             })
         })
         .collect();
-    let mut rng = Rng::new(seed);
-    let cancelled = cancel_some(&mut rng, &handles, 30).await;
-    let results = ringloop::wait_for(SCHEDULE_LIMIT, ringloop::gather_all(handles))
-        .await
-        .unwrap_or_else(|_| panic!("seed {seed}: a task hung"));
-    for (i, (result, cancelled)) in results.iter().zip(cancelled).enumerate() {
-        match result {
-            Ok(rounds) => assert_eq!(*rounds, ROUNDS, "seed {seed}: task {i}"),
-            Err(e) => assert!(
-                cancelled && e.is_cancelled(),
-                "seed {seed}: task {i} failed: {e}"
-            ),
-        }
-    }
+    cancel_and_check_rounds(seed, handles, ROUNDS).await;
     assert!(
         most.get() <= 1,
         "seed {seed}: {} holders at once",
