@@ -75,6 +75,7 @@
 #![warn(missing_docs)]
 
 mod driver;
+pub mod net;
 pub mod queue;
 mod runtime;
 pub mod sync;
@@ -83,7 +84,7 @@ pub mod time;
 
 /// Owned buffers for I/O operations.
 pub mod buf {
-    pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
+    pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut, Slice};
 }
 
 pub use driver::features::{DriverKind, Features, KernelCompat};

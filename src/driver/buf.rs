@@ -6,6 +6,7 @@
 //! future is dropped first, the driver keeps the buffer until the kernel is done.
 
 use std::io;
+use std::ops::{Bound, RangeBounds};
 
 /// The result of an owned-buffer operation: the outcome, and the buffer back.
 pub type BufResult<T, B> = (io::Result<T>, B);
@@ -26,6 +27,105 @@ pub unsafe trait IoBuf: Unpin + 'static {
     fn bytes_init(&self) -> usize;
     /// Bytes the buffer can hold (for a `Vec`, its capacity).
     fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of the buffer (within `bytes_total()`), to write part of it
+    /// or read into part of it; [`Slice::into_inner`] gives the buffer back.
+    ///
+    /// ```
+    /// use ringloop::buf::IoBuf;
+    /// let slice = b"hello world".to_vec().slice(6..);
+    /// assert_eq!(slice.bytes_init(), 5);
+    /// assert_eq!(slice.into_inner().len(), 11);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the range ends past `bytes_total()` or starts after its end.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n + 1,
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => self.bytes_total(),
+        };
+        assert!(
+            begin <= end && end <= self.bytes_total(),
+            "slice {begin}..{end} out of a buffer of {} bytes",
+            self.bytes_total()
+        );
+        Slice {
+            buf: self,
+            begin,
+            end,
+        }
+    }
+}
+
+/// A range of an owned buffer, itself an owned buffer (see [`IoBuf::slice`]).
+#[derive(Debug)]
+pub struct Slice<B> {
+    buf: B,
+    begin: usize,
+    end: usize,
+}
+
+impl<B> Slice<B> {
+    /// Where the range starts in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// Where the range ends in the buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The whole buffer.
+    pub fn get_ref(&self) -> &B {
+        &self.buf
+    }
+
+    /// The buffer back.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+}
+
+// SAFETY: the range lies within the buffer's `bytes_total()` (checked by `slice`), so
+// the pointer and lengths describe part of memory that `B` guarantees stable.
+unsafe impl<B: IoBuf> IoBuf for Slice<B> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.buf.stable_ptr().wrapping_add(self.begin)
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf.bytes_init().clamp(self.begin, self.end) - self.begin
+    }
+    fn bytes_total(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+// SAFETY: as above, and `B: IoBufMut` makes the memory writable.
+unsafe impl<B: IoBufMut> IoBufMut for Slice<B> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.stable_mut_ptr().wrapping_add(self.begin)
+    }
+    unsafe fn set_init(&mut self, len: usize) {
+        // Bytes before the range that were never initialised cannot be marked so
+        // (there would be a gap); then the new bytes are simply not recorded.
+        if self.begin <= self.buf.bytes_init() {
+            // SAFETY: the caller initialised `len` bytes from the range's start, and
+            // everything before it is already initialised.
+            unsafe { self.buf.set_init(self.begin + len) };
+        }
+    }
 }
 
 /// A buffer an operation may write into while the kernel owns it.

@@ -1,33 +1,115 @@
-//! [`SharedFd`]: a descriptor that stays open while any operation uses it.
+//! [`SharedFd`]: a descriptor that stays open while any operation uses it, with the
+//! driver's state for it (`stash.rs`).
 
-// Used by ops, which only tests use until issues 4 and 5.
-#![cfg_attr(not(test), allow(dead_code))]
+use std::cell::{RefCell, RefMut};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::rc::Rc;
+use super::stash::FdState;
 
 /// A reference-counted descriptor. Every operation on a descriptor holds a clone, so
 /// closing the owning object while an operation is queued or in the kernel cannot
 /// close the descriptor under it, nor let its number be reused by another open
-/// before the queued entry reaches the kernel. The descriptor closes when the last
-/// clone goes.
-#[derive(Clone, Debug)]
+/// before the queued entry reaches the kernel.
+///
+/// The descriptor closes when the last clone goes: through an io_uring `CLOSE` entry
+/// when an io_uring runtime is running on this thread (no system call of its own),
+/// with `close(2)` otherwise. A multishot accept still armed on it is cancelled.
+#[derive(Clone)]
 pub(crate) struct SharedFd {
-    inner: Rc<OwnedFd>,
+    inner: Rc<FdInner>,
+}
+
+/// A [`SharedFd`] that does not keep the descriptor open (held by multishot ops,
+/// which must not keep their listener alive).
+#[derive(Clone)]
+pub(crate) struct WeakFd {
+    inner: Weak<FdInner>,
+}
+
+struct FdInner {
+    /// Owned: closed in `Drop`.
+    fd: RawFd,
+    state: RefCell<FdState>,
 }
 
 impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
-        SharedFd { inner: Rc::new(fd) }
+        SharedFd {
+            inner: Rc::new(FdInner {
+                fd: fd.into_raw_fd(),
+                state: RefCell::new(FdState::default()),
+            }),
+        }
     }
 
     pub(crate) fn raw(&self) -> RawFd {
-        self.inner.as_raw_fd()
+        self.inner.fd
+    }
+
+    /// The driver's state for this descriptor.
+    pub(crate) fn state(&self) -> RefMut<'_, FdState> {
+        self.inner.state.borrow_mut()
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakFd {
+        WeakFd {
+            inner: Rc::downgrade(&self.inner),
+        }
+    }
+
+    /// A standard-library socket type looking at this descriptor without owning it,
+    /// for socket options and addresses (`set_nodelay`, `peer_addr`, ...).
+    pub(crate) fn view<T: FromRawFd + IntoRawFd>(&self) -> FdView<'_, T> {
+        FdView {
+            // SAFETY: the descriptor is open for as long as the view borrows `self`,
+            // and `ManuallyDrop` makes sure the view never closes it; a shared
+            // reference cannot reach `into_raw_fd` or anything else that would take
+            // ownership.
+            inner: ManuallyDrop::new(unsafe { T::from_raw_fd(self.inner.fd) }),
+            _fd: PhantomData,
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedFd").field(&self.inner.fd).finish()
     }
 }
 
 impl AsRawFd for SharedFd {
     fn as_raw_fd(&self) -> RawFd {
         self.raw()
+    }
+}
+
+impl WeakFd {
+    pub(crate) fn upgrade(&self) -> Option<SharedFd> {
+        self.inner.upgrade().map(|inner| SharedFd { inner })
+    }
+}
+
+/// A borrowed view of a [`SharedFd`] as a standard-library type (see
+/// [`SharedFd::view`]).
+pub(crate) struct FdView<'a, T: IntoRawFd> {
+    inner: ManuallyDrop<T>,
+    _fd: PhantomData<&'a SharedFd>,
+}
+
+impl<T: IntoRawFd> Deref for FdView<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl Drop for FdInner {
+    fn drop(&mut self) {
+        let multishot = self.state.get_mut().multishot.take();
+        super::release_fd(self.fd, multishot);
     }
 }

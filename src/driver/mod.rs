@@ -10,6 +10,8 @@ pub(crate) mod epoll;
 pub(crate) mod fd;
 pub(crate) mod features;
 pub(crate) mod op;
+pub(crate) mod sockaddr;
+pub(crate) mod stash;
 pub(crate) mod sys;
 pub(crate) mod uring;
 
@@ -35,6 +37,37 @@ pub(crate) enum IoDriver {
     Epoll(epoll::Epoll),
     /// After shutdown: results of io_uring ops whose futures outlived the runtime.
     Closed(OpTable),
+}
+
+/// Closes a descriptor whose last [`fd::SharedFd`] went away, cancelling the
+/// multishot op still armed on it.
+///
+/// On a running io_uring runtime the close goes through the ring (no system call
+/// of its own); elsewhere, or while the driver is busy (a descriptor released by an
+/// op's completion), it is a plain `close(2)`. A multishot op that cannot be
+/// cancelled then ends at the runtime's shutdown, which cancels everything.
+pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
+    let closed = crate::runtime::context::with_core(|core| {
+        let Ok(mut driver) = core.driver.try_borrow_mut() else {
+            return false;
+        };
+        match &mut *driver {
+            IoDriver::Uring(uring) => {
+                if let Some(m) = multishot.filter(|m| m.runtime == core.id()) {
+                    uring.cancel(m.key);
+                }
+                uring.submit_close(fd).is_ok()
+            }
+            IoDriver::Epoll(epoll) => {
+                epoll.forget(fd);
+                false
+            }
+            IoDriver::Closed(_) => false,
+        }
+    });
+    if closed != Some(true) {
+        sys::close_raw(fd);
+    }
 }
 
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`

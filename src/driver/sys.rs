@@ -9,6 +9,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::sockaddr::SockAddr;
+
 /// Calls a libc function and maps `-1` to `io::Error::last_os_error()`.
 ///
 /// The caller must pass arguments that satisfy the C function's contract; every use is
@@ -139,14 +141,163 @@ pub(crate) fn openat(path: &std::ffi::CStr, flags: i32, mode: u32) -> io::Result
     ))
 }
 
-/// `accept4(2)` with close-on-exec and non-blocking set on the new socket.
-pub(crate) fn accept(fd: RawFd) -> io::Result<RawFd> {
+/// `accept4(2)` with close-on-exec and non-blocking set on the new socket; the
+/// peer's address goes to `addr` when given.
+pub(crate) fn accept(fd: RawFd, addr: Option<&mut SockAddr>) -> io::Result<RawFd> {
+    let (ptr, len) = match addr {
+        Some(addr) => {
+            *addr.len_mut() = SockAddr::capacity();
+            let ptr = addr.as_mut_ptr();
+            (ptr, addr.len_mut() as *mut libc::socklen_t)
+        }
+        None => (std::ptr::null_mut(), std::ptr::null_mut()),
+    };
     syscall!(accept4(
         fd,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        ptr,
+        len,
         libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK
     ))
+}
+
+/// `recv(2)` without waiting, into raw memory.
+///
+/// # Safety
+///
+/// `ptr` must be valid for writes of `len` bytes.
+pub(crate) unsafe fn recv_raw(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
+    syscall!(recv(fd, ptr.cast(), len, libc::MSG_DONTWAIT)).map(|n| n as usize)
+}
+
+/// `send(2)` without waiting and without `SIGPIPE`, from raw memory.
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads of `len` bytes.
+pub(crate) unsafe fn send_raw(fd: RawFd, ptr: *const u8, len: usize) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    syscall!(send(fd, ptr.cast(), len, flags)).map(|n| n as usize)
+}
+
+/// `recvmsg(2)` without waiting. The header's pointers must be valid: the ops that
+/// build one (`op/msg.rs`) keep it and everything it points to alive and in place.
+pub(crate) fn recvmsg(fd: RawFd, msg: &mut libc::msghdr) -> io::Result<usize> {
+    syscall!(recvmsg(fd, msg, libc::MSG_DONTWAIT)).map(|n| n as usize)
+}
+
+/// `sendmsg(2)` without waiting and without `SIGPIPE` (header as for [`recvmsg`]).
+pub(crate) fn sendmsg(fd: RawFd, msg: &libc::msghdr) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    syscall!(sendmsg(fd, msg, flags)).map(|n| n as usize)
+}
+
+/// `connect(2)`; on a non-blocking socket `EINPROGRESS` means "under way".
+pub(crate) fn connect(fd: RawFd, addr: &SockAddr) -> io::Result<()> {
+    match syscall!(connect(fd, addr.as_ptr(), addr.len())) {
+        Ok(_) => Ok(()),
+        // An interrupted connect goes on in the background, like EINPROGRESS.
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            Err(io::Error::from_raw_os_error(libc::EINPROGRESS))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A new non-blocking, close-on-exec socket.
+pub(crate) fn socket(domain: i32, ty: i32) -> io::Result<OwnedFd> {
+    let fd = syscall!(socket(
+        domain,
+        ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0
+    ))?;
+    // SAFETY: `socket` just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets an integer socket option (`SO_REUSEADDR`, `TCP_NODELAY`, ...).
+pub(crate) fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    setsockopt_raw(fd.as_raw_fd(), level, name, value)
+}
+
+/// [`setsockopt_int`] on a descriptor some caller keeps open.
+pub(crate) fn setsockopt_raw(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    syscall!(setsockopt(
+        fd,
+        level,
+        name,
+        (&value as *const i32).cast(),
+        std::mem::size_of::<i32>() as libc::socklen_t
+    ))
+    .map(drop)
+}
+
+/// Reads an integer socket option.
+pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32> {
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd,
+        level,
+        name,
+        (&mut value as *mut i32).cast(),
+        &mut len
+    ))?;
+    Ok(value)
+}
+
+/// The socket's pending error (`SO_ERROR`), cleared by reading it.
+pub(crate) fn take_error(fd: RawFd) -> io::Result<Option<io::Error>> {
+    let errno = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
+    Ok((errno != 0).then(|| io::Error::from_raw_os_error(errno)))
+}
+
+/// `shutdown(2)`.
+pub(crate) fn shutdown(fd: RawFd, how: std::net::Shutdown) -> io::Result<()> {
+    let how = match how {
+        std::net::Shutdown::Read => libc::SHUT_RD,
+        std::net::Shutdown::Write => libc::SHUT_WR,
+        std::net::Shutdown::Both => libc::SHUT_RDWR,
+    };
+    syscall!(shutdown(fd, how)).map(drop)
+}
+
+/// The address a socket is bound to.
+pub(crate) fn getsockname(fd: RawFd) -> io::Result<SockAddr> {
+    let mut addr = SockAddr::empty();
+    let ptr = addr.as_mut_ptr();
+    syscall!(getsockname(fd, ptr, addr.len_mut()))?;
+    Ok(addr)
+}
+
+/// The address of a connected socket's peer.
+pub(crate) fn getpeername(fd: RawFd) -> io::Result<SockAddr> {
+    let mut addr = SockAddr::empty();
+    let ptr = addr.as_mut_ptr();
+    syscall!(getpeername(fd, ptr, addr.len_mut()))?;
+    Ok(addr)
+}
+
+/// A connected pair of Unix stream sockets, non-blocking and close-on-exec.
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    syscall!(socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()))?;
+    // SAFETY: `socketpair` succeeded, so both descriptors are fresh and owned by
+    // nobody else.
+    let a = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // SAFETY: as above.
+    let b = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+    Ok((a, b))
+}
+
+/// `bind(2)`.
+pub(crate) fn bind(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
+    syscall!(bind(fd.as_raw_fd(), addr.as_ptr(), addr.len())).map(drop)
+}
+
+/// `listen(2)`.
+pub(crate) fn listen(fd: &OwnedFd, backlog: i32) -> io::Result<()> {
+    syscall!(listen(fd.as_raw_fd(), backlog)).map(drop)
 }
 
 /// An epoll instance.

@@ -8,8 +8,6 @@
 //! direction is woken and retries. A dropped op removes its waiter; the kernel never
 //! holds an op's memory, so cancellation needs nothing else.
 
-// Waiters are registered by ops, which only tests use until issues 4 and 5.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::HashMap;
 use std::io;
@@ -171,6 +169,19 @@ impl Epoll {
                 false
             }
             None => true,
+        }
+    }
+
+    /// Forgets a descriptor that is about to be closed; nobody can be waiting on
+    /// it, since every op holds it open. It is removed from the epoll set first: the
+    /// kernel would drop it only once no other descriptor (a `dup`, a forked child
+    /// before its `exec`) refers to the same file.
+    pub(crate) fn forget(&mut self, fd: RawFd) {
+        if let Some(entry) = self.fds.remove(&fd) {
+            debug_assert!(entry.readers.is_empty() && entry.writers.is_empty());
+            if entry.registered {
+                let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
+            }
         }
     }
 

@@ -1,40 +1,78 @@
-//! `accept4` (`IORING_OP_ACCEPT`, 5.5): produces a descriptor.
+//! `accept4` (`IORING_OP_ACCEPT`, 5.5): produces a descriptor and the peer's address.
+//!
+//! [`accept`] picks the strategy: a listener's multishot accept (`accept_multi.rs`)
+//! where the kernel has it (5.19), else one [`Accept`] op per connection (io_uring
+//! 5.10, and epoll, where it is `accept4(2)` once the listener is readable).
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{OpKind, Readiness};
+use super::{AcceptMulti, Op, OpKind, Readiness};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
+use crate::driver::sockaddr::SockAddr;
 use crate::driver::sys;
+use crate::driver::IoDriver;
+use crate::runtime::context;
 
-/// Accepts one connection; the new socket is close-on-exec and non-blocking. If the
-/// future is dropped and a connection is still accepted, it is closed when its CQE
-/// arrives.
+/// A new connection (close-on-exec, non-blocking) and, when the strategy reports it,
+/// the peer's address.
+pub(crate) type Accepted = (OwnedFd, Option<SockAddr>);
+
+/// Accepts one connection on the listening socket `fd`.
+///
+/// Cancel-safe: a connection accepted for a future that was dropped is queued on the
+/// listener for the next call, never lost, and closed with the listener if nobody
+/// takes it.
+pub(crate) async fn accept(fd: &SharedFd) -> io::Result<Accepted> {
+    let multishot = context::with_core(|core| {
+        core.features.multishot_accept && matches!(*core.driver.borrow(), IoDriver::Uring(_))
+    });
+    if multishot == Some(true) {
+        AcceptMulti::new(fd.clone()).await
+    } else {
+        Op::new(Accept::new(fd.clone())).await
+    }
+}
+
+/// Accepts one connection with a single-shot op. If the future is dropped and a
+/// connection is still accepted, it goes to the listener's queue (`stash.rs`).
 pub(crate) struct Accept {
     fd: SharedFd,
+    /// Where the kernel writes the peer's address (boxed: the entry points into it).
+    addr: Box<SockAddr>,
+    /// The address of a connection taken from the listener's queue.
+    from_queue: Option<Option<SockAddr>>,
+    /// Counted in the listener's pending results (dropped in flight).
+    orphaned: bool,
 }
 
 impl Accept {
     pub(crate) fn new(fd: SharedFd) -> Accept {
-        Accept { fd }
+        Accept {
+            fd,
+            addr: Box::new(SockAddr::empty()),
+            from_queue: None,
+            orphaned: false,
+        }
     }
 }
 
-// SAFETY: the entry's address pointers are null; it holds no other pointer.
+// SAFETY: the entry points at the boxed address and its length field, which stay in
+// place while `self` lives, whatever moves `self`.
 unsafe impl OpKind for Accept {
-    type Output = io::Result<OwnedFd>;
+    type Output = io::Result<Accepted>;
 
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Accept::new(
-            types::Fd(self.fd.raw()),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-        .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
-        .build()
+        *self.addr.len_mut() = SockAddr::capacity();
+        let addr = self.addr.as_mut_ptr();
+        let len: *mut libc::socklen_t = self.addr.len_mut();
+        opcode::Accept::new(types::Fd(self.fd.raw()), addr, len)
+            .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+            .build()
     }
 
     fn readiness(&self) -> Readiness {
@@ -42,17 +80,44 @@ unsafe impl OpKind for Accept {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::accept(self.fd.raw()).map(|fd| fd as u32)
+        sys::accept(self.fd.raw(), Some(&mut self.addr)).map(|fd| fd as u32)
     }
 
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<OwnedFd> {
-        // SAFETY: a successful accept returns a new descriptor that nothing else owns.
-        result.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-    }
-
-    fn discard(&mut self, res: i32) {
-        if res >= 0 {
-            sys::close_raw(res);
+    fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        match self.fd.state().poll_accepted(cx) {
+            Poll::Ready(Some(Ok((fd, addr)))) => {
+                self.from_queue = Some(addr);
+                Poll::Ready(Some(Ok(fd.into_raw_fd() as u32)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
+    }
+
+    fn orphaned(&mut self) {
+        self.orphaned = true;
+        self.fd.state().add_pending();
+    }
+
+    fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
+        let mut state = self.fd.state();
+        if res >= 0 {
+            // SAFETY: a successful accept returns a new descriptor nobody else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(res) };
+            state.push_accepted(Ok((fd, Some(*self.addr))), woken);
+        }
+        if self.orphaned {
+            state.remove_pending(woken);
+        }
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<Accepted> {
+        let fd = result?;
+        // SAFETY: a successful accept (or the listener's queue, which owned it until
+        // `poll_stash` released it) gives a descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let addr = self.from_queue.unwrap_or(Some(*self.addr));
+        Ok((fd, addr))
     }
 }

@@ -19,22 +19,42 @@
 //! and queues an `ASYNC_CANCEL`; they are freed (and any descriptor the op produced
 //! is closed) when the CQE arrives.
 
-// The public socket and file types (issues 4 and 5) are built on these ops; until
-// they land, only this crate's tests drive them.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
 
+// Files and pipes (issue 5) are built on `Read`, `Write` and `OpenAt`; until they
+// land, only tests drive them (and `Nop`).
 mod accept;
+mod accept_multi;
+mod connect;
+mod msg;
+#[cfg_attr(not(test), allow(dead_code))]
 mod nop;
+#[cfg_attr(not(test), allow(dead_code))]
 mod open;
 mod poll;
+#[cfg_attr(not(test), allow(dead_code))]
 mod read;
+mod recv;
+mod send;
+#[cfg_attr(not(test), allow(dead_code))]
 mod write;
 
+pub(crate) use accept::accept;
+// Used directly by tests; sockets go through `accept`.
+#[cfg(test)]
 pub(crate) use accept::Accept;
+pub(crate) use accept_multi::AcceptMulti;
+pub(crate) use connect::Connect;
+pub(crate) use msg::{RecvMsg, SendMsg};
+#[cfg(test)]
 pub(crate) use nop::Nop;
+#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use open::OpenAt;
 pub(crate) use poll::PollAdd;
+#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use read::Read;
+pub(crate) use recv::Recv;
+pub(crate) use send::Send;
+#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use write::Write;
 
 use std::future::Future;
@@ -42,14 +62,73 @@ use std::io;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
+use super::buf::IoBufMut;
 use super::epoll::Interest;
+use super::fd::SharedFd;
+use super::stash::{Received, Take};
 use super::uring::{Orphan, Orphaned};
 use super::IoDriver;
 use crate::runtime::{context, Core};
+
+/// The stash step of a stream read (`OpKind::poll_stash`; see `stash.rs`).
+fn take_stashed<B: IoBufMut>(
+    fd: &SharedFd,
+    bufs: &mut [B],
+    cx: &Context<'_>,
+) -> Poll<Option<io::Result<u32>>> {
+    match fd.state().take_bytes(bufs, cx) {
+        Take::Submit => Poll::Ready(None),
+        Take::Done(result) => Poll::Ready(Some(result)),
+        Take::Wait => Poll::Pending,
+    }
+}
+
+/// Whether a cancelled receive's error is news for the next reader (a reset, a
+/// timeout), not an artefact of the cancellation or of a non-blocking retry.
+fn stashable_error(res: i32) -> bool {
+    res < 0 && ![libc::ECANCELED, libc::EINTR, libc::EAGAIN].contains(&-res)
+}
+
+/// The CQE of a cancelled stream read: keep what it received (`bytes(n)` copies
+/// the `n` bytes out of its buffers) for the next read, and count it done.
+#[cfg_attr(not(test), allow(dead_code))]
+fn stash_stream_result(
+    fd: &SharedFd,
+    res: i32,
+    bytes: impl FnOnce(usize) -> Vec<u8>,
+    woken: &mut Vec<Waker>,
+) {
+    stash_result(
+        fd,
+        res,
+        |n| Received::Bytes {
+            data: bytes(n),
+            taken: 0,
+        },
+        woken,
+    );
+}
+
+/// The CQE of a cancelled read: keep `received(n)` (when `n > 0`) or the error for
+/// the next read, and count it done.
+fn stash_result(
+    fd: &SharedFd,
+    res: i32,
+    received: impl FnOnce(usize) -> Received,
+    woken: &mut Vec<Waker>,
+) {
+    let mut state = fd.state();
+    if res > 0 {
+        state.stash(received(res as usize));
+    } else if stashable_error(res) {
+        state.stash(Received::Error(-res));
+    }
+    state.remove_pending(woken);
+}
 
 /// When an op can wait for readiness instead of blocking.
 #[derive(Clone, Copy, Debug)]
@@ -85,16 +164,30 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
     /// Turns the kernel's result into the output, giving back owned resources.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
 
-    /// The op finished with result `res` but nobody will read it: release what it
-    /// produced (close a descriptor it returned).
-    fn discard(&mut self, res: i32) {
-        let _ = res;
+    /// Before the op is submitted (on either driver): whether it can finish at once
+    /// from what a cancelled op on the same descriptor received (`Ready(Some)`, the
+    /// result as the kernel would give it), must wait for such an op's CQE
+    /// (`Pending`, woken later), or should go to the kernel (`Ready(None)`). See
+    /// `stash.rs`.
+    fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        let _ = cx;
+        Poll::Ready(None)
+    }
+
+    /// The op's future was dropped while the kernel holds the op; its result will
+    /// reach [`discard`](Self::discard).
+    fn orphaned(&mut self) {}
+
+    /// The op finished with result `res` but nobody will read it: hand on or release
+    /// what it produced (stash received bytes, close a descriptor it returned).
+    fn discard(&mut self, res: i32, flags: u32, woken: &mut Vec<Waker>) {
+        let _ = (res, flags, woken);
     }
 }
 
 impl<T: OpKind> Orphan for T {
-    fn discard(&mut self, res: i32) {
-        OpKind::discard(self, res);
+    fn discard(&mut self, res: i32, flags: u32, woken: &mut Vec<Waker>) {
+        OpKind::discard(self, res, flags, woken);
     }
 }
 
@@ -103,7 +196,7 @@ impl<T: OpKind> Orphan for T {
 struct PollStage<T>(#[allow(dead_code)] T);
 
 impl<T> Orphan for PollStage<T> {
-    fn discard(&mut self, _res: i32) {}
+    fn discard(&mut self, _res: i32, _flags: u32, _woken: &mut Vec<Waker>) {}
 }
 
 /// What the kernel holds for an io_uring op.
@@ -242,6 +335,11 @@ impl<T: OpKind> Future for Op<T> {
         loop {
             match &mut this.state {
                 State::Idle => {
+                    match this.data().poll_stash(cx) {
+                        Poll::Ready(Some(result)) => return Poll::Ready(this.finish(result, 0)),
+                        Poll::Ready(None) => {}
+                        Poll::Pending => return Poll::Pending,
+                    }
                     if let Some(output) = this.poll_idle() {
                         return Poll::Ready(output);
                     }
@@ -326,7 +424,9 @@ impl<T: OpKind> Drop for Op<T> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Uring { core, key, stage } => {
-                let Some(data) = self.data.take() else { return };
+                let Some(mut data) = self.data.take() else {
+                    return;
+                };
                 let Ok(mut driver) = core.driver.try_borrow_mut() else {
                     // Only reachable if a driver method re-entered user code, which
                     // none does; leaking is the safe answer if it ever happens.
@@ -334,7 +434,10 @@ impl<T: OpKind> Drop for Op<T> {
                     return;
                 };
                 let orphan: Box<dyn Orphan> = match stage {
-                    Stage::Op => Box::new(data),
+                    Stage::Op => {
+                        data.orphaned();
+                        Box::new(data)
+                    }
                     Stage::Poll => Box::new(PollStage(data)),
                 };
                 let Some(table) = driver.table() else { return };
@@ -344,9 +447,11 @@ impl<T: OpKind> Drop for Op<T> {
                             uring.cancel(key);
                         }
                     }
-                    Orphaned::Completed(res, mut orphan) => {
+                    Orphaned::Completed(res, flags, mut orphan) => {
                         drop(driver);
-                        orphan.discard(res);
+                        let mut woken = Vec::new();
+                        orphan.discard(res, flags, &mut woken);
+                        woken.into_iter().for_each(Waker::wake);
                     }
                     Orphaned::Lost => {}
                 }

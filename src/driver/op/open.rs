@@ -53,7 +53,7 @@ unsafe impl OpKind for OpenAt {
         result.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
-    fn discard(&mut self, res: i32) {
+    fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {
         if res >= 0 {
             sys::close_raw(res);
         }

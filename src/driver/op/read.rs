@@ -1,26 +1,37 @@
 //! `read`/`pread` into an owned buffer (`IORING_OP_READ`, 5.6).
 
 use std::io;
+use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{OpKind, Readiness};
+use super::{stash_stream_result, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
+use crate::driver::stash::received_bytes;
 use crate::driver::sys;
 
 /// Reads into `buf`'s full capacity, from its start; on success the first `n` bytes
-/// are marked initialised. `offset: None` reads at the file position.
+/// are marked initialised. `offset: None` reads at the file position: then the
+/// descriptor is a stream (a pipe, a terminal, or a file read in order), and bytes a
+/// cancelled read received go to the next read (`stash.rs`).
 pub(crate) struct Read<B> {
     fd: SharedFd,
     buf: B,
     offset: Option<u64>,
+    /// Counted in the descriptor's pending results (dropped in flight).
+    orphaned: bool,
 }
 
 impl<B: IoBufMut> Read<B> {
     pub(crate) fn new(fd: SharedFd, buf: B, offset: Option<u64>) -> Read<B> {
-        Read { fd, buf, offset }
+        Read {
+            fd,
+            buf,
+            offset,
+            orphaned: false,
+        }
     }
 }
 
@@ -50,6 +61,33 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         let n =
             unsafe { sys::read_raw(self.fd.raw(), self.buf.stable_mut_ptr(), len, self.offset) }?;
         Ok(n as u32)
+    }
+
+    fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        if self.offset.is_some() {
+            return Poll::Ready(None);
+        }
+        take_stashed(&self.fd, std::slice::from_mut(&mut self.buf), cx)
+    }
+
+    fn orphaned(&mut self) {
+        if self.offset.is_none() {
+            self.orphaned = true;
+            self.fd.state().add_pending();
+        }
+    }
+
+    fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
+        if self.orphaned {
+            // SAFETY: a read's CQE result `res`, when positive, is the number of
+            // bytes the kernel wrote at the start of this buffer.
+            stash_stream_result(
+                &self.fd,
+                res,
+                |n| unsafe { received_bytes(&self.buf, n) },
+                woken,
+            );
+        }
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {

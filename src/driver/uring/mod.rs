@@ -36,6 +36,14 @@ const PARK: u64 = 1 << 62;
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(1);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The orphan of an asynchronous close: nothing to release (a failed close leaves
+/// nothing open either). Zero-sized, so boxing it does not allocate.
+struct CloseDone;
+
+impl Orphan for CloseDone {
+    fn discard(&mut self, _res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {}
+}
+
 /// Counters that tests use to check which path ran.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Stats {
@@ -122,6 +130,39 @@ impl Uring {
         }
     }
 
+    /// Queues an op that no future awaits: `orphan` receives its CQEs (all of them,
+    /// for a multishot op) and owns its resources until the last one.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `sqe` must point into memory that `orphan` owns and keeps in
+    /// place while it lives.
+    pub(crate) unsafe fn submit_detached(
+        &mut self,
+        sqe: squeue::Entry,
+        orphan: Box<dyn Orphan>,
+    ) -> io::Result<usize> {
+        let key = self.table.insert_orphan(orphan);
+        let sqe = sqe.user_data(key as u64);
+        // SAFETY: forwarded from the caller; the table keeps `orphan` until the
+        // op's last CQE.
+        match unsafe { self.push(&sqe) } {
+            Ok(()) => Ok(key),
+            Err(e) => {
+                self.table.remove_unsubmitted(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes `fd` through the ring (`IORING_OP_CLOSE`, 5.6): no system call of its
+    /// own. Shutdown waits for the close like for any op, so it is never lost.
+    pub(crate) fn submit_close(&mut self, fd: RawFd) -> io::Result<()> {
+        let sqe = opcode::Close::new(types::Fd(fd)).build();
+        // SAFETY: a close entry holds no pointers.
+        unsafe { self.submit_detached(sqe, Box::new(CloseDone)) }.map(drop)
+    }
+
     /// Asks the kernel to cancel an op whose future was dropped.
     pub(crate) fn cancel(&mut self, key: usize) {
         let sqe = opcode::AsyncCancel::new(key as u64)
@@ -159,8 +200,16 @@ impl Uring {
             }
         }
         self.reap();
+        self.cancel_requested();
         woken.append(&mut self.woken);
         Ok(())
+    }
+
+    /// Cancels the multishot ops that asked for it while being reaped.
+    fn cancel_requested(&mut self) {
+        for key in self.table.take_cancels() {
+            self.cancel(key);
+        }
     }
 
     /// Whether `io_uring_enter` has work: queued entries, completions the kernel has

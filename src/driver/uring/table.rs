@@ -12,6 +12,9 @@
 //!
 //! `Orphaned` owns the operation's resources (buffer, path, fd, sockaddr) from the
 //! moment the future is dropped until the kernel reports it is done with them.
+//! Operations that no future ever awaits (an asynchronous close, a multishot accept)
+//! start out `Orphaned`: their CQEs go to the orphan's [`Orphan::discard`], and a
+//! multishot op keeps its slot for as long as its CQEs carry `IORING_CQE_F_MORE`.
 //! `Lost` is only reached when shutdown gave up waiting for a CQE: the kernel may still
 //! touch the resources, so they are leaked rather than freed.
 
@@ -19,11 +22,19 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-/// What a dropped operation leaves with the driver until its CQE arrives.
+/// What a dropped (or never awaited) operation leaves with the driver until its
+/// last CQE arrives.
 pub(crate) trait Orphan {
-    /// The kernel finished the operation with result `res`; nobody will read it, so
-    /// release what it produced (for example close a returned descriptor).
-    fn discard(&mut self, res: i32);
+    /// A CQE arrived with result `res`; nobody awaits it, so hand on or release what
+    /// it produced (stash received bytes, close a returned descriptor). Wakers to
+    /// wake go to `woken`: this runs while the driver is busy.
+    fn discard(&mut self, res: i32, flags: u32, woken: &mut Vec<Waker>);
+
+    /// After a CQE that announced more (multishot): whether the op should be
+    /// cancelled now. Asked once per CQE; answer `true` once.
+    fn wants_cancel(&mut self) -> bool {
+        false
+    }
 }
 
 enum Slot {
@@ -37,8 +48,9 @@ enum Slot {
 pub(crate) enum Orphaned {
     /// The kernel still has it: cancel it; the table keeps the resources.
     StillInFlight,
-    /// It had completed; here is the result nobody read, and the resources back.
-    Completed(i32, Box<dyn Orphan>),
+    /// It had completed; here is the result nobody read (`res`, `flags`), and the
+    /// resources back.
+    Completed(i32, u32, Box<dyn Orphan>),
     /// Shutdown gave up on it; the caller must leak its resources.
     Lost,
 }
@@ -46,12 +58,19 @@ pub(crate) enum Orphaned {
 #[derive(Default)]
 pub(crate) struct OpTable {
     slots: Slab<Slot>,
+    /// Multishot ops that asked to be cancelled during the last reap.
+    to_cancel: Vec<usize>,
 }
 
 impl OpTable {
     /// A new in-flight slot; its key is the `user_data` of the entry.
     pub(crate) fn insert(&mut self) -> usize {
         self.slots.insert(Slot::InFlight(None))
+    }
+
+    /// A slot for an op no future awaits; `orphan` receives its CQEs.
+    pub(crate) fn insert_orphan(&mut self, orphan: Box<dyn Orphan>) -> usize {
+        self.slots.insert(Slot::Orphaned(orphan))
     }
 
     /// Gives up a slot whose entry never reached the kernel.
@@ -87,10 +106,10 @@ impl OpTable {
                 *slot = Slot::Orphaned(data);
                 Orphaned::StillInFlight
             }
-            Slot::Completed { res, .. } => {
-                let res = *res;
+            Slot::Completed { res, flags } => {
+                let (res, flags) = (*res, *flags);
                 self.slots.remove(key);
-                Orphaned::Completed(res, data)
+                Orphaned::Completed(res, flags, data)
             }
             Slot::Lost => {
                 std::mem::forget(data);
@@ -106,16 +125,27 @@ impl OpTable {
             debug_assert!(false, "CQE for unknown op {key}");
             return;
         };
+        if let Slot::Orphaned(data) = slot {
+            data.discard(res, flags, woken);
+            if !io_uring::cqueue::more(flags) {
+                self.slots.remove(key);
+            } else if data.wants_cancel() {
+                self.to_cancel.push(key);
+            }
+            return;
+        }
         match std::mem::replace(slot, Slot::Completed { res, flags }) {
             Slot::InFlight(waker) => woken.extend(waker),
-            Slot::Orphaned(mut data) => {
-                self.slots.remove(key);
-                data.discard(res);
-            }
+            Slot::Orphaned(_) => unreachable!("handled above"),
             Slot::Completed { .. } | Slot::Lost => {
                 debug_assert!(false, "second CQE for single-shot op {key}");
             }
         }
+    }
+
+    /// Multishot ops to cancel, as asked during the last reap.
+    pub(crate) fn take_cancels(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.to_cancel)
     }
 
     /// Keys of the ops the kernel still holds.

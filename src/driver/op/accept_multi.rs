@@ -1,0 +1,150 @@
+//! Multishot accept (`IORING_OP_ACCEPT` with `IORING_ACCEPT_MULTISHOT`, 5.19): one
+//! entry for a listener accepts connection after connection, each with its own CQE.
+//!
+//! ```text
+//!   accept() ──queue empty, not armed──▶ arm (one SQE) ──▶ wait
+//!   CQE (F_MORE)    ──▶ connection queued on the listener, waiters woken
+//!   CQE (no F_MORE) ──▶ ended (error such as EMFILE, or cancelled): the next
+//!                       accept() re-arms
+//!   queue ≥ MAX_QUEUED ──▶ cancelled (back-pressure), re-armed once drained
+//!   listener dropped ──▶ cancelled; connections that still arrive are closed
+//! ```
+//!
+//! The op belongs to the listener, not to an `accept()` future: a dropped future
+//! loses nothing, the next one takes the next queued connection. The peer address
+//! is not reported (the kernel has nowhere to write it); callers ask the socket.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, types};
+
+use super::accept::Accepted;
+use crate::driver::fd::{SharedFd, WeakFd};
+use crate::driver::stash::Multishot;
+use crate::driver::sys;
+use crate::driver::uring::Orphan;
+use crate::driver::IoDriver;
+use crate::runtime::context;
+
+/// Connections queued on a listener before its multishot accept is paused: the
+/// kernel's backlog holds the rest, as it does for a server that stops accepting.
+const MAX_QUEUED: usize = 64;
+
+/// The future of one accept through the listener's multishot op.
+pub(crate) struct AcceptMulti {
+    fd: SharedFd,
+}
+
+impl AcceptMulti {
+    pub(crate) fn new(fd: SharedFd) -> AcceptMulti {
+        AcceptMulti { fd }
+    }
+
+    /// Queues the listener's multishot accept on the current runtime's ring.
+    fn arm(&self) -> io::Result<()> {
+        let armed = context::with_core(|core| {
+            let mut driver = core.driver.borrow_mut();
+            let IoDriver::Uring(uring) = &mut *driver else {
+                return Err(io::Error::other(
+                    "multishot accept needs an io_uring runtime",
+                ));
+            };
+            let sqe = opcode::AcceptMulti::new(types::Fd(self.fd.raw()))
+                .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
+                .build();
+            let sink = Box::new(AcceptSink {
+                listener: self.fd.downgrade(),
+                full: false,
+                cancel_sent: false,
+            });
+            // SAFETY: a multishot accept entry holds no pointers.
+            let key = unsafe { uring.submit_detached(sqe, sink) }?;
+            Ok(Multishot {
+                runtime: core.id(),
+                key,
+            })
+        });
+        match armed {
+            Some(Ok(multishot)) => {
+                self.fd.state().multishot = Some(multishot);
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(io::Error::other(
+                "ringloop accept polled outside of a runtime",
+            )),
+        }
+    }
+}
+
+impl Future for AcceptMulti {
+    type Output = io::Result<Accepted>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut state = this.fd.state();
+        if let Some(accepted) = state.accepted.pop_front() {
+            return Poll::Ready(accepted);
+        }
+        let runtime = context::current_id();
+        if state.multishot.is_none_or(|m| m.runtime != runtime) {
+            // Not armed, or armed on a runtime that is not running here.
+            drop(state);
+            if let Err(e) = this.arm() {
+                return Poll::Ready(Err(e));
+            }
+            state = this.fd.state();
+        }
+        state.register(cx);
+        Poll::Pending
+    }
+}
+
+/// Receives the CQEs of a listener's multishot accept.
+struct AcceptSink {
+    /// Weak: the op must not keep the listener open after its owner drops it.
+    listener: WeakFd,
+    /// The listener's queue reached `MAX_QUEUED`.
+    full: bool,
+    cancel_sent: bool,
+}
+
+impl Orphan for AcceptSink {
+    fn discard(&mut self, res: i32, flags: u32, woken: &mut Vec<Waker>) {
+        let more = io_uring::cqueue::more(flags);
+        let Some(listener) = self.listener.upgrade() else {
+            // The listener is gone (its drop cancelled this op): nobody will accept.
+            if res >= 0 {
+                sys::close_raw(res);
+            }
+            return;
+        };
+        let mut state = listener.state();
+        if res >= 0 {
+            // SAFETY: a successful accept returns a new descriptor nobody else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(res) };
+            state.push_accepted(Ok((fd, None)), woken);
+        } else if res != -libc::ECANCELED {
+            // EMFILE, ENFILE, ENOBUFS...: the caller decides whether to back off.
+            state.push_accepted(Err(io::Error::from_raw_os_error(-res)), woken);
+        }
+        if !more {
+            state.multishot = None;
+            state.wake_all(woken);
+        } else if state.accepted.len() >= MAX_QUEUED {
+            self.full = true;
+        }
+    }
+
+    fn wants_cancel(&mut self) -> bool {
+        if self.full && !self.cancel_sent {
+            self.cancel_sent = true;
+            return true;
+        }
+        false
+    }
+}

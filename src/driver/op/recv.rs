@@ -1,0 +1,109 @@
+//! `recv` into an owned buffer (`IORING_OP_RECV`, 5.6), for sockets.
+
+use std::io;
+use std::task::{Context, Poll, Waker};
+
+use io_uring::{opcode, squeue, types};
+
+use super::{stash_result, take_stashed, OpKind, Readiness};
+use crate::driver::buf::{BufResult, IoBufMut};
+use crate::driver::epoll::Interest;
+use crate::driver::fd::SharedFd;
+use crate::driver::stash::{received_bytes, Received, Take};
+use crate::driver::sys;
+
+/// Receives into `buf`'s full capacity, from its start; on success the first `n`
+/// bytes are marked initialised. `datagram` says how a cancelled receive's data is
+/// handed to the next one: as one datagram, or as bytes of a stream.
+pub(crate) struct Recv<B> {
+    fd: SharedFd,
+    buf: B,
+    datagram: bool,
+    /// Counted in the descriptor's pending results (dropped in flight).
+    orphaned: bool,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    pub(crate) fn new(fd: SharedFd, buf: B, datagram: bool) -> Recv<B> {
+        Recv {
+            fd,
+            buf,
+            datagram,
+            orphaned: false,
+        }
+    }
+
+    fn len(&self) -> u32 {
+        u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX)
+    }
+}
+
+// SAFETY: the entry points into the buffer, whose memory `IoBufMut` guarantees to be
+// stable across moves of `self.buf` and valid while it lives.
+unsafe impl<B: IoBufMut> OpKind for Recv<B> {
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Recv::new(
+            types::Fd(self.fd.raw()),
+            self.buf.stable_mut_ptr(),
+            self.len(),
+        )
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.fd.raw(), Interest::Read)
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        let len = self.len() as usize;
+        // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.
+        let n = unsafe { sys::recv_raw(self.fd.raw(), self.buf.stable_mut_ptr(), len) }?;
+        Ok(n as u32)
+    }
+
+    fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        if !self.datagram {
+            return take_stashed(&self.fd, std::slice::from_mut(&mut self.buf), cx);
+        }
+        match self.fd.state().take_datagram(&mut self.buf, &mut None, cx) {
+            Take::Submit => Poll::Ready(None),
+            Take::Done(result) => Poll::Ready(Some(result)),
+            Take::Wait => Poll::Pending,
+        }
+    }
+
+    fn orphaned(&mut self) {
+        self.orphaned = true;
+        self.fd.state().add_pending();
+    }
+
+    fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
+        if !self.orphaned {
+            return;
+        }
+        let (buf, datagram) = (&self.buf, self.datagram);
+        let received = |n| {
+            // SAFETY: a positive receive result is the number of bytes the kernel
+            // wrote at the start of this buffer.
+            let data = unsafe { received_bytes(buf, n) };
+            if datagram {
+                Received::Datagram { data, from: None }
+            } else {
+                Received::Bytes { data, taken: 0 }
+            }
+        };
+        stash_result(&self.fd, res, received, woken);
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let result = result.map(|n| {
+            // SAFETY: the kernel (or the stash) wrote `n` bytes at the start of the
+            // buffer, and `n <= bytes_total()`.
+            unsafe { self.buf.set_init(n as usize) };
+            n as usize
+        });
+        (result, self.buf)
+    }
+}

@@ -1,0 +1,58 @@
+//! `send` from an owned buffer (`IORING_OP_SEND`, 5.6), for sockets.
+
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::buf::{BufResult, IoBuf};
+use crate::driver::epoll::Interest;
+use crate::driver::fd::SharedFd;
+use crate::driver::sys;
+
+/// Sends `buf`'s initialised bytes; like `send(2)`, it may send fewer. Always with
+/// `MSG_NOSIGNAL`: a peer that went away is an `EPIPE` error, never a `SIGPIPE`.
+///
+/// Not cancel-safe in the sense of "all or nothing": a send dropped in flight may
+/// have sent some bytes already.
+pub(crate) struct Send<B> {
+    fd: SharedFd,
+    buf: B,
+}
+
+impl<B: IoBuf> Send<B> {
+    pub(crate) fn new(fd: SharedFd, buf: B) -> Send<B> {
+        Send { fd, buf }
+    }
+
+    fn len(&self) -> u32 {
+        u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX)
+    }
+}
+
+// SAFETY: the entry points into the buffer, whose memory `IoBuf` guarantees to be
+// stable across moves of `self.buf` and valid while it lives.
+unsafe impl<B: IoBuf> OpKind for Send<B> {
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), self.len())
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.fd.raw(), Interest::Write)
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        let len = self.len() as usize;
+        // SAFETY: `IoBuf` guarantees `bytes_init()` readable bytes at the pointer.
+        let n = unsafe { sys::send_raw(self.fd.raw(), self.buf.stable_ptr(), len) }?;
+        Ok(n as u32)
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.buf)
+    }
+}

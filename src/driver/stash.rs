@@ -1,0 +1,218 @@
+//! What the driver remembers about one descriptor: results that cancelled operations
+//! received, so that nothing the kernel already did is lost.
+//!
+//! On io_uring a read or accept whose future is dropped may still complete in the
+//! kernel before the cancellation reaches it: the bytes are already out of the
+//! socket, the connection already out of the backlog. Those results are kept here and
+//! handed to the next read or accept on the same descriptor, in order:
+//!
+//! ```text
+//!   read A in flight ──dropped──▶ pending += 1, ASYNC_CANCEL queued
+//!   read B polled    ──pending > 0──▶ waits (so that B cannot overtake A's bytes)
+//!   A's CQE: -ECANCELED  ──▶ pending -= 1, B woken, B submits
+//!            n bytes     ──▶ bytes stashed, B woken, B takes them without a syscall
+//! ```
+//!
+//! The multishot accept of a listener also delivers into [`FdState::accepted`].
+//! epoll never needs the stash: it makes a call only when it can take the result.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll, Waker};
+
+use super::buf::IoBufMut;
+use super::sockaddr::SockAddr;
+
+/// Something a cancelled receive got.
+pub(crate) enum Received {
+    /// Bytes from a byte stream (TCP, Unix stream, pipe).
+    Bytes { data: Vec<u8>, taken: usize },
+    /// One datagram, and who sent it when the op asked.
+    Datagram {
+        data: Vec<u8>,
+        from: Option<SockAddr>,
+    },
+    /// An error (for example `ECONNRESET`), reported once by the kernel.
+    Error(i32),
+}
+
+/// A connection accepted for somebody who was no longer waiting.
+pub(crate) type Accepted = io::Result<(OwnedFd, Option<SockAddr>)>;
+
+/// Where a multishot op of a descriptor is armed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Multishot {
+    /// The runtime whose ring holds it.
+    pub(crate) runtime: u64,
+    /// Its op-table key there.
+    pub(crate) key: usize,
+}
+
+/// The driver's per-descriptor state (see the module docs).
+#[derive(Default)]
+pub(crate) struct FdState {
+    /// Cancelled reads and accepts whose CQE has not arrived yet.
+    pending: u32,
+    /// What cancelled reads received, oldest first.
+    received: VecDeque<Received>,
+    /// Connections (or accept errors) for the next accepts, oldest first.
+    pub(crate) accepted: VecDeque<Accepted>,
+    /// This listener's multishot accept, while armed.
+    pub(crate) multishot: Option<Multishot>,
+    /// Tasks waiting for `pending` to drain or for `accepted` to fill.
+    waiters: Vec<Waker>,
+}
+
+/// The outcome of looking at the stash before submitting a read.
+pub(crate) enum Take {
+    /// Submit: nothing is stashed or due.
+    Submit,
+    /// Finished from the stash with this result (bytes copied into the buffer).
+    Done(io::Result<u32>),
+    /// A cancelled op's result is still due: wait for it.
+    Wait,
+}
+
+impl FdState {
+    /// A cancelled op's CQE is now due here.
+    pub(crate) fn add_pending(&mut self) {
+        self.pending += 1;
+    }
+
+    /// A cancelled op's CQE arrived (its result, if any, was stashed first).
+    pub(crate) fn remove_pending(&mut self, woken: &mut Vec<Waker>) {
+        self.pending = self.pending.saturating_sub(1);
+        if self.pending == 0 {
+            woken.append(&mut self.waiters);
+        }
+    }
+
+    /// Remembers what a cancelled receive got.
+    pub(crate) fn stash(&mut self, received: Received) {
+        self.received.push_back(received);
+    }
+
+    /// Queues a connection for the next accept; wakes the waiting accepts.
+    pub(crate) fn push_accepted(&mut self, accepted: Accepted, woken: &mut Vec<Waker>) {
+        self.accepted.push_back(accepted);
+        woken.append(&mut self.waiters);
+    }
+
+    /// Wakes every waiter (for example when a multishot accept ends).
+    pub(crate) fn wake_all(&mut self, woken: &mut Vec<Waker>) {
+        woken.append(&mut self.waiters);
+    }
+
+    /// Registers the task of `cx` to be woken by the next stash event.
+    pub(crate) fn register(&mut self, cx: &Context<'_>) {
+        if !self.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            self.waiters.push(cx.waker().clone());
+        }
+    }
+
+    /// For a stream read into `bufs` (filled in order): stashed bytes or error, a
+    /// wait, or the go-ahead to submit. A stashed datagram is taken whole (what does
+    /// not fit is dropped, as `recv` truncates a datagram).
+    pub(crate) fn take_bytes<B: IoBufMut>(&mut self, bufs: &mut [B], cx: &Context<'_>) -> Take {
+        match self.received.front_mut() {
+            Some(Received::Bytes { data, taken }) => {
+                let copied = fill(bufs, &data[*taken..]);
+                *taken += copied;
+                if *taken == data.len() {
+                    self.received.pop_front();
+                }
+                Take::Done(Ok(copied as u32))
+            }
+            Some(Received::Datagram { data, .. }) => {
+                let copied = fill(bufs, data);
+                self.received.pop_front();
+                Take::Done(Ok(copied as u32))
+            }
+            Some(Received::Error(errno)) => {
+                let errno = *errno;
+                self.received.pop_front();
+                Take::Done(Err(io::Error::from_raw_os_error(errno)))
+            }
+            None if self.pending > 0 => {
+                self.register(cx);
+                Take::Wait
+            }
+            None => Take::Submit,
+        }
+    }
+
+    /// For a datagram read into `buf`: one whole stashed datagram (truncated to the
+    /// buffer, as `recv` truncates), with its sender.
+    pub(crate) fn take_datagram<B: IoBufMut>(
+        &mut self,
+        buf: &mut B,
+        from: &mut Option<SockAddr>,
+        cx: &Context<'_>,
+    ) -> Take {
+        match self.received.pop_front() {
+            Some(Received::Datagram { data, from: sender }) => {
+                *from = sender;
+                Take::Done(Ok(copy_into(buf, &data) as u32))
+            }
+            Some(Received::Bytes { data, taken }) => {
+                *from = None;
+                Take::Done(Ok(copy_into(buf, &data[taken..]) as u32))
+            }
+            Some(Received::Error(errno)) => Take::Done(Err(io::Error::from_raw_os_error(errno))),
+            None if self.pending > 0 => {
+                self.register(cx);
+                Take::Wait
+            }
+            None => Take::Submit,
+        }
+    }
+
+    /// For an accept: a queued connection, or whether to wait for a cancelled accept.
+    pub(crate) fn poll_accepted(&mut self, cx: &Context<'_>) -> Poll<Option<Accepted>> {
+        if let Some(accepted) = self.accepted.pop_front() {
+            return Poll::Ready(Some(accepted));
+        }
+        if self.pending > 0 {
+            self.register(cx);
+            return Poll::Pending;
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// Copies `src` into `bufs` in order, as much as fits; returns the bytes copied.
+fn fill<B: IoBufMut>(bufs: &mut [B], src: &[u8]) -> usize {
+    let mut copied = 0;
+    for buf in bufs.iter_mut() {
+        if copied == src.len() {
+            break;
+        }
+        copied += copy_into(buf, &src[copied..]);
+    }
+    copied
+}
+
+/// Copies as much of `src` as fits at the start of `buf`; marks it initialised.
+fn copy_into<B: IoBufMut>(buf: &mut B, src: &[u8]) -> usize {
+    let n = src.len().min(buf.bytes_total());
+    // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer,
+    // `n` is no more than that, and `src` is a distinct live slice (the stash owns it).
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), buf.stable_mut_ptr(), n) };
+    // SAFETY: the first `n` bytes were just written.
+    unsafe { buf.set_init(n) };
+    n
+}
+
+/// The bytes a completed receive wrote at the start of `buf`.
+///
+/// # Safety
+///
+/// The kernel must have written `n` bytes at the start of `buf` (a CQE result `n`
+/// of a read into it), and `n <= buf.bytes_total()`.
+pub(crate) unsafe fn received_bytes<B: IoBufMut>(buf: &B, n: usize) -> Vec<u8> {
+    let n = n.min(buf.bytes_total());
+    // SAFETY: the caller guarantees the first `n` bytes were written by the kernel,
+    // so they are initialised, and the buffer is live and not mutated meanwhile.
+    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), n) }.to_vec()
+}

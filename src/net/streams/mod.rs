@@ -1,0 +1,34 @@
+//! asyncio's streams: [`StreamReader`] and [`StreamWriter`] over a connection,
+//! [`open_connection`], and servers ([`start_server`], [`Server`]).
+//!
+//! * `reader.rs`: the buffered reader, one receive kept in flight inside it.
+//! * `writer.rs` and `flusher.rs`: the buffered writer and the task that sends
+//!   its buffer, with asyncio's high/low water marks.
+//! * `server.rs`: accept loops and connection tasks.
+//! * `transport.rs`: what they read from and write to.
+
+mod connect;
+mod error;
+mod flusher;
+mod reader;
+mod server;
+mod transport;
+mod writer;
+
+pub use connect::{open_connection, open_unix_connection};
+pub use error::{IncompleteReadError, ReadUntilError};
+pub use reader::{Lines, StreamReader, DEFAULT_LIMIT};
+pub use server::{start_server, start_unix_server, Server};
+pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};
+
+use crate::net::socket::Socket;
+use transport::Transport;
+
+/// The reader and writer of a connected stream socket.
+pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
+    let transport = Transport::Socket(socket);
+    (
+        StreamReader::new(transport.clone()),
+        StreamWriter::new(transport),
+    )
+}

@@ -1,0 +1,369 @@
+//! [`StreamReader`]: asyncio's buffered reader over a stream transport.
+//!
+//! The reader owns a buffer and at most one receive in flight. Every read method is
+//! a `poll_*` state machine over those two: a read whose future is dropped leaves
+//! the receive running inside the reader, and its bytes are in the buffer for the
+//! next call. So every method is cancel-safe, and nothing is ever cancelled in the
+//! kernel except when the reader itself is dropped.
+//!
+//! The buffer grows only as a read needs it: `read(n)` receives only when the
+//! buffer is empty, `readuntil` stops receiving once more than `limit` bytes are
+//! buffered without the separator. Each receive asks for `chunk` bytes, which
+//! starts small (idle connections hold little) and doubles while receives fill it.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use super::error::{IncompleteReadError, ReadUntilError};
+use super::transport::{Receive, Transport};
+
+/// The default limit of `readuntil` / `readline`, as asyncio's (64 KiB).
+pub const DEFAULT_LIMIT: usize = 64 * 1024;
+
+/// Receive sizes: from 4 KiB, doubling up to 64 KiB while receives fill them.
+const MIN_CHUNK: usize = 4 * 1024;
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// The reading half of a stream, like asyncio's `StreamReader`.
+///
+/// From [`open_connection`](crate::net::open_connection), a server callback of
+/// [`start_server`](crate::net::start_server), or
+/// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams).
+///
+/// ```
+/// use ringloop::net::{TcpListener, TcpStream};
+/// # ringloop::run(async {
+/// let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// ringloop::spawn(async move {
+///     let stream = TcpStream::connect(addr).await.unwrap();
+///     stream.write_all(b"first line\nsecond".to_vec()).await.0.unwrap();
+/// });
+/// let (stream, _) = listener.accept().await.unwrap();
+/// let (mut reader, _writer) = stream.into_streams();
+/// assert_eq!(reader.readline().await.unwrap(), b"first line\n");
+/// assert_eq!(reader.readexactly(3).await.unwrap(), b"sec");
+/// assert_eq!(reader.read(100).await.unwrap(), b"ond");
+/// assert_eq!(reader.read(100).await.unwrap(), b""); // end of stream
+/// assert!(reader.at_eof());
+/// # });
+/// ```
+pub struct StreamReader {
+    transport: Transport,
+    /// Buffered bytes are `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    limit: usize,
+    chunk: usize,
+    /// The receive in flight, if any.
+    receive: Option<Receive>,
+    /// An empty buffer for the next receive.
+    spare: Vec<u8>,
+    /// Where `readuntil` resumes its search for the separator (bytes of
+    /// `buf[pos..]` already searched), so a long wait does not rescan.
+    searched: usize,
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("transport", &self.transport)
+            .field("buffered", &self.buffered())
+            .field("eof", &self.eof)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamReader {
+    pub(crate) fn new(transport: Transport) -> StreamReader {
+        StreamReader {
+            transport,
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+            limit: DEFAULT_LIMIT,
+            chunk: MIN_CHUNK,
+            receive: None,
+            spare: Vec::new(),
+            searched: 0,
+        }
+    }
+
+    /// The limit of `readuntil`/`readline` (default [`DEFAULT_LIMIT`]).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Sets the limit of `readuntil`/`readline` (at least 1).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+    }
+
+    /// Bytes received and not read yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Whether the stream has ended and every byte was read (asyncio's `at_eof`).
+    pub fn at_eof(&self) -> bool {
+        self.eof && self.buffered() == 0
+    }
+
+    /// Up to `n` bytes: what is buffered, or else what the next receive brings.
+    /// An empty vector means the end of the stream (or `n == 0`).
+    ///
+    /// Cancel-safe.
+    pub async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        poll_fn(|cx| self.poll_read(n, cx)).await
+    }
+
+    /// Everything up to the end of the stream (asyncio's `read(-1)`).
+    ///
+    /// Cancel-safe: bytes received before the drop stay buffered.
+    pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        poll_fn(|cx| {
+            while !self.eof {
+                std::task::ready!(self.poll_fill(cx))?;
+            }
+            Poll::Ready(Ok(self.take(self.buffered())))
+        })
+        .await
+    }
+
+    /// Exactly `n` bytes; if the stream ends (or fails) first, the bytes read so
+    /// far are in the error's `partial`.
+    ///
+    /// Cancel-safe: bytes received before the drop stay buffered.
+    pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>, IncompleteReadError> {
+        poll_fn(|cx| self.poll_readexactly(n, cx)).await
+    }
+
+    /// Bytes up to and including `separator`. At the end of the stream before it,
+    /// `Incomplete` with every remaining byte; past the limit, `LimitOverrun` with
+    /// the data left in the buffer.
+    ///
+    /// Cancel-safe. An empty separator is an `Incomplete` error of kind
+    /// `InvalidInput` that consumes nothing.
+    pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>, ReadUntilError> {
+        poll_fn(|cx| self.poll_readuntil(separator, cx)).await
+    }
+
+    /// One line, up to and including `\n`; at the end of the stream, the last
+    /// bytes without a newline, then empty vectors. Past the limit, `LimitOverrun`,
+    /// and the overlong data is dropped (asyncio's behaviour), so the next call
+    /// continues after it.
+    ///
+    /// Cancel-safe.
+    pub async fn readline(&mut self) -> Result<Vec<u8>, ReadUntilError> {
+        poll_fn(|cx| self.poll_readline(cx)).await
+    }
+
+    /// The lines of the stream as a [`Stream`], ending at the end of the stream.
+    ///
+    /// ```
+    /// # use ringloop::net::UnixStream;
+    /// # ringloop::run(async {
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// a.write_all(b"one\ntwo\n".to_vec()).await.0.unwrap();
+    /// drop(a);
+    /// let (mut reader, _writer) = b.into_streams();
+    /// let mut lines = reader.lines();
+    /// let mut got = Vec::new();
+    /// while let Some(line) = std::future::poll_fn(|cx| {
+    ///     futures_core::Stream::poll_next(std::pin::Pin::new(&mut lines), cx)
+    /// })
+    /// .await
+    /// {
+    ///     got.push(line.unwrap());
+    /// }
+    /// assert_eq!(got, [b"one\n".to_vec(), b"two\n".to_vec()]);
+    /// # });
+    /// ```
+    pub fn lines(&mut self) -> Lines<'_> {
+        Lines { reader: self }
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.buffered());
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.consume(n);
+        out
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.searched = self.searched.saturating_sub(n);
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Receives once more into the buffer: `Ok(n)` bytes arrived (0: end of
+    /// stream, remembered).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.eof {
+            return Poll::Ready(Ok(0));
+        }
+        if self.receive.is_none() {
+            let mut buf = std::mem::take(&mut self.spare);
+            buf.clear();
+            buf.reserve_exact(self.chunk);
+            self.receive = Some(self.transport.receive(buf));
+        }
+        let receive = self.receive.as_mut().expect("a receive is in flight");
+        let (result, mut received) = std::task::ready!(receive.poll(cx));
+        self.receive = None;
+        let n = match result {
+            Ok(n) => n,
+            Err(e) => {
+                self.spare = received;
+                return Poll::Ready(Err(e));
+            }
+        };
+        if n == 0 {
+            self.eof = true;
+        } else if n == received.capacity() && self.chunk < MAX_CHUNK {
+            self.chunk *= 2;
+        }
+        if self.buffered() == 0 {
+            // The common case: hand the received buffer over, keep the old one.
+            std::mem::swap(&mut self.buf, &mut received);
+            self.pos = 0;
+            received.clear();
+        } else {
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.buf.extend_from_slice(&received);
+            received.clear();
+        }
+        self.spare = received;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_read(&mut self, n: usize, cx: &mut Context<'_>) -> Poll<io::Result<Vec<u8>>> {
+        if n == 0 {
+            return Poll::Ready(Ok(Vec::new()));
+        }
+        while self.buffered() == 0 && !self.eof {
+            std::task::ready!(self.poll_fill(cx))?;
+        }
+        Poll::Ready(Ok(self.take(n)))
+    }
+
+    fn poll_readexactly(
+        &mut self,
+        n: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Vec<u8>, IncompleteReadError>> {
+        while self.buffered() < n {
+            let error = match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => None,
+                Ok(_) => continue,
+                Err(e) => Some(e),
+            };
+            return Poll::Ready(Err(IncompleteReadError {
+                partial: self.take(self.buffered()),
+                expected: Some(n),
+                error,
+            }));
+        }
+        Poll::Ready(Ok(self.take(n)))
+    }
+
+    fn poll_readuntil(
+        &mut self,
+        sep: &[u8],
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Vec<u8>, ReadUntilError>> {
+        if sep.is_empty() {
+            return Poll::Ready(Err(ReadUntilError::Incomplete(IncompleteReadError {
+                partial: Vec::new(),
+                expected: None,
+                error: Some(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the separator must have at least one byte",
+                )),
+            })));
+        }
+        loop {
+            let data = &self.buf[self.pos..];
+            let from = self.searched.saturating_sub(sep.len() - 1);
+            if let Some(i) = find(&data[from..], sep) {
+                let at = from + i;
+                if at > self.limit {
+                    return Poll::Ready(Err(ReadUntilError::LimitOverrun { consumed: at }));
+                }
+                return Poll::Ready(Ok(self.take(at + sep.len())));
+            }
+            self.searched = data.len();
+            if data.len() > self.limit {
+                return Poll::Ready(Err(ReadUntilError::LimitOverrun {
+                    consumed: data.len(),
+                }));
+            }
+            let error = match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => None,
+                Ok(_) => continue,
+                Err(e) => Some(e),
+            };
+            return Poll::Ready(Err(ReadUntilError::Incomplete(IncompleteReadError {
+                partial: self.take(self.buffered()),
+                expected: None,
+                error,
+            })));
+        }
+    }
+
+    fn poll_readline(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, ReadUntilError>> {
+        match std::task::ready!(self.poll_readuntil(b"\n", cx)) {
+            Ok(line) => Poll::Ready(Ok(line)),
+            Err(ReadUntilError::Incomplete(e)) if e.error.is_none() => Poll::Ready(Ok(e.partial)),
+            Err(ReadUntilError::LimitOverrun { consumed }) => {
+                let data = &self.buf[self.pos..];
+                let drop = if data[consumed..].starts_with(b"\n") {
+                    consumed + 1
+                } else {
+                    data.len()
+                };
+                self.consume(drop);
+                Poll::Ready(Err(ReadUntilError::LimitOverrun { consumed }))
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// The position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() == 1 {
+        return haystack.iter().position(|&b| b == needle[0]);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The lines of a [`StreamReader`] (see [`StreamReader::lines`]).
+#[derive(Debug)]
+pub struct Lines<'a> {
+    reader: &'a mut StreamReader,
+}
+
+impl Stream for Lines<'_> {
+    type Item = Result<Vec<u8>, ReadUntilError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match std::task::ready!(this.reader.poll_readline(cx)) {
+            Ok(line) if line.is_empty() => Poll::Ready(None),
+            other => Poll::Ready(Some(other)),
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! [`StreamWriter`]: asyncio's buffered writer over a stream transport.
+//!
+//! `write` only appends to a buffer; a per-writer *flusher* task (`flusher.rs`)
+//! sends it. The flusher is spawned at the first write and parks when the buffer is
+//! empty, so a write costs a copy and, at most, one local wake-up; the send goes
+//! to the kernel in the same loop turn.
+//!
+//! Flow control is asyncio's: when the buffered bytes (not yet sent, or sent but
+//! not confirmed by the kernel) exceed the high-water mark, the writer is *paused*
+//! and [`drain`](StreamWriter::drain) waits until they fall to the low-water mark.
+//!
+//! ```text
+//!   Open ──write_eof()──▶ flush, shutdown(Write) ──▶ Done
+//!     │──close()──────▶ flush, shutdown(Both)   ──▶ Done   (wait_closed returns)
+//!     │──writer dropped─▶ flush, shutdown(Write) ──▶ Done
+//!     └──send error────────────────────────────────▶ Done   (write/drain give it)
+//! ```
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use super::flusher;
+use super::transport::Transport;
+
+/// asyncio's default high-water mark (64 KiB); the low mark is a quarter of it.
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// What the owner asked for once the buffer is flushed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ending {
+    /// Keep the stream open.
+    Open,
+    /// `write_eof`, or the writer was dropped: shut down the writing half.
+    Eof,
+    /// `close`: shut down both halves.
+    Close,
+}
+
+/// An error kept to report it to every later call (`io::Error` is not `Clone`).
+#[derive(Debug)]
+pub(crate) struct SavedError {
+    kind: io::ErrorKind,
+    raw: Option<i32>,
+    message: String,
+}
+
+impl SavedError {
+    pub(crate) fn new(e: &io::Error) -> SavedError {
+        SavedError {
+            kind: e.kind(),
+            raw: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn to_error(&self) -> io::Error {
+        match self.raw {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.message.clone()),
+        }
+    }
+}
+
+/// The writer's state, shared with its flusher.
+pub(crate) struct WriterState {
+    /// Bytes written and not yet handed to the kernel.
+    pub(crate) buf: Vec<u8>,
+    /// Bytes handed to the kernel and not yet reported sent.
+    pub(crate) in_flight: usize,
+    pub(crate) high: usize,
+    pub(crate) low: usize,
+    /// Above the high-water mark, until back at the low one.
+    pub(crate) paused: bool,
+    pub(crate) ending: Ending,
+    /// The flusher finished the ending (or failed): nothing more will be sent.
+    pub(crate) done: bool,
+    pub(crate) error: Option<SavedError>,
+    /// Whether a flusher task is alive.
+    pub(crate) flusher_alive: bool,
+    /// The parked flusher's waker.
+    pub(crate) flusher_waker: Option<Waker>,
+    /// Tasks in `drain` or `wait_closed`.
+    pub(crate) waiters: Vec<Waker>,
+}
+
+impl WriterState {
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() + self.in_flight
+    }
+
+    /// Leaves the paused state if the buffered bytes fell to the low-water mark.
+    pub(crate) fn update_paused(&mut self, woken: &mut Vec<Waker>) {
+        if self.paused && self.buffered() <= self.low {
+            self.paused = false;
+            woken.append(&mut self.waiters);
+        }
+    }
+}
+
+/// What the writer and its flusher share.
+pub(crate) struct WriterShared {
+    pub(crate) transport: Transport,
+    pub(crate) state: RefCell<WriterState>,
+}
+
+/// The writing half of a stream, like asyncio's `StreamWriter`.
+///
+/// ```
+/// use ringloop::net::UnixStream;
+/// # ringloop::run(async {
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let (_r, writer) = a.into_streams();
+/// let (mut reader, _w) = b.into_streams();
+/// writer.write(b"hello ").unwrap();
+/// writer.write(b"world").unwrap();
+/// writer.drain().await.unwrap();
+/// writer.close();
+/// writer.wait_closed().await.unwrap();
+/// assert_eq!(reader.read_to_end().await.unwrap(), b"hello world");
+/// # });
+/// ```
+pub struct StreamWriter {
+    shared: Rc<WriterShared>,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.state.borrow();
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.shared.transport)
+            .field("buffered", &state.buffered())
+            .field("ending", &state.ending)
+            .field("done", &state.done)
+            .finish_non_exhaustive()
+    }
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the stream writer is closing")
+}
+
+impl StreamWriter {
+    pub(crate) fn new(transport: Transport) -> StreamWriter {
+        StreamWriter {
+            shared: Rc::new(WriterShared {
+                transport,
+                state: RefCell::new(WriterState {
+                    buf: Vec::new(),
+                    in_flight: 0,
+                    high: DEFAULT_HIGH_WATER,
+                    low: DEFAULT_HIGH_WATER / 4,
+                    paused: false,
+                    ending: Ending::Open,
+                    done: false,
+                    error: None,
+                    flusher_alive: false,
+                    flusher_waker: None,
+                    waiters: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// Buffers `data` to be sent; never waits. Call [`drain`](Self::drain) to let
+    /// the buffer empty when much is written.
+    ///
+    /// Fails if the writer is closing (after `write_eof` or `close`), if an earlier
+    /// send failed (the peer reset the connection: the same error again), or
+    /// outside a ringloop runtime. Nothing is buffered then.
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        let mut state = self.shared.state.borrow_mut();
+        if let Some(e) = &state.error {
+            return Err(e.to_error());
+        }
+        if state.ending != Ending::Open {
+            return Err(closed_error());
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if !state.flusher_alive && !crate::runtime::context::is_running() {
+            return Err(io::Error::other(
+                "StreamWriter used outside of a ringloop runtime",
+            ));
+        }
+        state.buf.extend_from_slice(data);
+        if state.buffered() > state.high {
+            state.paused = true;
+        }
+        drop(state);
+        self.kick()
+    }
+
+    /// [`write`](Self::write) of each item in turn.
+    pub fn writelines<I, B>(&self, lines: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        lines.into_iter().try_for_each(|l| self.write(l.as_ref()))
+    }
+
+    /// Wakes the flusher, spawning it at the first write.
+    fn kick(&self) -> io::Result<()> {
+        let mut state = self.shared.state.borrow_mut();
+        if let Some(waker) = state.flusher_waker.take() {
+            drop(state);
+            waker.wake();
+            return Ok(());
+        }
+        if state.flusher_alive || state.done {
+            return Ok(());
+        }
+        if !crate::runtime::context::is_running() {
+            // Only `end` gets here (writes check first): nothing is buffered.
+            drop(state);
+            flusher::finish(&self.shared);
+            return Ok(());
+        }
+        state.flusher_alive = true;
+        drop(state);
+        drop(crate::spawn(flusher::run(self.shared.clone())));
+        Ok(())
+    }
+
+    /// Waits until the buffer is back under the low-water mark, if the writer is
+    /// paused (above the high-water mark); returns at once otherwise. Gives the
+    /// error of a failed send.
+    ///
+    /// Cancel-safe: the data stays buffered and is sent anyway.
+    pub async fn drain(&self) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut state = self.shared.state.borrow_mut();
+            if let Some(e) = &state.error {
+                return Poll::Ready(Err(e.to_error()));
+            }
+            if !state.paused || state.done {
+                return Poll::Ready(Ok(()));
+            }
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends what is buffered, then shuts down the writing half: the peer reads
+    /// the end of the stream, and this side can still read.
+    pub fn write_eof(&self) -> io::Result<()> {
+        self.end(Ending::Eof)
+    }
+
+    /// Whether [`write_eof`](Self::write_eof) is supported (always, for sockets).
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Sends what is buffered, then shuts the connection down in both directions
+    /// (the reader half then reads the end of the stream). The descriptor itself
+    /// closes when the reader half is dropped too. Never waits; see
+    /// [`wait_closed`](Self::wait_closed).
+    pub fn close(&self) {
+        let _ = self.end(Ending::Close);
+    }
+
+    fn end(&self, ending: Ending) -> io::Result<()> {
+        let mut state = self.shared.state.borrow_mut();
+        if state.ending == Ending::Close || state.ending == ending {
+            return Ok(());
+        }
+        state.ending = ending;
+        if state.done {
+            // Already shut down for writing (or failed): finish closing here.
+            drop(state);
+            if ending == Ending::Close {
+                let _ = self.shared.transport.shutdown(std::net::Shutdown::Both);
+            }
+            return Ok(());
+        }
+        let idle = !state.flusher_alive;
+        drop(state);
+        if idle {
+            // Nothing buffered and no flusher: shut down now, without a task.
+            flusher::finish(&self.shared);
+            return Ok(());
+        }
+        self.kick()
+    }
+
+    /// Whether `close` or `write_eof` was called, or the writer failed.
+    pub fn is_closing(&self) -> bool {
+        let state = self.shared.state.borrow();
+        state.ending != Ending::Open || state.error.is_some()
+    }
+
+    /// Waits until the writer is done: everything buffered was sent and the
+    /// connection shut down after [`close`](Self::close) or
+    /// [`write_eof`](Self::write_eof), or a send failed (its error).
+    ///
+    /// Cancel-safe.
+    pub async fn wait_closed(&self) -> io::Result<()> {
+        poll_fn(|cx| {
+            let mut state = self.shared.state.borrow_mut();
+            if let Some(e) = &state.error {
+                return Poll::Ready(Err(e.to_error()));
+            }
+            if state.done {
+                return Poll::Ready(Ok(()));
+            }
+            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Bytes buffered: not yet sent, or sent but not yet confirmed by the kernel.
+    pub fn buffered(&self) -> usize {
+        self.shared.state.borrow().buffered()
+    }
+
+    /// Sets the high-water mark and, optionally, the low one (default: a quarter
+    /// of the high one), like asyncio's `transport.set_write_buffer_limits`.
+    pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) {
+        let mut state = self.shared.state.borrow_mut();
+        state.high = high;
+        state.low = low.unwrap_or(high / 4).min(high);
+        let mut woken = Vec::new();
+        if state.buffered() > state.high {
+            state.paused = true;
+        }
+        state.update_paused(&mut woken);
+        drop(state);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// The peer's address, for TCP (asyncio's `get_extra_info('peername')`).
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.socket()?.peer_addr()?.ip_or_err()
+    }
+
+    /// The local address, for TCP (`get_extra_info('sockname')`).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.socket()?.local_addr()?.ip_or_err()
+    }
+
+    fn socket(&self) -> io::Result<&crate::net::socket::Socket> {
+        self.shared
+            .transport
+            .socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "not a socket"))
+    }
+}
+
+impl Drop for StreamWriter {
+    /// What is buffered is still sent; then the writing half is shut down (the
+    /// peer reads the end of the stream), unless `close` or `write_eof` said more.
+    fn drop(&mut self) {
+        let _ = self.end(Ending::Eof);
+    }
+}
