@@ -8,7 +8,6 @@
 //! direction is woken and retries. A dropped op removes its waiter; the kernel never
 //! holds an op's memory, so cancellation needs nothing else.
 
-
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};

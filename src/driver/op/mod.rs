@@ -19,7 +19,6 @@
 //! and queues an `ASYNC_CANCEL`; they are freed (and any descriptor the op produced
 //! is closed) when the CQE arrives.
 
-
 // Files and pipes (issue 5) are built on `Read`, `Write` and `OpenAt`; until they
 // land, only tests drive them (and `Nop`).
 mod accept;
