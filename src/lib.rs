@@ -38,6 +38,31 @@
 //! });
 //! ```
 //!
+//! Networking is in [`net`], in asyncio's shape:
+//!
+//! ```
+//! use ringloop::net::{open_connection, start_server};
+//! ringloop::run(async {
+//!     let server = start_server(
+//!         |mut reader, writer| async move {
+//!             // Echo each line back, until the client closes the connection.
+//!             while let Ok(line) = reader.readline().await {
+//!                 if line.is_empty() || writer.write(&line).is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         },
+//!         "127.0.0.1:0",
+//!     )
+//!     .await
+//!     .unwrap();
+//!     let (mut reader, writer) = open_connection(server.local_addr().unwrap()).await.unwrap();
+//!     writer.write(b"hello\n").unwrap();
+//!     writer.drain().await.unwrap();
+//!     assert_eq!(reader.readline().await.unwrap(), b"hello\n");
+//! });
+//! ```
+//!
 //! Dropping a future cancels it; a task is cancelled with [`JoinHandle::cancel`].
 //! Cancellation never loses the kernel's view of memory: an operation whose future is
 //! dropped keeps its buffer until the kernel reports it is done.
@@ -58,6 +83,9 @@
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
 //! | `asyncio.TaskGroup()` | [`TaskGroup`] |
 //! | `asyncio.to_thread(f)`, `loop.run_in_executor(None, f)` | [`to_thread`]`(f)` |
+//! | `asyncio.open_connection`, `asyncio.start_server` | [`net::open_connection`], [`net::start_server`] |
+//! | `StreamReader`, `StreamWriter` | [`net::StreamReader`], [`net::StreamWriter`] |
+//! | sockets (`loop.sock_*`) | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`] |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
