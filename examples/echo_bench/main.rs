@@ -14,7 +14,8 @@
 //! - the server's CPU time per request: the growth over the window of the sum of
 //!   `/proc/PID/task/*/schedstat` (ns on CPU, all threads), over the requests
 //!   completed in it; the client thread's likewise, which shows whether the client
-//!   and not the server is the bottleneck;
+//!   and not the server is the bottleneck, as does each one's busy share of the
+//!   window (100% = its core saturated);
 //! - with `--syscalls`, a separate traced run per server: the syscalls it makes per
 //!   request, counted by `strace -c -f -p PID` over the window (and by `perf stat -e
 //!   raw_syscalls:sys_enter` as a cross-check, where perf works);
@@ -125,6 +126,12 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// The number of CPUs online (not only those this process may use).
+fn online_cpus() -> i64 {
+    // SAFETY: sysconf has no memory effects.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }
+}
+
 /// The syscall counters for `--syscalls`, or `None` (with a message) without strace.
 fn tracers() -> Option<Tracers> {
     let Some(strace) = strace::find_program("strace") else {
@@ -172,7 +179,7 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
     println!(
         "- cpu: {} ({} online); servers on cpu{}, client on cpu{}",
         cpu_model(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        online_cpus(),
         opts.server_cpu,
         opts.client_cpu
     );

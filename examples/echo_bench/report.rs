@@ -64,9 +64,9 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         if runs == 1 { "" } else { "s" },
     );
     let mut header = "| server | req/s | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/req \
-                      | (min–max) | client CPU µs/req |"
+                      | (min–max) | client CPU µs/req | server busy | client busy |"
         .to_owned();
-    let mut rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|".to_owned();
+    let mut rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|".to_owned();
     if with_syscalls {
         header += " syscalls/req (strace) | syscalls/req (perf) |";
         rule += "--:|--:|";
@@ -82,7 +82,7 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         let hi = row.runs.iter().map(cpu).fold(0.0, f64::max);
         let _ = write!(
             out,
-            "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2}–{:.2} | {:.2} |",
+            "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2}–{:.2} | {:.2} | {:.0}% | {:.0}% |",
             row.peer.name(),
             med(row, |f| f.rps),
             med(row, |f| f.p50),
@@ -93,6 +93,8 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
             lo,
             hi,
             med(row, |f| f.client_cpu),
+            med(row, |f| f.server_busy) * 100.0,
+            med(row, |f| f.client_busy) * 100.0,
         );
         if with_syscalls {
             match &row.syscalls {

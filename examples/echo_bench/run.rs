@@ -19,8 +19,9 @@ use crate::strace::Strace;
 
 /// How long a server may take to print its address, and the client to connect.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// A run fails when no request completes for this long.
-const STALL: Duration = Duration::from_secs(5);
+/// A run fails when no request completes for this long (a healthy server answers
+/// within milliseconds; a stalled one would make the window's figures meaningless).
+const STALL: Duration = Duration::from_secs(1);
 /// How often the steering thread checks on the run.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -58,6 +59,10 @@ pub(crate) struct Figures {
     pub(crate) server_cpu: f64,
     /// Client CPU time per request, µs (the client thread).
     pub(crate) client_cpu: f64,
+    /// The share of the window the server was on a CPU (1.0 = one core saturated).
+    pub(crate) server_busy: f64,
+    /// The share of the window the client thread was on a CPU.
+    pub(crate) client_busy: f64,
     /// Requests in the window.
     pub(crate) requests: u64,
     /// Syscalls per request, on a traced run.
@@ -236,8 +241,12 @@ pub(crate) fn run_once(
     }
     let per_req = |ns: u64| ns as f64 / 1e3 / requests as f64;
     let us = |ns: u64| ns as f64 / 1e3;
+    let window = (end.at - start.at).as_secs_f64();
+    let busy = |ns: u64| ns as f64 / 1e9 / window;
     Ok(Some(Figures {
-        rps: requests as f64 / (end.at - start.at).as_secs_f64(),
+        rps: requests as f64 / window,
+        server_busy: busy(end.server_ns - start.server_ns),
+        client_busy: busy(end.client_ns - start.client_ns),
         p50: us(hist.quantile(0.5)),
         p99: us(hist.quantile(0.99)),
         p999: us(hist.quantile(0.999)),
