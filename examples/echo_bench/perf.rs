@@ -1,6 +1,13 @@
 //! A cross-check of strace's count: `perf stat -e raw_syscalls:sys_enter -p PID`,
 //! counted in the kernel (no ptrace stops). `-p` opens a counter on every thread
-//! listed in `/proc/PID/task`. Used only where perf can open that tracepoint.
+//! listed in `/proc/PID/task`, so a thread strace missed would show up here. Used
+//! only where perf can open that tracepoint.
+//!
+//! The figure is rough: perf says nothing when its counters open, so its count is
+//! divided by the requests from before perf starts to after it exits, a bracket
+//! wider than the count by perf's start-up time (it reads a few percent low; more
+//! on a loaded machine). perf 6.1's `--control` enable/disable, which would make
+//! the window exact, reported `<not counted>` with `-p` when tried here.
 
 use std::fs;
 use std::io;

@@ -68,7 +68,7 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         .to_owned();
     let mut rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|".to_owned();
     if with_syscalls {
-        header += " syscalls/req (strace) | syscalls/req (perf) |";
+        header += " syscalls/req (strace) | syscalls/req (perf, rough) |";
         rule += "--:|--:|";
     }
     header += " CPU vs tokio | CPU vs bare | p99 vs tokio | p99 vs bare |";
