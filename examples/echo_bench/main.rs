@@ -233,8 +233,8 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
                     Ok(Some(f)) => {
                         let s = f.syscalls.expect("a traced run counts syscalls");
                         eprintln!(
-                            "{label}: {:.3} syscalls/req (strace), {} requests traced",
-                            s.strace, f.requests
+                            "{label}: {:.3} syscalls/req (strace, {} thread(s) attached), {} requests",
+                            s.strace, s.threads, f.requests
                         );
                         row.syscalls = Some(s);
                     }

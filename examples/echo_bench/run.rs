@@ -39,6 +39,8 @@ pub(crate) struct SyscallFigures {
     pub(crate) strace: f64,
     /// Counted by perf, if it ran.
     pub(crate) perf: Option<f64>,
+    /// The server threads strace attached (checked against `/proc/PID/task`).
+    pub(crate) threads: usize,
     /// The busiest syscalls per request (strace), most first.
     pub(crate) top: Vec<(String, f64)>,
 }
@@ -212,6 +214,7 @@ pub(crate) fn run_once(
     let syscalls = match traced {
         Some((strace, strace_from, perf, perf_from)) => {
             let strace_requests = completed(&client) - strace_from;
+            let threads = strace.threads;
             let counts = strace.finish()?;
             let perf = match perf {
                 Some(p) => Some((p.finish()?, completed(&client) - perf_from)),
@@ -220,6 +223,7 @@ pub(crate) fn run_once(
             let n = strace_requests.max(1) as f64;
             Some(SyscallFigures {
                 strace: counts.total as f64 / n,
+                threads,
                 perf: perf.map(|(calls, requests)| calls as f64 / requests.max(1) as f64),
                 top: counts
                     .by_call

@@ -39,6 +39,8 @@ pub(crate) fn find_program(program: &str) -> Option<PathBuf> {
 pub(crate) struct Strace {
     process: Guarded,
     out: PathBuf,
+    /// How many threads strace reported attached (all of the server's).
+    pub(crate) threads: usize,
 }
 
 /// How many threads one line of strace's stderr says it attached.
@@ -97,7 +99,11 @@ impl Strace {
                 }
             }
         }
-        Ok(Strace { process, out })
+        Ok(Strace {
+            process,
+            out,
+            threads: attached,
+        })
     }
 
     /// Detaches strace (SIGINT) and reads its summary.
