@@ -1,0 +1,261 @@
+//! The echo benchmark: ringloop's `echo_server` against a tokio echo server written
+//! the same way and a bare io_uring loop with no runtime.
+//!
+//! A closed-loop load of C connections × M-byte messages for S seconds (after a
+//! warm-up that is not counted) against each server in turn. Each server is its own
+//! process pinned to one CPU (`--server-cpu`, default 0), started by the bench on
+//! `127.0.0.1:0` (it prints `Serving on ADDR` first, which gives the port); the
+//! client is one thread of this process pinned to the other CPU (`--client-cpu`,
+//! default 1), the same raw-epoll client for every server, and it checks every
+//! echoed byte. For each server and connection count it prints:
+//!
+//! - requests per second, and the round-trip latency p50/p99/p99.9/max from a
+//!   log-linear histogram (≤ 0.4% relative error);
+//! - the server's CPU time per request: the growth over the window of the sum of
+//!   `/proc/PID/task/*/schedstat` (ns on CPU, all threads), over the requests
+//!   completed in it; the client thread's likewise, which shows whether the client
+//!   and not the server is the bottleneck, as does each one's busy share of the
+//!   window (100% = its core saturated);
+//! - with `--syscalls`, a separate traced run per server: the syscalls it makes per
+//!   request, counted by `strace -c -f -p PID` over the window (and by `perf stat -e
+//!   raw_syscalls:sys_enter` as a cross-check, where perf works);
+//! - the server CPU and p99 ratios against tokio and against the bare ring loop.
+//!
+//! The servers (`--servers`, default all four):
+//!
+//! - `ringloop`: the `echo_server` example next to this binary, `RINGLOOP_DRIVER=uring`;
+//! - `ringloop-epoll`: the same binary with `RINGLOOP_DRIVER=epoll`;
+//! - `tokio`: `echo_bench serve-tokio ADDR` (see `peers/tokio_server.rs`);
+//! - `bare-uring`: `echo_bench serve-bare ADDR` (see `peers/bare_uring.rs`).
+//!
+//! A server whose binary is missing is skipped with a message. With `--repeat N`
+//! every server runs N times, the servers interleaved, and the tables show medians
+//! (with the range of the server CPU figure), which is what to trust on a noisy
+//! machine. Every process the bench starts is killed and reaped when its run ends,
+//! also on errors and panics, and every wait has a time limit.
+//!
+//! Run it, on an otherwise idle machine, with
+//!
+//! ```sh
+//! cargo build --release --examples
+//! target/release/examples/echo_bench --conns 1,64 --secs 5 --syscalls
+//! ```
+//!
+//! Options: `--conns LIST` (1,64), `--size BYTES` (128), `--secs S` (5), `--warmup S`
+//! (1), `--servers LIST`, `--syscalls`, `--repeat N` (1), `--server-cpu N` (0),
+//! `--client-cpu N` (1).
+
+mod args;
+mod client;
+mod histogram;
+mod peers;
+mod perf;
+mod process;
+mod procstat;
+mod report;
+mod run;
+mod strace;
+
+use std::fs;
+use std::io;
+use std::process::ExitCode;
+
+use args::{Options, USAGE};
+use report::Row;
+use run::Tracers;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let served = match args.get(1).map(String::as_str) {
+        Some("serve-tokio") => Some(peers::tokio_server::serve(server_addr(&args))),
+        Some("serve-bare") => Some(peers::bare_uring::serve(server_addr(&args))),
+        _ => None,
+    };
+    if let Some(result) = served {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", args[1]);
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let opts = match Options::parse(&args[1..]) {
+        Ok(opts) => opts,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("echo_bench: {msg}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match bench(&args, &opts) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("echo_bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A server subcommand's listen address (the argument after it).
+fn server_addr(args: &[String]) -> &str {
+    args.get(2).map_or("127.0.0.1:8888", String::as_str)
+}
+
+/// The first line of a file, trimmed, or `?`.
+fn first_line(path: &str) -> String {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.trim().to_owned()))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The CPU model, from /proc/cpuinfo.
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The number of CPUs online (not only those this process may use).
+fn online_cpus() -> i64 {
+    // SAFETY: sysconf has no memory effects.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }
+}
+
+/// The syscall counters for `--syscalls`, or `None` (with a message) without strace.
+fn tracers() -> Option<Tracers> {
+    let Some(strace) = strace::find_program("strace") else {
+        println!("\nstrace is not installed: the syscalls/req column is skipped (apt-get install strace)");
+        return None;
+    };
+    let perf = strace::find_program("perf").filter(|p| perf::works(p));
+    if perf.is_none() {
+        println!("perf cannot count raw_syscalls:sys_enter here: strace's count only");
+    }
+    Some(Tracers { strace, perf })
+}
+
+/// Runs the whole benchmark and prints the tables; `false` if any run failed.
+fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
+    if !procstat::available() {
+        return Err(io::Error::other(
+            "/proc/PID/schedstat is missing (a kernel without CONFIG_SCHED_INFO)",
+        ));
+    }
+    for cpu in [opts.server_cpu, opts.client_cpu] {
+        if !process::cpu_allowed(cpu) {
+            return Err(io::Error::other(format!(
+                "cpu{cpu} is not available to this process; choose --server-cpu/--client-cpu"
+            )));
+        }
+    }
+    // The client thread (and everything started from here) inherits this; each
+    // server is re-pinned to its own CPU before exec.
+    process::pin_current_thread(opts.client_cpu)?;
+
+    let mut servers = Vec::new();
+    for &peer in &opts.servers {
+        if peer.command("127.0.0.1:0")?.is_some() {
+            servers.push(peer);
+        }
+    }
+    println!("# echo_bench\n");
+    println!("- command: `{}`", args.join(" "));
+    println!(
+        "- kernel: Linux {} {}",
+        first_line("/proc/sys/kernel/osrelease"),
+        first_line("/proc/sys/kernel/version")
+    );
+    println!(
+        "- cpu: {} ({} online); servers on cpu{}, client on cpu{}",
+        cpu_model(),
+        online_cpus(),
+        opts.server_cpu,
+        opts.client_cpu
+    );
+    println!("- load average at start: {}", first_line("/proc/loadavg"));
+    println!(
+        "- {}-byte messages, {:?} warm-up, {:?} measured, {} run(s) per server",
+        opts.size, opts.warmup, opts.secs, opts.repeat
+    );
+    let tracers = if opts.syscalls { tracers() } else { None };
+
+    let mut failures = Vec::new();
+    for &conns in &opts.conns {
+        let mut rows: Vec<Row> = servers
+            .iter()
+            .map(|&peer| Row {
+                peer,
+                runs: Vec::new(),
+                syscalls: None,
+            })
+            .collect();
+        for rep in 0..opts.repeat {
+            // Rotate the order each round so no server always runs first.
+            for i in 0..rows.len() {
+                let row = &mut rows[(i + rep) % servers.len()];
+                let label = format!(
+                    "{conns} conns, run {}/{}, {}",
+                    rep + 1,
+                    opts.repeat,
+                    row.peer.name()
+                );
+                match run::run_once(row.peer, opts, conns, None) {
+                    Ok(Some(f)) => {
+                        eprintln!(
+                            "{label}: {:.0} req/s, p99 {:.1} µs, server {:.2} µs/req, client {:.2} µs/req",
+                            f.rps, f.p99, f.server_cpu, f.client_cpu
+                        );
+                        row.runs.push(f);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("{label}: FAILED: {e}");
+                        failures.push(format!("{label}: {e}"));
+                    }
+                }
+            }
+        }
+        if let Some(tracers) = &tracers {
+            for row in &mut rows {
+                let label = format!("{conns} conns, traced, {}", row.peer.name());
+                match run::run_once(row.peer, opts, conns, Some(tracers)) {
+                    Ok(Some(f)) => {
+                        let s = f.syscalls.expect("a traced run counts syscalls");
+                        eprintln!(
+                            "{label}: {:.3} syscalls/req (strace, {} thread(s) attached), {} requests",
+                            s.strace, s.threads, f.requests
+                        );
+                        row.syscalls = Some(s);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("{label}: FAILED: {e}");
+                        failures.push(format!("{label}: {e}"));
+                    }
+                }
+            }
+        }
+        print!(
+            "{}",
+            report::table(conns, opts.size, &rows, tracers.is_some())
+        );
+    }
+    if !failures.is_empty() {
+        println!("\n{} run(s) FAILED:", failures.len());
+        for failure in &failures {
+            println!("- {failure}");
+        }
+    }
+    Ok(failures.is_empty())
+}

@@ -1,0 +1,59 @@
+//! The tokio peer, written the way ringloop's `echo_server` is: one thread (a
+//! current-thread runtime), an accept loop, one task per connection reading into a
+//! 64 KiB buffer and writing back everything it read, TCP_NODELAY on.
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The per-connection buffer size.
+const BUF_SIZE: usize = 64 * 1024;
+
+/// Serves echo on `addr` until killed; prints `Serving on ADDR` first.
+pub(crate) fn serve(addr: &str) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let listener = TcpListener::bind(addr).await?;
+        println!("Serving on {}", listener.local_addr()?);
+        loop {
+            match listener.accept().await {
+                Ok((sock, _)) => {
+                    tokio::spawn(async move {
+                        match echo(sock).await {
+                            // The client closes with requests in flight at the end.
+                            Err(e) if !is_disconnect(&e) => {
+                                eprintln!("serve-tokio: connection: {e}")
+                            }
+                            _ => {}
+                        }
+                    });
+                }
+                Err(e) => eprintln!("serve-tokio: accept: {e}"),
+            }
+        }
+    })
+}
+
+/// Echoes one connection until the peer closes it.
+async fn echo(mut sock: TcpStream) -> io::Result<()> {
+    sock.set_nodelay(true)?;
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let n = sock.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        sock.write_all(&buf[..n]).await?;
+    }
+}
+
+/// Whether `e` is the peer going away (reset, broken pipe), not a server fault.
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
+}
