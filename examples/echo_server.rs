@@ -42,6 +42,8 @@ async fn handle_echo(mut reader: StreamReader, writer: StreamWriter, verbose: bo
         let data = match reader.read(64 * 1024).await {
             Ok(data) if !data.is_empty() => data,
             Ok(_) => break,
+            // A client that goes away abruptly resets the connection: its end.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
             Err(e) => {
                 eprintln!("read from {addr:?} failed: {e}");
                 return;

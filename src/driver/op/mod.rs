@@ -33,6 +33,7 @@ mod poll;
 #[cfg_attr(not(test), allow(dead_code))]
 mod read;
 mod recv;
+mod recv_multi;
 mod send;
 #[cfg_attr(not(test), allow(dead_code))]
 mod write;
@@ -52,6 +53,7 @@ pub(crate) use poll::PollAdd;
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use read::Read;
 pub(crate) use recv::Recv;
+pub(crate) use recv_multi::RecvStream;
 pub(crate) use send::Send;
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use write::Write;

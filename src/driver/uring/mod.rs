@@ -10,16 +10,19 @@
 //! Remote wake-ups arrive through an eventfd that the runtime's other threads write
 //! to; the driver keeps a one-shot `POLL_ADD` armed on it.
 
+pub(crate) mod buf_ring;
 mod setup;
 mod table;
 
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use io_uring::types::{SubmitArgs, Timespec};
 use io_uring::{opcode, squeue, types, IoUring};
 
+pub(crate) use buf_ring::BufRing;
 pub(crate) use table::{OpTable, Orphan, Orphaned};
 
 use super::features::{Features, KernelCompat};
@@ -55,6 +58,9 @@ pub(crate) struct Stats {
 
 pub(crate) struct Uring {
     ring: IoUring,
+    /// The provided-buffer ring of multishot receives, made at first use.
+    /// Declared after `ring`: dropped after the ring is closed.
+    buf_ring: Option<Rc<BufRing>>,
     table: OpTable,
     features: Features,
     unpark_fd: RawFd,
@@ -76,6 +82,7 @@ impl Uring {
         let (ring, features) = setup::create(entries, compat)?;
         Ok(Uring {
             ring,
+            buf_ring: None,
             table: OpTable::default(),
             features,
             unpark_fd,
@@ -94,6 +101,16 @@ impl Uring {
 
     pub(crate) fn table(&mut self) -> &mut OpTable {
         &mut self.table
+    }
+
+    /// The runtime's provided-buffer ring, registered at the first call.
+    pub(crate) fn buf_ring(&mut self) -> io::Result<Rc<BufRing>> {
+        if let Some(ring) = &self.buf_ring {
+            return Ok(ring.clone());
+        }
+        let ring = Rc::new(BufRing::register(&self.ring)?);
+        self.buf_ring = Some(ring.clone());
+        Ok(ring)
     }
 
     /// Queues an entry, submitting what is queued first if the ring is full.
@@ -358,6 +375,14 @@ impl Uring {
                     eprintln!("ringloop: leaking the buffers of {lost} unfinished operation(s)");
                 }
                 break;
+            }
+        }
+        if let Some(ring) = self.buf_ring.take() {
+            // No op selects buffers any more; a lost one (shutdown gave up on it)
+            // may still hold the pool, which is then leaked rather than freed.
+            let _ = self.ring.submitter().unregister_buf_ring(buf_ring::GROUP);
+            if Rc::strong_count(&ring) > 1 {
+                std::mem::forget(ring);
             }
         }
         // Dropping the ring closes it; the kernel cancels the eventfd poll and any

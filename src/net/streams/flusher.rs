@@ -1,27 +1,34 @@
-//! The task that sends a [`StreamWriter`](super::StreamWriter)'s buffer.
+//! Sending a [`StreamWriter`](super::StreamWriter)'s buffer.
+//!
+//! [`poll_flush`] is the state machine; the writer's *flusher* task runs it, and
+//! so does `write` itself when the flusher is parked, with the flusher's waker:
+//! the send is queued at once, before whatever the writing task queues next (its
+//! next receive, typically), and the flusher is woken only by the send's
+//! completion.
 //!
 //! ```text
-//!   parked ──write()──▶ take the buffer ──send…send──▶ (buffer empty) parked
-//!      └──ending asked, buffer empty──▶ shutdown ──▶ done, exit
-//!   any send error ──▶ error saved, buffer dropped, done, exit
+//!   idle (parked) ──write()──▶ send in flight ──CQE──▶ more buffered? send again
+//!      │                          │                          └─ no: idle
+//!      └──ending asked, nothing buffered──▶ shutdown ──▶ done, task exits
+//!   send error ──▶ error saved, buffer dropped, done, task exits
 //! ```
 //!
-//! One flusher per writer, spawned at the first write; it holds the descriptor
-//! open until it exits, so a writer dropped with data buffered still sends it.
+//! The flusher holds the descriptor open until it exits, so a writer dropped with
+//! data buffered still sends it.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::writer::{Ending, SavedError, WriterShared};
-use crate::buf::IoBuf;
+use crate::buf::{IoBuf, Slice};
+use crate::driver::op::{Op, Send};
 
-enum Job {
-    Send(Vec<u8>),
-    Finish,
-}
+/// The send in flight: the rest of a taken buffer.
+pub(crate) type SendOp = Op<Send<Slice<Vec<u8>>>>;
 
 /// Marks the flusher gone when its task ends, however it ends (cancelled at
 /// runtime shutdown, too), and wakes whoever waits on the writer.
@@ -32,6 +39,9 @@ impl Drop for Alive<'_> {
         let mut state = self.0.state.borrow_mut();
         state.flusher_alive = false;
         state.flusher_waker = None;
+        // A send still in flight is cancelled by dropping it (its buffer stays
+        // with the driver until the kernel is done).
+        let op = state.op.take();
         if !state.done {
             // Cancelled before it could finish: what is buffered will not be sent.
             state.done = true;
@@ -45,6 +55,7 @@ impl Drop for Alive<'_> {
         }
         let waiters = std::mem::take(&mut state.waiters);
         drop(state);
+        drop(op);
         waiters.into_iter().for_each(Waker::wake);
     }
 }
@@ -52,85 +63,86 @@ impl Drop for Alive<'_> {
 /// The flusher task.
 pub(crate) async fn run(shared: Rc<WriterShared>) {
     let _alive = Alive(&shared);
+    poll_fn(|cx| poll_flush(&shared, cx)).await;
+}
+
+/// Sends what is buffered; `Ready` once the writer is done (ended or failed).
+pub(crate) fn poll_flush(shared: &WriterShared, cx: &mut Context<'_>) -> Poll<()> {
+    let mut woken = Vec::new();
+    let poll = flush(shared, cx, &mut woken);
+    woken.into_iter().for_each(Waker::wake);
+    poll
+}
+
+fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) -> Poll<()> {
+    let mut state = shared.state.borrow_mut();
     loop {
-        match poll_fn(|cx| next_job(&shared, cx)).await {
-            Job::Send(buf) => {
-                if !send_all(&shared, buf).await {
-                    return;
-                }
-            }
-            Job::Finish => {
-                finish(&shared);
-                return;
-            }
+        if state.done {
+            return Poll::Ready(());
         }
+        if let Some(op) = state.op.as_mut() {
+            let (result, slice) = match Pin::new(op).poll(cx) {
+                Poll::Ready(done) => done,
+                Poll::Pending => return Poll::Pending,
+            };
+            state.op = None;
+            let error = match result {
+                Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    state.in_flight -= n;
+                    state.update_paused(woken);
+                    let sent = slice.begin() + n;
+                    let buf = slice.into_inner();
+                    if sent < buf.len() {
+                        state.op = Some(send(shared, buf.slice(sent..)));
+                    } else if state.buf.is_empty() && state.buf.capacity() < buf.capacity() {
+                        // Keep the larger block for the next writes.
+                        let mut buf = buf;
+                        buf.clear();
+                        state.buf = buf;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    let begin = slice.begin();
+                    state.op = Some(send(shared, slice.into_inner().slice(begin..)));
+                    continue;
+                }
+                Err(e) => e,
+            };
+            state.error = Some(SavedError::new(&error));
+            state.done = true;
+            state.paused = false;
+            state.buf = Vec::new();
+            state.in_flight = 0;
+            woken.append(&mut state.waiters);
+            return Poll::Ready(());
+        }
+        if !state.buf.is_empty() {
+            let buf = std::mem::take(&mut state.buf);
+            state.in_flight = buf.len();
+            state.op = Some(send(shared, buf.slice(..)));
+            continue;
+        }
+        if state.ending != Ending::Open {
+            drop(state);
+            finish(shared);
+            return Poll::Ready(());
+        }
+        if !state
+            .flusher_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.flusher_waker = Some(cx.waker().clone());
+        }
+        return Poll::Pending;
     }
 }
 
-fn next_job(shared: &WriterShared, cx: &mut Context<'_>) -> Poll<Job> {
-    let mut state = shared.state.borrow_mut();
-    if !state.buf.is_empty() {
-        let buf = std::mem::take(&mut state.buf);
-        state.in_flight = buf.len();
-        return Poll::Ready(Job::Send(buf));
-    }
-    if state.ending != Ending::Open {
-        return Poll::Ready(Job::Finish);
-    }
-    state.flusher_waker = Some(cx.waker().clone());
-    Poll::Pending
-}
-
-/// Sends all of `buf`; false after an error (saved in the state).
-async fn send_all(shared: &WriterShared, buf: Vec<u8>) -> bool {
-    let total = buf.bytes_init();
-    let mut sent = 0;
-    let mut slice = buf.slice(..);
-    while sent < total {
-        let (result, s) = shared.transport.send(slice).await;
-        let buf = s.into_inner();
-        let error = match result {
-            Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
-            Ok(n) => {
-                sent += n;
-                let mut state = shared.state.borrow_mut();
-                state.in_flight -= n;
-                let mut woken = Vec::new();
-                state.update_paused(&mut woken);
-                drop(state);
-                woken.into_iter().for_each(Waker::wake);
-                slice = buf.slice(sent..);
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                slice = buf.slice(sent..);
-                continue;
-            }
-            Err(e) => e,
-        };
-        fail(shared, &error);
-        return false;
-    }
-    // Keep the buffer's memory for the next writes, if none came meanwhile.
-    let mut buf = slice.into_inner();
-    let mut state = shared.state.borrow_mut();
-    if state.buf.is_empty() && state.buf.capacity() < buf.capacity() {
-        buf.clear();
-        state.buf = buf;
-    }
-    true
-}
-
-fn fail(shared: &WriterShared, error: &io::Error) {
-    let mut state = shared.state.borrow_mut();
-    state.error = Some(SavedError::new(error));
-    state.done = true;
-    state.paused = false;
-    state.buf = Vec::new();
-    state.in_flight = 0;
-    let waiters = std::mem::take(&mut state.waiters);
-    drop(state);
-    waiters.into_iter().for_each(Waker::wake);
+fn send(shared: &WriterShared, slice: Slice<Vec<u8>>) -> SendOp {
+    debug_assert!(slice.bytes_init() > 0);
+    shared.transport.send_op(slice)
 }
 
 /// Shuts the transport down as the writer's ending asks, and marks it done.

@@ -1,6 +1,8 @@
 //! [`StreamReader`]: asyncio's buffered reader over a stream transport.
 //!
-//! The reader owns a buffer and at most one receive in flight. Every read method is
+//! The reader owns a buffer and at most one receive in flight (on io_uring with
+//! multishot receive, 6.0: one multishot receive for the stream's life, see
+//! `driver/op/recv_multi.rs`). Every read method is
 //! a `poll_*` state machine over those two: a read whose future is dropped leaves
 //! the receive running inside the reader, and its bytes are in the buffer for the
 //! next call. So every method is cancel-safe, and nothing is ever cancelled in the
@@ -19,7 +21,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::error::{IncompleteReadError, ReadUntilError};
-use super::transport::{Receive, Transport};
+use super::transport::{Receiver, Transport};
 
 /// The default limit of `readuntil` / `readline`, as asyncio's (64 KiB).
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -27,6 +29,8 @@ pub const DEFAULT_LIMIT: usize = 64 * 1024;
 /// Receive sizes: from 4 KiB, doubling up to 64 KiB while receives fill them.
 const MIN_CHUNK: usize = 4 * 1024;
 const MAX_CHUNK: usize = 64 * 1024;
+/// An empty buffer larger than this is freed.
+const SHRINK_ABOVE: usize = 256 * 1024;
 
 /// The reading half of a stream, like asyncio's `StreamReader`.
 ///
@@ -60,9 +64,9 @@ pub struct StreamReader {
     eof: bool,
     limit: usize,
     chunk: usize,
-    /// The receive in flight, if any.
-    receive: Option<Receive>,
-    /// An empty buffer for the next receive.
+    /// How it receives, and the receive in flight.
+    receiver: Receiver,
+    /// An empty buffer for the next single-shot receive.
     spare: Vec<u8>,
     /// Where `readuntil` resumes its search for the separator (bytes of
     /// `buf[pos..]` already searched), so a long wait does not rescan.
@@ -89,7 +93,7 @@ impl StreamReader {
             eof: false,
             limit: DEFAULT_LIMIT,
             chunk: MIN_CHUNK,
-            receive: None,
+            receiver: Receiver::Unchosen,
             spare: Vec::new(),
             searched: 0,
         }
@@ -202,6 +206,10 @@ impl StreamReader {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
+            if self.buf.capacity() > SHRINK_ABOVE {
+                // A burst is over: an idle stream keeps no large block.
+                self.buf = Vec::new();
+            }
         }
     }
 
@@ -211,41 +219,49 @@ impl StreamReader {
         if self.eof {
             return Poll::Ready(Ok(0));
         }
-        if self.receive.is_none() {
-            let mut buf = std::mem::take(&mut self.spare);
-            buf.clear();
-            buf.reserve_exact(self.chunk);
-            self.receive = Some(self.transport.receive(buf));
+        if matches!(self.receiver, Receiver::Unchosen) {
+            self.receiver = self.transport.receiver();
         }
-        let receive = self.receive.as_mut().expect("a receive is in flight");
-        let (result, mut received) = std::task::ready!(receive.poll(cx));
-        self.receive = None;
-        let n = match result {
-            Ok(n) => n,
-            Err(e) => {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let n = match &mut self.receiver {
+            Receiver::Multishot(stream) => std::task::ready!(stream.poll_fill(&mut self.buf, cx))?,
+            Receiver::Single(receive) => {
+                let receive = receive.get_or_insert_with(|| {
+                    let mut buf = std::mem::take(&mut self.spare);
+                    buf.clear();
+                    buf.reserve_exact(self.chunk);
+                    self.transport.receive(buf)
+                });
+                let (result, mut received) = std::task::ready!(receive.poll(cx));
+                self.receiver = Receiver::Single(None);
+                let n = match result {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.spare = received;
+                        return Poll::Ready(Err(e));
+                    }
+                };
+                if n == received.capacity() && self.chunk < MAX_CHUNK {
+                    self.chunk *= 2;
+                }
+                if self.buf.is_empty() {
+                    // The common case: hand the received buffer over, keep the old one.
+                    std::mem::swap(&mut self.buf, &mut received);
+                } else {
+                    self.buf.extend_from_slice(&received);
+                }
+                received.clear();
                 self.spare = received;
-                return Poll::Ready(Err(e));
+                n
             }
+            Receiver::Unchosen => unreachable!("chosen above"),
         };
         if n == 0 {
             self.eof = true;
-        } else if n == received.capacity() && self.chunk < MAX_CHUNK {
-            self.chunk *= 2;
         }
-        if self.buffered() == 0 {
-            // The common case: hand the received buffer over, keep the old one.
-            std::mem::swap(&mut self.buf, &mut received);
-            self.pos = 0;
-            received.clear();
-        } else {
-            if self.pos > 0 {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
-            }
-            self.buf.extend_from_slice(&received);
-            received.clear();
-        }
-        self.spare = received;
         Poll::Ready(Ok(n))
     }
 

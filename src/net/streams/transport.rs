@@ -7,8 +7,8 @@ use std::net::Shutdown;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::buf::BufResult;
-use crate::driver::op::{Op, Recv, Send};
+use crate::buf::{BufResult, Slice};
+use crate::driver::op::{Op, Recv, RecvStream, Send};
 use crate::net::socket::Socket;
 
 /// What a stream reads from and writes to.
@@ -19,6 +19,18 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
+    /// How a reader on this transport receives, on the running driver: one
+    /// multishot receive for the stream's life where the kernel has it (6.0),
+    /// else one receive at a time.
+    pub(crate) fn receiver(&self) -> Receiver {
+        match self {
+            Transport::Socket(s) if RecvStream::available() => {
+                Receiver::Multishot(RecvStream::new(s.fd().clone()))
+            }
+            Transport::Socket(_) => Receiver::Single(None),
+        }
+    }
+
     /// A receive into `buf`, to be kept in the reader until it completes.
     pub(crate) fn receive(&self, buf: Vec<u8>) -> Receive {
         match self {
@@ -26,13 +38,10 @@ impl Transport {
         }
     }
 
-    /// One send of `buf`'s bytes (maybe fewer are sent).
-    pub(crate) async fn send(
-        &self,
-        buf: crate::buf::Slice<Vec<u8>>,
-    ) -> BufResult<usize, crate::buf::Slice<Vec<u8>>> {
+    /// One send of `buf`'s bytes (maybe fewer are sent), not yet polled.
+    pub(crate) fn send_op(&self, buf: Slice<Vec<u8>>) -> Op<Send<Slice<Vec<u8>>>> {
         match self {
-            Transport::Socket(s) => Op::new(Send::new(s.fd().clone(), buf)).await,
+            Transport::Socket(s) => Op::new(Send::new(s.fd().clone(), buf)),
         }
     }
 
@@ -47,6 +56,16 @@ impl Transport {
             Transport::Socket(s) => Some(s),
         }
     }
+}
+
+/// How a reader receives (see [`Transport::receiver`]).
+pub(crate) enum Receiver {
+    /// Not chosen yet: the first receive chooses, on the runtime that runs it.
+    Unchosen,
+    /// One receive at a time into an owned buffer; the one in flight, if any.
+    Single(Option<Receive>),
+    /// The stream's multishot receive.
+    Multishot(RecvStream),
 }
 
 /// A receive in flight. Kept by the reader across calls, so that a read whose

@@ -20,9 +20,9 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
-use super::flusher;
+use super::flusher::{self, SendOp};
 use super::transport::Transport;
 
 /// asyncio's default high-water mark (64 KiB); the low mark is a quarter of it.
@@ -70,6 +70,8 @@ pub(crate) struct WriterState {
     pub(crate) buf: Vec<u8>,
     /// Bytes handed to the kernel and not yet reported sent.
     pub(crate) in_flight: usize,
+    /// The send in flight (its buffer is the rest of `in_flight`).
+    pub(crate) op: Option<SendOp>,
     pub(crate) high: usize,
     pub(crate) low: usize,
     /// Above the high-water mark, until back at the low one.
@@ -150,6 +152,7 @@ impl StreamWriter {
                 state: RefCell::new(WriterState {
                     buf: Vec::new(),
                     in_flight: 0,
+                    op: None,
                     high: DEFAULT_HIGH_WATER,
                     low: DEFAULT_HIGH_WATER / 4,
                     paused: false,
@@ -203,15 +206,25 @@ impl StreamWriter {
         lines.into_iter().try_for_each(|l| self.write(l.as_ref()))
     }
 
-    /// Wakes the flusher, spawning it at the first write.
+    /// Gets the buffer moving: queues its send now if the flusher is parked (with
+    /// the flusher's waker, which the send's completion wakes), spawns the flusher
+    /// at the first write; with a send in flight, its completion sends the rest.
     fn kick(&self) -> io::Result<()> {
         let mut state = self.shared.state.borrow_mut();
-        if let Some(waker) = state.flusher_waker.take() {
+        if state.flusher_alive {
+            let parked = state.op.is_none().then(|| state.flusher_waker.clone());
             drop(state);
-            waker.wake();
+            if let Some(Some(waker)) = parked {
+                let mut cx = Context::from_waker(&waker);
+                if flusher::poll_flush(&self.shared, &mut cx).is_ready() {
+                    // Done here (ended, or the send failed at once): let the
+                    // flusher task see it and exit.
+                    waker.wake();
+                }
+            }
             return Ok(());
         }
-        if state.flusher_alive || state.done {
+        if state.done {
             return Ok(());
         }
         if !crate::runtime::context::is_running() {
