@@ -100,7 +100,7 @@ pub fn counter() -> Rc<Cell<usize>> {
 
 /// Polls `fut` once with the calling task's waker (so that the op is submitted and
 /// its completion wakes this task).
-pub async fn poll_once<F: Future>(fut: &mut Pin<Box<F>>) -> Poll<F::Output> {
+pub async fn poll_once<F: Future + ?Sized>(fut: &mut Pin<Box<F>>) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
 }
 
