@@ -202,3 +202,40 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn a_listener_dropped_outside_block_on_releases_the_port(mode) {
+        isolated(mode, module_path!(), || {
+            let base = fd_baseline(mode);
+            let rt = mode.runtime();
+            let (listener, addr) = rt.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let (client, accepted) = within("accept", async {
+                    ringloop::gather!(TcpStream::connect(addr), listener.accept()).await
+                })
+                .await;
+                drop((client.unwrap(), accepted.unwrap()));
+                (listener, addr)
+            });
+            // Dropped while no block_on runs: the runtime cannot cancel its
+            // multishot accept now (which keeps the socket listening in the
+            // kernel), but must do so when it runs again, not only at its end.
+            drop(listener);
+            rt.block_on(async {
+                let again = eventually("rebind while the runtime lives", || {
+                    TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
+                })
+                .await;
+                drop(again);
+                eventually("refused", || match std::net::TcpStream::connect(addr) {
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+                    other => Err(format!("{other:?}")),
+                })
+                .await;
+            });
+            drop(rt);
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}

@@ -140,6 +140,10 @@ impl Orphan for AcceptSink {
         }
     }
 
+    fn released(&self) -> bool {
+        self.listener.upgrade().is_none()
+    }
+
     fn wants_cancel(&mut self) -> bool {
         if self.full && !self.cancel_sent {
             self.cancel_sent = true;
