@@ -323,6 +323,15 @@ matrix_test! {
                     let (n, buf) = within("recv later", a.recv(Vec::with_capacity(64))).await;
                     assert_eq!(&buf[..n.unwrap()], b"later");
                 }
+                // A dropped recv's datagram taken by recv_from: a connected socket
+                // only receives from its peer, so that is the sender.
+                let mut op = Box::pin(a.recv(Vec::with_capacity(64)));
+                assert!(poll_once(&mut op).await.is_pending());
+                b.send_to(b"mixed".to_vec(), a_addr).await.0.unwrap();
+                turns(3).await;
+                drop(op);
+                let (res, buf) = within("recv_from after recv", a.recv_from(Vec::with_capacity(64))).await;
+                assert_eq!((res.unwrap(), buf.as_slice()), ((5, b_addr), &b"mixed"[..]));
             });
             assert_eq!(open_fds(), base, "descriptor leak");
         });
