@@ -239,3 +239,70 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn a_listener_outlives_its_runtime(mode) {
+        isolated(mode, module_path!(), || {
+            // Two runtimes live at once below: the pool keeps two wake-up eventfds
+            // (runtime/shared.rs).
+            drop((mode.runtime(), mode.runtime()));
+            let base = open_fds();
+            // Armed on a first runtime, with a connection accepted ahead for nobody,
+            // then that runtime is dropped: the listener goes on in a second one,
+            // and the connection waiting in it is not lost.
+            let first = mode.runtime();
+            let (listener, addr, waiting) = first.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let (client, accepted) = within("accept", async {
+                    ringloop::gather!(TcpStream::connect(addr), listener.accept()).await
+                })
+                .await;
+                drop((client.unwrap(), accepted.unwrap()));
+                let waiting = std::net::TcpStream::connect(addr).unwrap();
+                turns(3).await;
+                (listener, addr, waiting)
+            });
+            drop(first);
+            let second = mode.runtime();
+            second.block_on(async {
+                let (_, peer) = within("the waiting one", listener.accept()).await.unwrap();
+                assert_eq!(peer, waiting.local_addr().unwrap());
+                let (client, accepted) = within("a new one", async {
+                    ringloop::gather!(TcpStream::connect(addr), listener.accept()).await
+                })
+                .await;
+                assert_eq!(accepted.unwrap().1, client.unwrap().local_addr().unwrap());
+            });
+            // Used from a third runtime while the second still exists, which is
+            // dropped afterwards: the listener still accepts there, and dropped, it
+            // releases its port while the third runtime lives.
+            let third = mode.runtime();
+            third.block_on(async {
+                let (client, accepted) = within("third", async {
+                    ringloop::gather!(TcpStream::connect(addr), listener.accept()).await
+                })
+                .await;
+                assert_eq!(accepted.unwrap().1, client.unwrap().local_addr().unwrap());
+            });
+            drop(second);
+            third.block_on(async {
+                for _ in 0..2 {
+                    let (client, accepted) = within("third again", async {
+                        ringloop::gather!(TcpStream::connect(addr), listener.accept()).await
+                    })
+                    .await;
+                    assert_eq!(accepted.unwrap().1, client.unwrap().local_addr().unwrap());
+                }
+                drop(listener);
+                let again = eventually("rebind", || {
+                    TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
+                })
+                .await;
+                drop(again);
+            });
+            drop((third, waiting));
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
