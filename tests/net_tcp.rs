@@ -169,6 +169,19 @@ matrix_test! {
             // The peer sees the end of stream.
             let (n, _) = within("peer sees EOF", client.read(Vec::with_capacity(8))).await;
             assert_eq!(n.unwrap(), 0);
+
+            // A read already waiting when its own side shuts reading down ends
+            // with 0 instead of waiting forever.
+            let (client, server) = tcp_pair().await;
+            let server = Rc::new(server);
+            let s = server.clone();
+            let reader = ringloop::spawn(async move { s.read(Vec::with_capacity(8)).await });
+            ringloop::sleep(std::time::Duration::from_millis(10)).await;
+            assert!(!reader.is_finished());
+            server.shutdown(Shutdown::Read).unwrap();
+            let (n, _) = within("the waiting read", reader).await.unwrap();
+            assert_eq!(n.unwrap(), 0);
+            drop(client);
         });
     }
 }
