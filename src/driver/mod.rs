@@ -18,6 +18,7 @@ pub(crate) mod uring;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
 use std::task::Waker;
@@ -39,14 +40,24 @@ pub(crate) enum IoDriver {
     Closed(OpTable),
 }
 
+thread_local! {
+    /// Multishot ops of descriptors released where their runtime could not cancel
+    /// them at once (outside its `block_on`, inside another runtime's, or while its
+    /// driver was busy). Until cancelled, such an op keeps its listener open in the
+    /// kernel: the port stays taken and connections are still accepted (and closed).
+    /// The runtime cancels them at its next turn ([`cancel_released`]).
+    static RELEASED_MULTISHOTS: RefCell<Vec<stash::Multishot>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Closes a descriptor whose last [`fd::SharedFd`] went away, cancelling the
 /// multishot op still armed on it.
 ///
 /// On a running io_uring runtime the close goes through the ring (no system call
 /// of its own); elsewhere, or while the driver is busy (a descriptor released by an
 /// op's completion), it is a plain `close(2)`. A multishot op that cannot be
-/// cancelled then ends at the runtime's shutdown, which cancels everything.
+/// cancelled now is cancelled by its runtime's next turn (or its shutdown).
 pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
+    let mut multishot = multishot;
     let closed = crate::runtime::context::with_core(|core| {
         let Ok(mut driver) = core.driver.try_borrow_mut() else {
             return false;
@@ -55,6 +66,7 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
             IoDriver::Uring(uring) => {
                 if let Some(m) = multishot.filter(|m| m.runtime == core.id()) {
                     uring.cancel(m.key);
+                    multishot = None;
                 }
                 uring.submit_close(fd).is_ok()
             }
@@ -68,6 +80,35 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
     if closed != Some(true) {
         sys::close_raw(fd);
     }
+    if let Some(m) = multishot {
+        // Ignored only while the thread is exiting, when its runtimes are gone.
+        let _ = RELEASED_MULTISHOTS.try_with(|r| r.borrow_mut().push(m));
+    }
+}
+
+/// Cancels the multishot ops of runtime `runtime` whose descriptors were released
+/// where it could not cancel them (see [`release_fd`]); at its shutdown (`driver`
+/// closed), just forgets them, since the shutdown cancels everything.
+pub(crate) fn cancel_released(runtime: u64, driver: &mut IoDriver) {
+    let _ = RELEASED_MULTISHOTS.try_with(|released| {
+        let mut released = released.borrow_mut();
+        if released.is_empty() {
+            return;
+        }
+        released.retain(|m| {
+            if m.runtime != runtime {
+                return true;
+            }
+            if let IoDriver::Uring(uring) = driver {
+                // The op may have ended by itself since, and its key gone to
+                // another op: cancel only what is still that released op.
+                if uring.table().is_released(m.key) {
+                    uring.cancel(m.key);
+                }
+            }
+            false
+        });
+    });
 }
 
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`

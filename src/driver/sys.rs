@@ -277,6 +277,26 @@ pub(crate) fn getpeername(fd: RawFd) -> io::Result<SockAddr> {
     Ok(addr)
 }
 
+/// The peer's address as `accept4` reports it (`SO_PEERNAME`): unlike
+/// `getpeername`, it still answers for a connection the peer reset after the
+/// handshake (`getpeername` says `ENOTCONN` once the socket is closed).
+pub(crate) fn peername_opt(fd: RawFd) -> io::Result<SockAddr> {
+    // SO_PEERNAME refuses (EINVAL) a buffer longer than the address; the local
+    // address has the peer's family, so its length is the one to ask for.
+    let local_len = getsockname(fd)?.len();
+    let mut addr = SockAddr::empty();
+    *addr.len_mut() = local_len;
+    let ptr = addr.as_mut_ptr();
+    syscall!(getsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_PEERNAME,
+        ptr.cast(),
+        addr.len_mut()
+    ))?;
+    Ok(addr)
+}
+
 /// A connected pair of Unix stream sockets, non-blocking and close-on-exec.
 pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];

@@ -160,6 +160,12 @@ impl Socket {
         sys::getpeername(self.fd.raw())
     }
 
+    /// The peer's address for a connection just accepted, as `accept4` would
+    /// have reported it (see `sys::peername_opt`).
+    pub(crate) fn accepted_peer_addr(&self) -> io::Result<SockAddr> {
+        sys::peername_opt(self.fd.raw())
+    }
+
     pub(crate) fn set_int_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
         sys::setsockopt_raw(self.fd.raw(), level, name, value)
     }

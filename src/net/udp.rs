@@ -82,12 +82,20 @@ impl UdpSocket {
     /// Cancel-safe: a datagram received for a dropped call goes to the next one.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
         let (result, buf) = self.socket.recv_from(buf).await;
-        let result = result.and_then(|(n, from)| match from.and_then(|a| a.ip()) {
-            Some(from) => Ok((n, from)),
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the datagram came without a sender address",
-            )),
+        let result = result.and_then(|(n, from)| {
+            // A datagram that a dropped `recv` received comes from the stash
+            // without its sender (`recv` does not ask for it); a connected socket
+            // receives only from its peer, so that is the sender.
+            let from = from
+                .and_then(|a| a.ip())
+                .or_else(|| self.socket.peer_addr().ok().and_then(|a| a.ip()));
+            match from {
+                Some(from) => Ok((n, from)),
+                None => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the datagram came without a sender address",
+                )),
+            }
         });
         (result, buf)
     }

@@ -248,7 +248,10 @@ impl Core {
         drop_catching(callbacks, "a callback");
 
         let mut woken = Vec::new();
-        self.driver.borrow_mut().shutdown(&mut woken);
+        let mut driver = self.driver.borrow_mut();
+        driver.shutdown(&mut woken);
+        crate::driver::cancel_released(self.id(), &mut driver);
+        drop(driver);
         // Futures of operations that outlived their tasks learn that the runtime is
         // gone when polled.
         for waker in woken {

@@ -85,7 +85,11 @@ impl Core {
             timeout
         };
         let mut woken = self.woken_buf.take();
-        let result = self.driver.borrow_mut().turn(timeout, &mut woken);
+        let result = {
+            let mut driver = self.driver.borrow_mut();
+            crate::driver::cancel_released(self.id(), &mut driver);
+            driver.turn(timeout, &mut woken)
+        };
         if wait {
             self.shared.unparked();
         }

@@ -58,6 +58,7 @@ impl AcceptMulti {
                 .build();
             let sink = Box::new(AcceptSink {
                 listener: self.fd.downgrade(),
+                runtime: core.id(),
                 full: false,
                 cancel_sent: false,
             });
@@ -108,6 +109,8 @@ impl Future for AcceptMulti {
 struct AcceptSink {
     /// Weak: the op must not keep the listener open after its owner drops it.
     listener: WeakFd,
+    /// The runtime whose ring holds this op.
+    runtime: u64,
     /// The listener's queue reached `MAX_QUEUED`.
     full: bool,
     cancel_sent: bool,
@@ -133,11 +136,20 @@ impl Orphan for AcceptSink {
             state.push_accepted(Err(io::Error::from_raw_os_error(-res)), woken);
         }
         if !more {
-            state.multishot = None;
+            // Unless the listener has moved on to a multishot op on another
+            // runtime meanwhile (this one ending with its runtime's shutdown),
+            // which must stay known so that dropping the listener cancels it.
+            if state.multishot.is_some_and(|m| m.runtime == self.runtime) {
+                state.multishot = None;
+            }
             state.wake_all(woken);
         } else if state.accepted.len() >= MAX_QUEUED {
             self.full = true;
         }
+    }
+
+    fn released(&self) -> bool {
+        self.listener.upgrade().is_none()
     }
 
     fn wants_cancel(&mut self) -> bool {

@@ -106,6 +106,7 @@ fn stash_stream_result(
     stash_result(
         fd,
         res,
+        false,
         |n| Received::Bytes {
             data: bytes(n),
             taken: 0,
@@ -114,16 +115,18 @@ fn stash_stream_result(
     );
 }
 
-/// The CQE of a cancelled read: keep `received(n)` (when `n > 0`) or the error for
-/// the next read, and count it done.
+/// The CQE of a cancelled read: keep `received(n)` (when `n > 0`, or `n == 0` for
+/// a `datagram` receive, where 0 is an empty datagram rather than the end of a
+/// stream) or the error for the next read, and count it done.
 fn stash_result(
     fd: &SharedFd,
     res: i32,
+    datagram: bool,
     received: impl FnOnce(usize) -> Received,
     woken: &mut Vec<Waker>,
 ) {
     let mut state = fd.state();
-    if res > 0 {
+    if res > 0 || (res == 0 && datagram) {
         state.stash(received(res as usize));
     } else if stashable_error(res) {
         state.stash(Received::Error(-res));

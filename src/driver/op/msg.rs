@@ -158,7 +158,7 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
                 Received::Bytes { data, taken: 0 }
             }
         };
-        stash_result(&self.fd, res, received, woken);
+        stash_result(&self.fd, res, self.want_addr, received, woken);
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {

@@ -35,6 +35,12 @@ pub(crate) trait Orphan {
     fn wants_cancel(&mut self) -> bool {
         false
     }
+
+    /// Whether the descriptor this op serves is gone, so that the op should be
+    /// cancelled (a multishot accept whose listener was dropped).
+    fn released(&self) -> bool {
+        false
+    }
 }
 
 enum Slot {
@@ -141,6 +147,12 @@ impl OpTable {
                 debug_assert!(false, "second CQE for single-shot op {key}");
             }
         }
+    }
+
+    /// Whether `key` holds an op whose descriptor is gone ([`Orphan::released`]):
+    /// a key remembered earlier may have been reused since by another op.
+    pub(crate) fn is_released(&self, key: usize) -> bool {
+        matches!(self.slots.get(key), Some(Slot::Orphaned(orphan)) if orphan.released())
     }
 
     /// Multishot ops to cancel, as asked during the last reap.

@@ -127,8 +127,10 @@ impl TcpListener {
         let (socket, addr) = self.socket.accept().await?;
         let addr = match addr.and_then(|a| a.ip()) {
             Some(addr) => addr,
-            // Multishot accept does not report the address.
-            None => socket.peer_addr()?.ip_or_err()?,
+            // Multishot accept does not report the address. Ask for it as
+            // accept4 does, so that a connection reset while queued is handed out
+            // as on the other drivers (getpeername would fail with ENOTCONN).
+            None => socket.accepted_peer_addr()?.ip_or_err()?,
         };
         Ok((TcpStream::from_socket(socket), addr))
     }
