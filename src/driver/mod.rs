@@ -81,9 +81,16 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
         sys::close_raw(fd);
     }
     if let Some(m) = multishot {
-        // Ignored only while the thread is exiting, when its runtimes are gone.
-        let _ = RELEASED_MULTISHOTS.try_with(|r| r.borrow_mut().push(m));
+        cancel_later(m);
     }
+}
+
+/// Queues multishot op `m` for cancellation at its runtime's next turn, for a
+/// caller that cannot reach that runtime's driver now. The op must answer
+/// [`Orphan::released`](uring::Orphan::released) with `true` by then.
+pub(crate) fn cancel_later(m: stash::Multishot) {
+    // Ignored only while the thread is exiting, when its runtimes are gone.
+    let _ = RELEASED_MULTISHOTS.try_with(|r| r.borrow_mut().push(m));
 }
 
 /// Cancels the multishot ops of runtime `runtime` whose descriptors were released

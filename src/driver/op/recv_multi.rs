@@ -15,7 +15,8 @@
 //!   CQE error          ──▶ kept for the reader, ended
 //!   inbox ≥ INBOX_MAX  ──▶ cancelled (nobody reads: back-pressure), re-armed
 //!                          when the reader has taken the data
-//!   stream dropped     ──▶ cancelled; what still arrives is dropped
+//!   stream dropped     ──▶ cancelled (at its runtime's next turn if dropped
+//!                          elsewhere); what still arrives is dropped
 //! ```
 
 use std::cell::RefCell;
@@ -153,16 +154,22 @@ impl Drop for RecvStream {
         let Some(armed) = self.inbox.borrow_mut().armed.take() else {
             return;
         };
-        context::with_core(|core| {
+        let cancelled = context::with_core(|core| {
             if core.id() != armed.runtime {
-                return;
+                return false;
             }
-            if let Ok(mut driver) = core.driver.try_borrow_mut() {
-                if let IoDriver::Uring(uring) = &mut *driver {
-                    uring.cancel(armed.key);
-                }
+            let Ok(mut driver) = core.driver.try_borrow_mut() else {
+                return false;
+            };
+            if let IoDriver::Uring(uring) = &mut *driver {
+                uring.cancel(armed.key);
             }
+            true
         });
+        if cancelled != Some(true) {
+            // Outside its runtime, or while its driver is busy: at its next turn.
+            crate::driver::cancel_later(armed);
+        }
     }
 }
 
@@ -216,5 +223,9 @@ impl Orphan for RecvSink {
             return true;
         }
         false
+    }
+
+    fn released(&self) -> bool {
+        self.inbox.strong_count() == 0
     }
 }
