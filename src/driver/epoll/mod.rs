@@ -1,12 +1,25 @@
-//! The epoll driver: the same operations as plain non-blocking system calls, retried
+//! The epoll driver: the same operations as plain non-blocking system calls, made
 //! when epoll says the descriptor is ready (DESIGN decision 5).
 //!
-//! An op first tries its system call (`OpKind::perform`). On `EAGAIN` it registers a
-//! waiter for its descriptor and direction here; the registration is one-shot and
-//! level-triggered, so readiness that arrives between the failed call and the
-//! registration is still reported. When the event comes, every waiter of that
-//! direction is woken and retries. A dropped op removes its waiter; the kernel never
-//! holds an op's memory, so cancellation needs nothing else.
+//! Each descriptor is registered once, edge-triggered, for both directions, at the
+//! first op that has to wait on it (and removed when it is closed). The driver
+//! remembers, per descriptor and direction, whether it may be ready:
+//!
+//! ```text
+//!   unknown / may be ready ──op's call gives EAGAIN, or a short read/write──▶ not ready
+//!   not ready ──epoll event──▶ may be ready (waiters woken, they retry)
+//! ```
+//!
+//! An op makes its call only when the direction may be ready; otherwise it waits
+//! at once, without a failing call first. Once the peer closed or the connection
+//! failed (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`), a direction stays ready: no
+//! further edge would come, and the calls return at once (0 or the error). A short read or write means the kernel
+//! buffer was drained or filled (stream sockets and pipes), so it counts as
+//! `EAGAIN` for the next op, which saves a failing call per request. An event that
+//! arrives between a failing call and the wait is not lost: edge-triggered events
+//! are queued by the kernel until the next `epoll_wait`, and a first registration
+//! reports readiness that is already there. A dropped op removes its waiter; the
+//! kernel never holds an op's memory, so cancellation needs nothing else.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,39 +39,67 @@ pub(crate) enum Interest {
 /// Token of the unpark eventfd in epoll events (descriptors use their number).
 const UNPARK: u64 = u64::MAX;
 
-const READ_EVENTS: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) as u32;
-const WRITE_EVENTS: u32 = libc::EPOLLOUT as u32;
-/// Events that end a read wait (errors and hang-ups are reported to both directions).
-const READ_DONE: u32 = READ_EVENTS | (libc::EPOLLHUP | libc::EPOLLERR) as u32;
-const WRITE_DONE: u32 = WRITE_EVENTS | (libc::EPOLLHUP | libc::EPOLLERR) as u32;
+/// What a descriptor is registered for.
+const EVENTS: u32 =
+    (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLET) as u32;
+/// Events that make reading worth a try (errors and hang-ups: the call reports them).
+const READ_READY: u32 =
+    (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+const WRITE_READY: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
 
+/// Events after which a direction stays ready for good: the peer closed (reads
+/// give 0), the connection hung up or failed (calls give the error). Edges stop
+/// coming then, so a short read must not make the next read wait.
+const READ_CLOSED: u32 = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+const WRITE_CLOSED: u32 = (libc::EPOLLHUP | libc::EPOLLERR) as u32;
+
+/// One direction of a descriptor.
 #[derive(Default)]
-struct FdWaiters {
-    readers: Vec<(u64, Waker)>,
-    writers: Vec<(u64, Waker)>,
-    /// Events armed in the kernel (0 once the one-shot fired).
-    armed: u32,
-    /// Whether the kernel knows this descriptor (a hint: it forgets closed ones).
+struct Direction {
+    /// `false` once a call reported `EAGAIN` (or drained the buffer), until the
+    /// next event.
+    maybe_ready: bool,
+    /// Closed (see `READ_CLOSED`): ready from now on.
+    closed: bool,
+    waiters: Vec<(u64, Waker)>,
+}
+
+struct FdEntry {
+    read: Direction,
+    write: Direction,
+    /// Whether the descriptor is in the epoll set.
     registered: bool,
 }
 
-impl FdWaiters {
-    fn wanted(&self) -> u32 {
-        let mut events = 0;
-        if !self.readers.is_empty() {
-            events |= READ_EVENTS;
+impl Default for FdEntry {
+    fn default() -> Self {
+        FdEntry {
+            read: Direction {
+                maybe_ready: true,
+                ..Direction::default()
+            },
+            write: Direction {
+                maybe_ready: true,
+                ..Direction::default()
+            },
+            registered: false,
         }
-        if !self.writers.is_empty() {
-            events |= WRITE_EVENTS;
+    }
+}
+
+impl FdEntry {
+    fn direction(&mut self, interest: Interest) -> &mut Direction {
+        match interest {
+            Interest::Read => &mut self.read,
+            Interest::Write => &mut self.write,
         }
-        events
     }
 }
 
 pub(crate) struct Epoll {
     epfd: OwnedFd,
     unpark_fd: RawFd,
-    fds: HashMap<RawFd, FdWaiters>,
+    fds: HashMap<RawFd, FdEntry>,
     events: Vec<libc::epoll_event>,
     next_id: u64,
     /// Registered waiters, so that a turn with nothing registered skips the syscall.
@@ -85,8 +126,34 @@ impl Epoll {
         })
     }
 
-    /// Registers `waker` to be woken when `fd` is ready for `interest`; returns the
-    /// waiter's id for [`poll_wait`](Self::poll_wait) and
+    /// Whether an op's call on `fd` may succeed now (unknown counts as yes).
+    pub(crate) fn may_be_ready(&self, fd: RawFd, interest: Interest) -> bool {
+        match self.fds.get(&fd) {
+            Some(entry) => {
+                let d = match interest {
+                    Interest::Read => &entry.read,
+                    Interest::Write => &entry.write,
+                };
+                d.maybe_ready || d.closed
+            }
+            None => true,
+        }
+    }
+
+    /// Records that `fd` is not ready for `interest` (a call said so, or drained
+    /// the kernel's buffer), if the descriptor is registered: only then will an
+    /// event say when that changes.
+    pub(crate) fn not_ready(&mut self, fd: RawFd, interest: Interest) {
+        if let Some(entry) = self.fds.get_mut(&fd) {
+            if entry.registered {
+                entry.direction(interest).maybe_ready = false;
+            }
+        }
+    }
+
+    /// Registers `waker` to be woken when `fd` may be ready for `interest` (after
+    /// a call reported `EAGAIN`, or [`may_be_ready`](Self::may_be_ready) said no);
+    /// returns the waiter's id for [`poll_wait`](Self::poll_wait) and
     /// [`cancel_wait`](Self::cancel_wait).
     pub(crate) fn wait_ready(
         &mut self,
@@ -94,55 +161,27 @@ impl Epoll {
         interest: Interest,
         waker: &Waker,
     ) -> io::Result<u64> {
+        let entry = self.fds.entry(fd).or_default();
+        if !entry.registered {
+            let added = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_ADD, fd, EVENTS, fd as u64);
+            match added {
+                Ok(()) => {}
+                // The number was reused without being forgotten (closed by
+                // someone else): refresh the registration.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_MOD, fd, EVENTS, fd as u64)?;
+                }
+                Err(e) => return Err(e),
+            }
+            entry.registered = true;
+        }
         let id = self.next_id;
         self.next_id += 1;
-        let entry = self.fds.entry(fd).or_default();
-        match interest {
-            Interest::Read => entry.readers.push((id, waker.clone())),
-            Interest::Write => entry.writers.push((id, waker.clone())),
-        }
+        let direction = entry.direction(interest);
+        direction.maybe_ready = false;
+        direction.waiters.push((id, waker.clone()));
         self.waiting += 1;
-        if let Err(e) = self.arm(fd) {
-            self.cancel_wait(fd, interest, id);
-            return Err(e);
-        }
         Ok(id)
-    }
-
-    /// Makes the kernel watch every direction someone waits for on `fd`.
-    fn arm(&mut self, fd: RawFd) -> io::Result<()> {
-        let entry = self
-            .fds
-            .get_mut(&fd)
-            .expect("armed descriptor has an entry");
-        let wanted = entry.wanted();
-        if wanted & !entry.armed == 0 {
-            return Ok(());
-        }
-        let events = wanted | libc::EPOLLONESHOT as u32;
-        let token = fd as u64;
-        let first = if entry.registered {
-            libc::EPOLL_CTL_MOD
-        } else {
-            libc::EPOLL_CTL_ADD
-        };
-        let result = match sys::epoll_ctl(&self.epfd, first, fd, events, token) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_ADD, fd, events, token)
-            }
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_MOD, fd, events, token)
-            }
-            other => other,
-        };
-        match result {
-            Ok(()) => {
-                entry.registered = true;
-                entry.armed = wanted;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
     }
 
     /// Whether the waiter was woken (then it is gone); if not, its waker is updated.
@@ -156,11 +195,12 @@ impl Epoll {
         let Some(entry) = self.fds.get_mut(&fd) else {
             return true;
         };
-        let list = match interest {
-            Interest::Read => &mut entry.readers,
-            Interest::Write => &mut entry.writers,
-        };
-        match list.iter_mut().find(|(i, _)| *i == id) {
+        match entry
+            .direction(interest)
+            .waiters
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+        {
             Some((_, w)) => {
                 if !w.will_wake(waker) {
                     *w = waker.clone();
@@ -171,29 +211,26 @@ impl Epoll {
         }
     }
 
+    /// Removes a waiter whose op was dropped.
+    pub(crate) fn cancel_wait(&mut self, fd: RawFd, interest: Interest, id: u64) {
+        if let Some(entry) = self.fds.get_mut(&fd) {
+            let waiters = &mut entry.direction(interest).waiters;
+            if let Some(pos) = waiters.iter().position(|(i, _)| *i == id) {
+                waiters.swap_remove(pos);
+                self.waiting -= 1;
+            }
+        }
+    }
+
     /// Forgets a descriptor that is about to be closed; nobody can be waiting on
     /// it, since every op holds it open. It is removed from the epoll set first: the
     /// kernel would drop it only once no other descriptor (a `dup`, a forked child
     /// before its `exec`) refers to the same file.
     pub(crate) fn forget(&mut self, fd: RawFd) {
         if let Some(entry) = self.fds.remove(&fd) {
-            debug_assert!(entry.readers.is_empty() && entry.writers.is_empty());
+            debug_assert!(entry.read.waiters.is_empty() && entry.write.waiters.is_empty());
             if entry.registered {
                 let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
-            }
-        }
-    }
-
-    /// Removes a waiter whose op was dropped.
-    pub(crate) fn cancel_wait(&mut self, fd: RawFd, interest: Interest, id: u64) {
-        if let Some(entry) = self.fds.get_mut(&fd) {
-            let list = match interest {
-                Interest::Read => &mut entry.readers,
-                Interest::Write => &mut entry.writers,
-            };
-            if let Some(pos) = list.iter().position(|(i, _)| *i == id) {
-                list.swap_remove(pos);
-                self.waiting -= 1;
             }
         }
     }
@@ -208,34 +245,27 @@ impl Epoll {
             return Ok(());
         }
         sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
-        for i in 0..self.events.len() {
-            let event = self.events[i];
+        for event in &self.events {
             let (token, ready) = (event.u64, event.events);
             if token == UNPARK {
                 let _ = sys::eventfd_drain(self.unpark_fd);
                 continue;
             }
-            let fd = token as RawFd;
-            let Some(entry) = self.fds.get_mut(&fd) else {
+            let Some(entry) = self.fds.get_mut(&(token as RawFd)) else {
                 continue;
             };
-            entry.armed = 0;
-            if ready & READ_DONE != 0 {
-                self.waiting -= entry.readers.len();
-                woken.extend(entry.readers.drain(..).map(|(_, w)| w));
-            }
-            if ready & WRITE_DONE != 0 {
-                self.waiting -= entry.writers.len();
-                woken.extend(entry.writers.drain(..).map(|(_, w)| w));
-            }
-            if entry.wanted() != 0 {
-                if let Err(e) = self.arm(fd) {
-                    // Wake them all: each retries its call and sees the error itself.
-                    let entry = self.fds.get_mut(&fd).expect("entry exists");
-                    eprintln!("ringloop: epoll re-arm of fd {fd} failed: {e}");
-                    self.waiting -= entry.readers.len() + entry.writers.len();
-                    woken.extend(entry.readers.drain(..).map(|(_, w)| w));
-                    woken.extend(entry.writers.drain(..).map(|(_, w)| w));
+            let directions = [
+                (&mut entry.read, READ_READY, READ_CLOSED),
+                (&mut entry.write, WRITE_READY, WRITE_CLOSED),
+            ];
+            for (direction, mask, closed) in directions {
+                if ready & closed != 0 {
+                    direction.closed = true;
+                }
+                if ready & mask != 0 {
+                    direction.maybe_ready = true;
+                    self.waiting -= direction.waiters.len();
+                    woken.extend(direction.waiters.drain(..).map(|(_, w)| w));
                 }
             }
         }
@@ -245,8 +275,8 @@ impl Epoll {
     /// Wakes every waiter: after shutdown their ops report that the runtime is gone.
     pub(crate) fn shutdown(self, woken: &mut Vec<Waker>) {
         for (_, entry) in self.fds {
-            woken.extend(entry.readers.into_iter().map(|(_, w)| w));
-            woken.extend(entry.writers.into_iter().map(|(_, w)| w));
+            woken.extend(entry.read.waiters.into_iter().map(|(_, w)| w));
+            woken.extend(entry.write.waiters.into_iter().map(|(_, w)| w));
         }
     }
 }

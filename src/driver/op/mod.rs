@@ -168,6 +168,14 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
     /// Turns the kernel's result into the output, giving back owned resources.
     fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
 
+    /// On epoll, whether a successful call with result `n` drained the kernel's
+    /// buffer (a short read or write on a stream), so that the next op waits for
+    /// an event instead of making a call that would fail with `EAGAIN`.
+    fn drained(&self, n: u32) -> bool {
+        let _ = n;
+        false
+    }
+
     /// Before the op is submitted (on either driver): whether it can finish at once
     /// from what a cancelled op on the same descriptor received (`Ready(Some)`, the
     /// result as the kernel would give it), must wait for such an op's CQE
@@ -399,9 +407,25 @@ impl<T: OpKind> Future for Op<T> {
                         *wait = None;
                     }
                     let data = this.data.as_mut().expect("op data is present");
+                    let readiness = data.readiness();
+                    if let Readiness::Fd(fd, interest) = readiness {
+                        if !epoll.may_be_ready(fd, interest) {
+                            // Known not ready: wait without a failing call first.
+                            match epoll.wait_ready(fd, interest, cx.waker()) {
+                                Ok(id) => {
+                                    *wait = Some((fd, interest, id));
+                                    return Poll::Pending;
+                                }
+                                Err(e) => {
+                                    drop(driver);
+                                    return Poll::Ready(this.finish(Err(e), 0));
+                                }
+                            }
+                        }
+                    }
                     let result = match data.perform() {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match data.readiness() {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match readiness {
                             Readiness::Fd(fd, interest) => {
                                 match epoll.wait_ready(fd, interest, cx.waker()) {
                                     Ok(id) => {
@@ -413,6 +437,14 @@ impl<T: OpKind> Future for Op<T> {
                             }
                             Readiness::Never => Err(e),
                         },
+                        Ok(n) => {
+                            if let Readiness::Fd(fd, interest) = readiness {
+                                if data.drained(n) {
+                                    epoll.not_ready(fd, interest);
+                                }
+                            }
+                            Ok(n)
+                        }
                         other => other,
                     };
                     drop(driver);

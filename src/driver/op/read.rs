@@ -55,6 +55,10 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         Readiness::Fd(self.fd.raw(), Interest::Read)
     }
 
+    fn drained(&self, n: u32) -> bool {
+        n > 0 && (n as usize) < self.buf.bytes_total()
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         let len = len_u32(self.buf.bytes_total()) as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.

@@ -56,6 +56,11 @@ unsafe impl<B: IoBufMut> OpKind for Recv<B> {
         Readiness::Fd(self.fd.raw(), Interest::Read)
     }
 
+    fn drained(&self, n: u32) -> bool {
+        // A datagram says nothing about the ones after it.
+        !self.datagram && n > 0 && n < self.len()
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         let len = self.len() as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.

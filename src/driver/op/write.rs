@@ -43,6 +43,10 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
         Readiness::Fd(self.fd.raw(), Interest::Write)
     }
 
+    fn drained(&self, n: u32) -> bool {
+        n < self.len()
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         let len = self.len() as usize;
         // SAFETY: `IoBuf` guarantees `bytes_init()` readable bytes at the pointer.
