@@ -69,7 +69,9 @@ pub struct StreamReader {
     /// An empty buffer for the next single-shot receive.
     spare: Vec<u8>,
     /// Where `readuntil` resumes its search for the separator (bytes of
-    /// `buf[pos..]` already searched), so a long wait does not rescan.
+    /// `buf[pos..]` already searched), so a long wait does not rescan. Only valid
+    /// for the separator of the call that set it: each `readuntil`, `readline`
+    /// and `lines()` starts again from 0.
     searched: usize,
 }
 
@@ -155,6 +157,8 @@ impl StreamReader {
     /// Cancel-safe. An empty separator is an `Incomplete` error of kind
     /// `InvalidInput` that consumes nothing.
     pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>, ReadUntilError> {
+        // An earlier, cancelled call may have searched for another separator.
+        self.searched = 0;
         poll_fn(|cx| self.poll_readuntil(separator, cx)).await
     }
 
@@ -165,6 +169,7 @@ impl StreamReader {
     ///
     /// Cancel-safe.
     pub async fn readline(&mut self) -> Result<Vec<u8>, ReadUntilError> {
+        self.searched = 0;
         poll_fn(|cx| self.poll_readline(cx)).await
     }
 
@@ -190,6 +195,8 @@ impl StreamReader {
     /// # });
     /// ```
     pub fn lines(&mut self) -> Lines<'_> {
+        // Then only `\n` is searched for until the `Lines` is dropped.
+        self.searched = 0;
         Lines { reader: self }
     }
 
