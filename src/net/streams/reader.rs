@@ -238,6 +238,13 @@ impl StreamReader {
             Receiver::Single(receive) => {
                 let receive = receive.get_or_insert_with(|| {
                     let mut buf = std::mem::take(&mut self.spare);
+                    if buf.capacity() > MAX_CHUNK {
+                        // A buffer a large read grew, swapped out: receiving into
+                        // its whole capacity would make later receives (and the
+                        // buffers they are swapped with) as large. Receives stay
+                        // at `chunk` bytes.
+                        buf = Vec::new();
+                    }
                     buf.clear();
                     buf.reserve_exact(self.chunk);
                     self.transport.receive(buf)
