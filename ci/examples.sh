@@ -326,6 +326,67 @@ else
     done
 fi
 
+# --- chat: started on port 0 in the background; two clients over bash's /dev/tcp
+# join, talk and leave; each line each one reads is checked; then it is killed ------
+printf '\n==> chat 127.0.0.1:0 (two clients over /dev/tcp)\n'
+chat_log="$(mktemp)"
+"$bin/chat" 127.0.0.1:0 >"$chat_log" 2>&1 &
+chat_pid=$!
+port=""
+for _ in $(seq 200); do
+    port="$(sed -nE 's/^Serving on 127\.0\.0\.1:([0-9]+)$/\1/p' "$chat_log")"
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+# chat_read FD WHO: one line from the client on FD, printed as "WHO< line".
+chat_read() {
+    local line
+    if IFS= read -r -t 5 -u "$1" line; then
+        printf '%s< %s\n' "$2" "$line"
+    else
+        printf '%s< (nothing within 5 s)\n' "$2"
+    fi
+}
+chat_transcript() {
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
+    chat_read 3 alice
+    printf 'alice\n' >&3
+    chat_read 3 alice
+    exec 4<>"/dev/tcp/127.0.0.1/$port"
+    chat_read 4 bob
+    printf 'bob\n' >&4
+    chat_read 4 bob
+    chat_read 3 alice
+    printf 'hello bob\n' >&3
+    chat_read 4 bob
+    printf 'hi alice\n' >&4
+    chat_read 3 alice
+    exec 4>&-
+    chat_read 3 alice
+    exec 3>&-
+}
+if [ -z "$port" ]; then
+    fail chat "no 'Serving on 127.0.0.1:PORT' line" "Serving on 127.0.0.1:<port>" "$(cat "$chat_log")"
+else
+    out="$(chat_transcript 2>&1)"
+    printf 'Serving on 127.0.0.1:%s\n%s\n' "$port" "$out"
+    expected="alice< * welcome to the chat; your nickname?
+alice< * welcome alice; nobody else is here
+bob< * welcome to the chat; your nickname?
+bob< * welcome bob; here: alice
+alice< * bob joined
+bob< alice: hello bob
+alice< bob: hi alice
+alice< * bob left"
+    [ "$out" = "$expected" ] || fail chat "unexpected conversation" "$expected" "$out"
+    served="$(cat "$chat_log")"
+    [ "$served" = "Serving on 127.0.0.1:$port" ] ||
+        fail chat "unexpected server output" "Serving on 127.0.0.1:$port" "$served"
+fi
+kill "$chat_pid" 2>/dev/null || true
+wait "$chat_pid" 2>/dev/null || true
+rm -f "$chat_log"
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1
