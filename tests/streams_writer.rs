@@ -353,3 +353,29 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn abort_drops_the_buffer_and_closes_at_once(mode) {
+        for kind in Kind::ALL {
+            mode.run(async move {
+                // The peer never reads, so close would wait for a flush forever.
+                let (peer, mut reader, writer) = stream_pair(kind).await;
+                let written = write_until_paused(&writer, DEFAULT_HIGH_WATER).await;
+                assert!(writer.buffered() > 0);
+                writer.abort();
+                assert!(writer.is_closing());
+                assert_eq!(writer.buffered(), 0);
+                ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap();
+                ringloop::wait_for(SHORT, writer.drain()).await.unwrap().unwrap();
+                assert!(writer.write(b"late").is_err());
+                // This side's reader reads the end; the peer reads what the kernel
+                // had taken before the abort (a prefix of what was written), then
+                // the end.
+                assert_eq!(ringloop::wait_for(SOON, reader.read(10)).await.unwrap().unwrap(), b"");
+                let got = ringloop::wait_for(SOON, peer.recv_to_end()).await.unwrap().unwrap();
+                assert!(got.len() < written.len(), "the buffered bytes were dropped");
+                assert!(written.starts_with(&got), "the peer got a prefix, in order");
+            });
+        }
+    }
+}

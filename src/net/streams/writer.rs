@@ -304,6 +304,28 @@ impl StreamWriter {
         self.kick()
     }
 
+    /// Closes at once, like asyncio's `transport.abort()`: what is buffered is
+    /// dropped, a send in flight is cancelled, and the connection is shut down in
+    /// both directions. For a peer that stopped reading, where `close` would wait
+    /// for a flush that never ends.
+    pub fn abort(&self) {
+        let mut state = self.shared.state.borrow_mut();
+        state.ending = Ending::Close;
+        state.buf = Vec::new();
+        state.in_flight = 0;
+        state.paused = false;
+        state.done = true;
+        // Dropped outside the borrow: the cancellation reaches the driver.
+        let op = state.op.take();
+        let flusher = state.flusher_waker.take();
+        let waiters = std::mem::take(&mut state.waiters);
+        drop(state);
+        drop(op);
+        let _ = self.shared.transport.shutdown(std::net::Shutdown::Both);
+        // The flusher sees `done` and exits, releasing the descriptor.
+        flusher.into_iter().chain(waiters).for_each(Waker::wake);
+    }
+
     /// Whether `close` or `write_eof` was called, or the writer failed.
     pub fn is_closing(&self) -> bool {
         let state = self.shared.state.borrow();
