@@ -387,6 +387,51 @@ kill "$chat_pid" 2>/dev/null || true
 wait "$chat_pid" 2>/dev/null || true
 rm -f "$chat_log"
 
+# --- echo_server and echo_client: the Python docs' pair, on every driver; then a
+# short echo_bench pass (ringloop beside tokio) to check the benchmark runs ------------
+for driver in uring epoll; do
+    printf '\n==> echo_server 127.0.0.1:0 + echo_client (RINGLOOP_DRIVER=%s)\n' "$driver"
+    echo_log="$(mktemp)"
+    RINGLOOP_DRIVER="$driver" "$bin/echo_server" 127.0.0.1:0 -v >"$echo_log" 2>&1 &
+    echo_pid=$!
+    addr=""
+    for _ in $(seq 200); do
+        addr="$(sed -nE 's/^Serving on (127\.0\.0\.1:[0-9]+)$/\1/p' "$echo_log")"
+        [ -n "$addr" ] && break
+        sleep 0.05
+    done
+    if [ -z "$addr" ]; then
+        fail echo_server "no 'Serving on 127.0.0.1:PORT' line" "Serving on 127.0.0.1:<port>" "$(cat "$echo_log")"
+    else
+        run echo_client "$addr"
+        expected='Send: "Hello World!"
+Received: "Hello World!"
+Close the connection'
+        [ "$out" = "$expected" ] || fail echo_client "unexpected output" "$expected" "$out"
+        # The server's lines for the message, then its end of the connection.
+        for _ in $(seq 100); do
+            grep -q '^Close the connection$' "$echo_log" && break
+            sleep 0.05
+        done
+        served="$(sed -E 's/from Ok\(127\.0\.0\.1:[0-9]+\)/from <peer>/; s/127\.0\.0\.1:[0-9]+$/<addr>/' "$echo_log")"
+        expected_served='Serving on <addr>
+Received "Hello World!" from <peer>
+Send: "Hello World!"
+Close the connection'
+        [ "$served" = "$expected_served" ] ||
+            fail echo_server "unexpected server output" "$expected_served" "$served"
+    fi
+    kill "$echo_pid" 2>/dev/null || true
+    wait "$echo_pid" 2>/dev/null || true
+    rm -f "$echo_log"
+done
+
+run echo_bench --conns 2 --secs 0.5 --warmup 0.2 --servers ringloop,ringloop-epoll,tokio,bare-uring
+for server in ringloop ringloop-epoll tokio bare-uring; do
+    printf '%s\n' "$out" | grep -q "^| $server | " ||
+        fail echo_bench "no row for $server" "| $server | ..." "$out"
+done
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1

@@ -2,8 +2,9 @@
 //! mask and epoll replace with single-shot accepts): the probe reports it where it
 //! is used, 500 clients connecting at once are all accepted and served, a listener
 //! dropped while its multishot accept is armed releases its port and leaks no
-//! descriptor, and more than 64 connections waiting without an accept stay in the
-//! kernel's backlog instead of piling up in the process.
+//! descriptor (and its address can be bound again at once), and more than 64
+//! connections waiting without an accept stay in the kernel's backlog instead of
+//! piling up in the process.
 
 mod common;
 mod net_common;
@@ -303,6 +304,35 @@ matrix_test! {
             });
             drop((third, waiting));
             assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn a_dropped_listener_can_be_bound_again_at_once(mode) {
+        // Alone in a child process: a test of this binary forking meanwhile would
+        // hold a copy of the listener until its exec, keeping the port bound.
+        isolated(mode, module_path!(), || {
+            mode.run(async {
+                for _ in 0..20 {
+                    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    let addr = listener.local_addr().unwrap();
+                    // Arm the accept (multishot on io_uring 5.19+), then drop the
+                    // listener and bind its address again without yielding: a
+                    // server restarted in place must not see AddrInUse.
+                    let listener = Rc::new(listener);
+                    let l = listener.clone();
+                    let waiting = ringloop::spawn(async move { l.accept().await.map(drop) });
+                    ringloop::yield_now().await;
+                    ringloop::yield_now().await;
+                    waiting.cancel();
+                    let _ = waiting.await;
+                    drop(listener);
+                    let again = TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
+                        .unwrap_or_else(|e| panic!("{mode:?}: rebind of {addr} at once: {e}"));
+                    drop(again);
+                }
+            });
         });
     }
 }

@@ -43,23 +43,39 @@ fn ratio(value: f64, reference: Option<f64>) -> String {
     }
 }
 
+/// The median over rounds of `row`'s figure divided by `reference`'s in the same
+/// round (the servers of a round run back to back, so a slow phase of the machine
+/// hits both sides of each quotient), as `0.97×`; `–` without a reference.
+fn paired_ratio(row: &Row, reference: Option<&Row>, figure: impl Fn(&Figures) -> f64) -> String {
+    let Some(reference) = reference else {
+        return "–".into();
+    };
+    let ratios: Vec<f64> = row
+        .runs
+        .iter()
+        .zip(&reference.runs)
+        .map(|(a, b)| figure(a) / figure(b))
+        .filter(|r| r.is_finite())
+        .collect();
+    if ratios.is_empty() {
+        return "–".into();
+    }
+    ratio(median(ratios), Some(1.0))
+}
+
 /// The markdown table for one connection count.
 pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool) -> String {
-    let find = |peer: Peer, figure: fn(&Figures) -> f64| {
-        rows.iter()
-            .find(|r| r.peer == peer && !r.runs.is_empty())
-            .map(|r| med(r, figure))
-    };
     let cpu = |f: &Figures| f.server_cpu;
     let p99 = |f: &Figures| f.p99;
-    let (tokio_cpu, bare_cpu) = (find(Peer::Tokio, cpu), find(Peer::BareUring, cpu));
-    let (tokio_p99, bare_p99) = (find(Peer::Tokio, p99), find(Peer::BareUring, p99));
+    let reference = |peer: Peer| rows.iter().find(|r| r.peer == peer && !r.runs.is_empty());
+    let (tokio, bare) = (reference(Peer::Tokio), reference(Peer::BareUring));
 
     let mut out = String::new();
     let runs = rows.iter().map(|r| r.runs.len()).max().unwrap_or(0);
     let _ = writeln!(
         out,
-        "\n### {conns} connection{} × {size}-byte messages (medians of {runs} run{})\n",
+        "\n### {conns} connection{} × {size}-byte messages (medians of {runs} run{}; \
+         ratios: median of the per-round ratios)\n",
         if conns == 1 { "" } else { "s" },
         if runs == 1 { "" } else { "s" },
     );
@@ -108,10 +124,10 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         let _ = writeln!(
             out,
             " {} | {} | {} | {} |",
-            ratio(server_cpu, tokio_cpu),
-            ratio(server_cpu, bare_cpu),
-            ratio(row_p99, tokio_p99),
-            ratio(row_p99, bare_p99),
+            paired_ratio(row, tokio, cpu),
+            paired_ratio(row, bare, cpu),
+            paired_ratio(row, tokio, p99),
+            paired_ratio(row, bare, p99),
         );
     }
     if with_syscalls {

@@ -17,7 +17,8 @@ use super::stash::FdState;
 ///
 /// The descriptor closes when the last clone goes: through an io_uring `CLOSE` entry
 /// when an io_uring runtime is running on this thread (no system call of its own),
-/// with `close(2)` otherwise. A multishot accept still armed on it is cancelled.
+/// with `close(2)` otherwise. A listening socket closes at once, its multishot
+/// accept cancelled first, so that its address is free when the drop returns.
 #[derive(Clone)]
 pub(crate) struct SharedFd {
     inner: Rc<FdInner>,
@@ -109,7 +110,7 @@ impl<T: IntoRawFd> Deref for FdView<'_, T> {
 
 impl Drop for FdInner {
     fn drop(&mut self) {
-        let multishot = self.state.get_mut().multishot.take();
-        super::release_fd(self.fd, multishot);
+        let state = self.state.get_mut();
+        super::release_fd(self.fd, state.multishot.take(), state.listener);
     }
 }

@@ -56,7 +56,12 @@ thread_local! {
 /// of its own); elsewhere, or while the driver is busy (a descriptor released by an
 /// op's completion), it is a plain `close(2)`. A multishot op that cannot be
 /// cancelled now is cancelled by its runtime's next turn (or its shutdown).
-pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
+///
+/// A listening socket is closed at once instead, so that its address can be bound
+/// again right away (a server restarted in place, a test binding the same port):
+/// its multishot accept, which holds the socket open in the kernel, is cancelled
+/// through an immediate `io_uring_enter`, then the descriptor is closed.
+pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>, listener: bool) {
     let mut multishot = multishot;
     let closed = crate::runtime::context::with_core(|core| {
         let Ok(mut driver) = core.driver.try_borrow_mut() else {
@@ -65,10 +70,14 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>) {
         match &mut *driver {
             IoDriver::Uring(uring) => {
                 if let Some(m) = multishot.filter(|m| m.runtime == core.id()) {
-                    uring.cancel(m.key);
+                    if listener {
+                        uring.cancel_now(m.key);
+                    } else {
+                        uring.cancel(m.key);
+                    }
                     multishot = None;
                 }
-                uring.submit_close(fd).is_ok()
+                !listener && uring.submit_close(fd).is_ok()
             }
             IoDriver::Epoll(epoll) => {
                 epoll.forget(fd);

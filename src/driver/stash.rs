@@ -60,6 +60,8 @@ pub(crate) struct FdState {
     pub(crate) accepted: VecDeque<Accepted>,
     /// This listener's multishot accept, while armed.
     pub(crate) multishot: Option<Multishot>,
+    /// A listening socket: closed at once when released (see `release_fd`).
+    pub(crate) listener: bool,
     /// Tasks waiting for `pending` to drain or for `accepted` to fill.
     waiters: Vec<Waker>,
 }

@@ -39,6 +39,13 @@ impl Socket {
         }
     }
 
+    /// A socket from a listening descriptor (closed at once when released).
+    pub(crate) fn listener(fd: OwnedFd) -> Socket {
+        let socket = Socket::from_fd(fd, false);
+        socket.fd.state().listener = true;
+        socket
+    }
+
     pub(crate) fn fd(&self) -> &SharedFd {
         &self.fd
     }
@@ -61,7 +68,7 @@ impl Socket {
         }
         sys::bind(&fd, addr)?;
         sys::listen(&fd, backlog)?;
-        Ok(Socket::from_fd(fd, false))
+        Ok(Socket::listener(fd))
     }
 
     /// A datagram socket bound to `addr`.

@@ -50,7 +50,7 @@ impl UnixListener {
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
-            socket: Socket::from_fd(OwnedFd::from(listener), false),
+            socket: Socket::listener(OwnedFd::from(listener)),
         })
     }
 

@@ -95,6 +95,10 @@ unsafe impl OpKind for Accept {
         }
     }
 
+    fn cancel_at_once(&self) -> bool {
+        self.fd.state().listener
+    }
+
     fn orphaned(&mut self) {
         self.orphaned = true;
         self.fd.state().add_pending();

@@ -186,6 +186,13 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         Poll::Ready(None)
     }
 
+    /// Whether a dropped op should be cancelled before the drop returns (an
+    /// `io_uring_enter` of its own) rather than at the next loop turn: an accept,
+    /// whose listener may be dropped next and must then be closed at once.
+    fn cancel_at_once(&self) -> bool {
+        false
+    }
+
     /// The op's future was dropped while the kernel holds the op; its result will
     /// reach [`discard`](Self::discard).
     fn orphaned(&mut self) {}
@@ -469,6 +476,7 @@ impl<T: OpKind> Drop for Op<T> {
                     std::mem::forget(data);
                     return;
                 };
+                let urgent = data.cancel_at_once();
                 let orphan: Box<dyn Orphan> = match stage {
                     Stage::Op => {
                         data.orphaned();
@@ -480,7 +488,11 @@ impl<T: OpKind> Drop for Op<T> {
                 match table.orphan(key, orphan) {
                     Orphaned::StillInFlight => {
                         if let IoDriver::Uring(uring) = &mut *driver {
-                            uring.cancel(key);
+                            if urgent {
+                                uring.cancel_now(key);
+                            } else {
+                                uring.cancel(key);
+                            }
                         }
                     }
                     Orphaned::Completed(res, flags, mut orphan) => {

@@ -180,6 +180,38 @@ impl Uring {
         unsafe { self.submit_detached(sqe, Box::new(CloseDone)) }.map(drop)
     }
 
+    /// Submits what is queued and runs the completions the kernel holds back
+    /// (`DEFER_TASKRUN`), without waiting: for a cancellation that must take effect
+    /// before the caller goes on. The CQEs are reaped at the next turn.
+    pub(crate) fn flush_now(&mut self) {
+        const IORING_ENTER_GETEVENTS: u32 = 1;
+        self.stats.enters += 1;
+        let to_submit = self.ring.submission().len() as u32;
+        // SAFETY: no argument is passed (`None`), and the queued entries were
+        // pushed under `push`'s contract.
+        let result = unsafe {
+            self.ring.submitter().enter::<libc::sigset_t>(
+                to_submit,
+                0,
+                IORING_ENTER_GETEVENTS,
+                None,
+            )
+        };
+        if let Err(e) = result {
+            // EINTR/EAGAIN/EBUSY: the entries stay queued for the next turn.
+            let _ = e;
+        }
+    }
+
+    /// Cancels an op before returning: submits the cancellation and reaps what
+    /// completed (the op's resources are released now; wakers are handed to the
+    /// runtime at the next turn).
+    pub(crate) fn cancel_now(&mut self, key: usize) {
+        self.cancel(key);
+        self.flush_now();
+        self.reap();
+    }
+
     /// Asks the kernel to cancel an op whose future was dropped.
     pub(crate) fn cancel(&mut self, key: usize) {
         let sqe = opcode::AsyncCancel::new(key as u64)
@@ -203,6 +235,13 @@ impl Uring {
         if !self.wake_armed {
             self.arm_wake()?;
         }
+        // Completions reaped outside a turn (`cancel_now`) have wakers waiting:
+        // hand them over without sleeping.
+        let timeout = if self.woken.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         match timeout {
             Some(t) if t.is_zero() => {
                 if self.needs_enter() {

@@ -112,7 +112,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
-            socket: Socket::from_fd(OwnedFd::from(listener), false),
+            socket: Socket::listener(OwnedFd::from(listener)),
         })
     }
 
