@@ -72,6 +72,11 @@ impl UnixListener {
             .view::<std::os::unix::net::UnixListener>()
             .local_addr()
     }
+
+    /// The listening socket (for servers, which accept without the address).
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
 }
 
 impl AsRawFd for UnixListener {
@@ -176,10 +181,6 @@ impl UnixStream {
     /// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams)).
     pub fn into_streams(self) -> (StreamReader, StreamWriter) {
         crate::net::streams::split(self.socket)
-    }
-
-    pub(crate) fn into_socket(self) -> Socket {
-        self.socket
     }
 }
 

@@ -24,7 +24,7 @@ use slab::Slab;
 use super::{split, StreamReader, StreamWriter};
 use crate::net::addr::{resolve, ToSocketAddrs};
 use crate::net::socket::Socket;
-use crate::net::{TcpListener, TcpStream, UnixListener};
+use crate::net::{TcpListener, UnixListener};
 use crate::task::JoinHandle;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -180,14 +180,16 @@ enum Listener {
 }
 
 impl Listener {
+    /// The next connection; the peer's address is not asked for (the handler can
+    /// ask the writer), which saves system calls per connection.
     async fn accept(&self) -> io::Result<Socket> {
         match self {
             Listener::Tcp(listener) => {
-                let (stream, _) = listener.accept().await?;
-                let _ = stream.set_nodelay(true);
-                Ok(TcpStream::into_socket(stream))
+                let (socket, _) = listener.socket().accept().await?;
+                let _ = socket.set_int_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+                Ok(socket)
             }
-            Listener::Unix(listener) => Ok(listener.accept().await?.0.into_socket()),
+            Listener::Unix(listener) => Ok(listener.socket().accept().await?.0),
         }
     }
 }

@@ -140,6 +140,11 @@ impl TcpListener {
         self.socket.local_addr()?.ip_or_err()
     }
 
+    /// The listening socket (for servers, which accept without the address).
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
     /// Sets the IP time-to-live of the connections it accepts.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.socket

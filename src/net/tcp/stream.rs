@@ -49,10 +49,6 @@ impl TcpStream {
         TcpStream { socket }
     }
 
-    pub(crate) fn into_socket(self) -> Socket {
-        self.socket
-    }
-
     /// Connects to `addr`, trying each of its addresses until one accepts.
     ///
     /// Cancel-safe: a dropped connect closes its socket.
