@@ -62,6 +62,9 @@ pub(crate) struct FdState {
     pub(crate) multishot: Option<Multishot>,
     /// A listening socket: closed at once when released (see `release_fd`).
     pub(crate) listener: bool,
+    /// The epoll driver that knows this descriptor (by its id): a driver that
+    /// does not forgets what it knew about the number (a closed descriptor's).
+    pub(crate) epoll: Option<u64>,
     /// Tasks waiting for `pending` to drain or for `accepted` to fill.
     waiters: Vec<Waker>,
 }
@@ -198,6 +201,10 @@ fn fill<B: IoBufMut>(bufs: &mut [B], src: &[u8]) -> usize {
 /// Copies as much of `src` as fits at the start of `buf`; marks it initialised.
 fn copy_into<B: IoBufMut>(buf: &mut B, src: &[u8]) -> usize {
     let n = src.len().min(buf.bytes_total());
+    if n == 0 {
+        // An empty buffer may have a dangling or null pointer.
+        return 0;
+    }
     // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer,
     // `n` is no more than that, and `src` is a distinct live slice (the stash owns it).
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), buf.stable_mut_ptr(), n) };
@@ -214,6 +221,9 @@ fn copy_into<B: IoBufMut>(buf: &mut B, src: &[u8]) -> usize {
 /// of a read into it), and `n <= buf.bytes_total()`.
 pub(crate) unsafe fn received_bytes<B: IoBufMut>(buf: &B, n: usize) -> Vec<u8> {
     let n = n.min(buf.bytes_total());
+    if n == 0 {
+        return Vec::new();
+    }
     // SAFETY: the caller guarantees the first `n` bytes were written by the kernel,
     // so they are initialised, and the buffer is live and not mutated meanwhile.
     unsafe { std::slice::from_raw_parts(buf.stable_ptr(), n) }.to_vec()

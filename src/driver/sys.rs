@@ -65,8 +65,14 @@ pub(crate) fn eventfd_drain(fd: RawFd) -> io::Result<bool> {
     }
 }
 
-/// Closes a descriptor the kernel handed to an operation nobody is waiting for.
-pub(crate) fn close_raw(fd: RawFd) {
+/// Closes a descriptor the kernel handed to an operation nobody is waiting for,
+/// or one released by its last owner.
+///
+/// # Safety
+///
+/// The caller must own `fd` and nothing may use it afterwards (I/O safety: closing
+/// a descriptor someone else owns could close a file reopened under its number).
+pub(crate) unsafe fn close_raw(fd: RawFd) {
     // A close error leaves nothing to recover: the descriptor is gone either way
     // (Linux never leaves it open after EINTR).
     let _ = syscall!(close(fd));
@@ -179,14 +185,23 @@ pub(crate) unsafe fn send_raw(fd: RawFd, ptr: *const u8, len: usize) -> io::Resu
     syscall!(send(fd, ptr.cast(), len, flags)).map(|n| n as usize)
 }
 
-/// `recvmsg(2)` without waiting. The header's pointers must be valid: the ops that
-/// build one (`op/msg.rs`) keep it and everything it points to alive and in place.
-pub(crate) fn recvmsg(fd: RawFd, msg: &mut libc::msghdr) -> io::Result<usize> {
+/// `recvmsg(2)` without waiting.
+///
+/// # Safety
+///
+/// The header's pointers (name, iovecs and the memory they describe) must be
+/// valid for the kernel to write, as the ops that build one (`op/msg.rs`) keep
+/// them.
+pub(crate) unsafe fn recvmsg(fd: RawFd, msg: &mut libc::msghdr) -> io::Result<usize> {
     syscall!(recvmsg(fd, msg, libc::MSG_DONTWAIT)).map(|n| n as usize)
 }
 
-/// `sendmsg(2)` without waiting and without `SIGPIPE` (header as for [`recvmsg`]).
-pub(crate) fn sendmsg(fd: RawFd, msg: &libc::msghdr) -> io::Result<usize> {
+/// `sendmsg(2)` without waiting and without `SIGPIPE`.
+///
+/// # Safety
+///
+/// As for [`recvmsg`], for the kernel to read.
+pub(crate) unsafe fn sendmsg(fd: RawFd, msg: &libc::msghdr) -> io::Result<usize> {
     let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
     syscall!(sendmsg(fd, msg, flags)).map(|n| n as usize)
 }
@@ -354,7 +369,8 @@ pub(crate) fn epoll_wait(
         }
     };
     events.clear();
-    let cap = events.capacity().max(1) as i32;
+    assert!(events.capacity() > 0, "epoll_wait needs room for an event");
+    let cap = events.capacity().min(i32::MAX as usize) as i32;
     match syscall!(epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), cap, ms)) {
         Ok(n) => {
             // SAFETY: the kernel initialised the first `n` entries, and `n <= cap`,

@@ -27,6 +27,9 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::task::Waker;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::fd::SharedFd;
 use super::sys;
 
 /// The direction an op waits for.
@@ -96,7 +99,11 @@ impl FdEntry {
     }
 }
 
+/// Ids of epoll drivers (see `FdState::epoll`).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 pub(crate) struct Epoll {
+    id: u64,
     epfd: OwnedFd,
     unpark_fd: RawFd,
     fds: HashMap<RawFd, FdEntry>,
@@ -117,6 +124,7 @@ impl Epoll {
             UNPARK,
         )?;
         Ok(Epoll {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             epfd,
             unpark_fd,
             fds: HashMap::new(),
@@ -124,6 +132,25 @@ impl Epoll {
             next_id: 0,
             waiting: 0,
         })
+    }
+
+    /// Makes sure what the driver knows about `fd`'s number is about this
+    /// descriptor: a number seen before belonged to a descriptor since closed (one
+    /// released outside this runtime, which could not tell it), whose entry is
+    /// dropped so that this one is registered afresh.
+    pub(crate) fn adopt(&mut self, fd: &SharedFd) {
+        let mut state = fd.state();
+        if state.epoll != Some(self.id) {
+            state.epoll = Some(self.id);
+            // An entry with waiters is this descriptor's own (nobody waits on a
+            // closed one: its ops hold it open), left by another driver's turn.
+            let stale = self.fds.get(&fd.raw()).is_some_and(|entry| {
+                entry.read.waiters.is_empty() && entry.write.waiters.is_empty()
+            });
+            if stale {
+                self.fds.remove(&fd.raw());
+            }
+        }
     }
 
     /// Whether an op's call on `fd` may succeed now (unknown counts as yes).

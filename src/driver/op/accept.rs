@@ -75,8 +75,8 @@ unsafe impl OpKind for Accept {
             .build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), Interest::Read)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, Interest::Read)
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -122,7 +122,9 @@ impl Orphan for AcceptSink {
         let Some(listener) = self.listener.upgrade() else {
             // The listener is gone (its drop cancelled this op): nobody will accept.
             if res >= 0 {
-                sys::close_raw(res);
+                // SAFETY: a successful accept returns a new descriptor that
+                // nothing else owns, and nobody will see this one.
+                unsafe { sys::close_raw(res) };
             }
             return;
         };

@@ -45,7 +45,7 @@ unsafe impl OpKind for Connect {
         .build()
     }
 
-    fn readiness(&self) -> Readiness {
+    fn readiness(&self) -> Readiness<'_> {
         // Never retried on EAGAIN (see above); the caller waits for writability.
         Readiness::Never
     }

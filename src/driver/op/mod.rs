@@ -136,11 +136,11 @@ fn stash_result(
 
 /// When an op can wait for readiness instead of blocking.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Readiness {
+pub(crate) enum Readiness<'a> {
     /// The system call never reports `EAGAIN` (files, `nop`): just make it.
     Never,
     /// On `EAGAIN`, wait until `fd` is ready in this direction and retry.
-    Fd(RawFd, Interest),
+    Fd(&'a SharedFd, Interest),
 }
 
 /// One kind of operation.
@@ -159,7 +159,7 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
     fn sqe(&mut self) -> squeue::Entry;
 
     /// How the epoll driver waits when [`perform`](Self::perform) would block.
-    fn readiness(&self) -> Readiness;
+    fn readiness(&self) -> Readiness<'_>;
 
     /// The same operation as a plain system call, for the epoll driver; must not
     /// block when [`readiness`](Self::readiness) names a descriptor.
@@ -295,7 +295,7 @@ impl<T: OpKind> Op<T> {
                         Interest::Read => libc::POLLIN,
                         Interest::Write => libc::POLLOUT,
                     };
-                    opcode::PollAdd::new(types::Fd(fd), events as u32).build()
+                    opcode::PollAdd::new(types::Fd(fd.raw()), events as u32).build()
                 }
                 Readiness::Never => unreachable!("only fd ops wait for readiness"),
             },
@@ -414,8 +414,14 @@ impl<T: OpKind> Future for Op<T> {
                         *wait = None;
                     }
                     let data = this.data.as_mut().expect("op data is present");
-                    let readiness = data.readiness();
-                    if let Readiness::Fd(fd, interest) = readiness {
+                    let readiness = match data.readiness() {
+                        Readiness::Fd(fd, interest) => {
+                            epoll.adopt(fd);
+                            Some((fd.raw(), interest))
+                        }
+                        Readiness::Never => None,
+                    };
+                    if let Some((fd, interest)) = readiness {
                         if !epoll.may_be_ready(fd, interest) {
                             // Known not ready: wait without a failing call first.
                             match epoll.wait_ready(fd, interest, cx.waker()) {
@@ -433,7 +439,7 @@ impl<T: OpKind> Future for Op<T> {
                     let result = match data.perform() {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => match readiness {
-                            Readiness::Fd(fd, interest) => {
+                            Some((fd, interest)) => {
                                 match epoll.wait_ready(fd, interest, cx.waker()) {
                                     Ok(id) => {
                                         *wait = Some((fd, interest, id));
@@ -442,10 +448,10 @@ impl<T: OpKind> Future for Op<T> {
                                     Err(e) => Err(e),
                                 }
                             }
-                            Readiness::Never => Err(e),
+                            None => Err(e),
                         },
                         Ok(n) => {
-                            if let Readiness::Fd(fd, interest) = readiness {
+                            if let Some((fd, interest)) = readiness {
                                 if data.drained(n) {
                                     epoll.not_ready(fd, interest);
                                 }

@@ -107,15 +107,17 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
         opcode::RecvMsg::new(types::Fd(self.fd.raw()), &mut self.hdr.msg).build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), Interest::Read)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, Interest::Read)
     }
 
     fn perform(&mut self) -> io::Result<u32> {
         if self.want_addr {
             self.hdr.msg.msg_namelen = SockAddr::capacity();
         }
-        sys::recvmsg(self.fd.raw(), &mut self.hdr.msg).map(|n| n as u32)
+        // SAFETY: the boxed header points at the boxed address and the iovecs,
+        // which point into the buffers' stable memory (see the `OpKind` impl).
+        unsafe { sys::recvmsg(self.fd.raw(), &mut self.hdr.msg) }.map(|n| n as u32)
     }
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
@@ -221,12 +223,13 @@ unsafe impl<B: IoBuf> OpKind for SendMsg<B> {
             .build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), Interest::Write)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, Interest::Write)
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::sendmsg(self.fd.raw(), &self.hdr.msg).map(|n| n as u32)
+        // SAFETY: as for `RecvMsg::perform`, read-only.
+        unsafe { sys::sendmsg(self.fd.raw(), &self.hdr.msg) }.map(|n| n as u32)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {

@@ -17,7 +17,7 @@ unsafe impl OpKind for Nop {
         opcode::Nop::new().build()
     }
 
-    fn readiness(&self) -> Readiness {
+    fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
     }
 

@@ -40,7 +40,7 @@ unsafe impl OpKind for OpenAt {
             .build()
     }
 
-    fn readiness(&self) -> Readiness {
+    fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
     }
 
@@ -55,7 +55,9 @@ unsafe impl OpKind for OpenAt {
 
     fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {
         if res >= 0 {
-            sys::close_raw(res);
+            // SAFETY: a successful open returns a new descriptor that nothing
+            // else owns, and nobody will see this one.
+            unsafe { sys::close_raw(res) };
         }
     }
 }

@@ -36,8 +36,8 @@ unsafe impl OpKind for PollAdd {
         opcode::PollAdd::new(types::Fd(self.fd.raw()), self.events() as u32).build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), self.interest)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, self.interest)
     }
 
     fn perform(&mut self) -> io::Result<u32> {

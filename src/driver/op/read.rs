@@ -51,8 +51,8 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
             .build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), Interest::Read)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, Interest::Read)
     }
 
     fn drained(&self, n: u32) -> bool {

@@ -53,13 +53,18 @@ pub(crate) struct RecvStream {
 }
 
 impl RecvStream {
-    /// Whether the current runtime can receive this way (io_uring with multishot
-    /// receive and buffer rings, 6.0).
+    /// Whether the current runtime can receive this way: io_uring with multishot
+    /// receive and buffer rings (6.0), and the runtime's buffer ring registered
+    /// (registering it now if this is the first stream).
     pub(crate) fn available() -> bool {
         context::with_core(|core| {
-            core.features.multishot_recv
-                && core.features.buf_ring
-                && matches!(*core.driver.borrow(), IoDriver::Uring(_))
+            if !(core.features.multishot_recv && core.features.buf_ring) {
+                return false;
+            }
+            match &mut *core.driver.borrow_mut() {
+                IoDriver::Uring(uring) => uring.buf_ring().is_some(),
+                _ => false,
+            }
         })
         .unwrap_or(false)
     }
@@ -96,7 +101,14 @@ impl RecvStream {
             return Poll::Ready(Ok(0));
         }
         let runtime = context::current_id();
-        if inbox.armed.is_none_or(|m| m.runtime != runtime) {
+        if inbox.armed.is_some_and(|m| m.runtime != runtime) {
+            // Two rings receiving for one socket could deliver out of order.
+            return Poll::Ready(Err(io::Error::other(
+                "this stream is receiving on another ringloop runtime (a stream reader \
+                 reads on the runtime of its first read while that one lives)",
+            )));
+        }
+        if inbox.armed.is_none() {
             drop(inbox);
             match self.arm() {
                 Ok(armed) => {
@@ -124,10 +136,13 @@ impl RecvStream {
                     "multishot receive needs an io_uring runtime",
                 ));
             };
-            let ring = uring.buf_ring()?;
+            let ring = uring
+                .buf_ring()
+                .ok_or_else(|| io::Error::other("the runtime's buffer ring is unavailable"))?;
             let sqe = opcode::RecvMulti::new(types::Fd(self.fd.raw()), buf_ring::GROUP).build();
             let sink = Box::new(RecvSink {
                 inbox: Rc::downgrade(&self.inbox),
+                runtime: core.id(),
                 ring,
                 full: false,
                 cancel_sent: false,
@@ -177,6 +192,8 @@ impl Drop for RecvStream {
 struct RecvSink {
     /// Weak: nothing is kept for a stream that was dropped.
     inbox: Weak<RefCell<Inbox>>,
+    /// The runtime whose ring holds this op.
+    runtime: u64,
     ring: Rc<BufRing>,
     full: bool,
     cancel_sent: bool,
@@ -210,7 +227,9 @@ impl Orphan for RecvSink {
             e => inbox.error = Some(-e),
         }
         if !cqueue::more(flags) {
-            inbox.armed = None;
+            if inbox.armed.is_some_and(|m| m.runtime == self.runtime) {
+                inbox.armed = None;
+            }
         } else if inbox.data.len() >= INBOX_MAX {
             self.full = true;
         }

@@ -39,8 +39,8 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
             .build()
     }
 
-    fn readiness(&self) -> Readiness {
-        Readiness::Fd(self.fd.raw(), Interest::Write)
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.fd, Interest::Write)
     }
 
     fn drained(&self, n: u32) -> bool {
