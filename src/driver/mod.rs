@@ -10,6 +10,7 @@ pub(crate) mod epoll;
 pub(crate) mod fd;
 pub(crate) mod features;
 pub(crate) mod op;
+mod release;
 pub(crate) mod sockaddr;
 pub(crate) mod stash;
 pub(crate) mod sys;
@@ -18,11 +19,12 @@ pub(crate) mod uring;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Duration;
+
+pub(crate) use release::{cancel_later, cancel_released, release_fd};
 
 use features::{Features, KernelCompat};
 use uring::OpTable;
@@ -38,93 +40,6 @@ pub(crate) enum IoDriver {
     Epoll(epoll::Epoll),
     /// After shutdown: results of io_uring ops whose futures outlived the runtime.
     Closed(OpTable),
-}
-
-thread_local! {
-    /// Multishot ops of descriptors released where their runtime could not cancel
-    /// them at once (outside its `block_on`, inside another runtime's, or while its
-    /// driver was busy). Until cancelled, such an op keeps its listener open in the
-    /// kernel: the port stays taken and connections are still accepted (and closed).
-    /// The runtime cancels them at its next turn ([`cancel_released`]).
-    static RELEASED_MULTISHOTS: RefCell<Vec<stash::Multishot>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Closes a descriptor whose last [`fd::SharedFd`] went away, cancelling the
-/// multishot op still armed on it.
-///
-/// On a running io_uring runtime the close goes through the ring (no system call
-/// of its own); elsewhere, or while the driver is busy (a descriptor released by an
-/// op's completion), it is a plain `close(2)`. A multishot op that cannot be
-/// cancelled now is cancelled by its runtime's next turn (or its shutdown).
-///
-/// A listening socket is closed at once instead, so that its address can be bound
-/// again right away (a server restarted in place, a test binding the same port):
-/// its multishot accept, which holds the socket open in the kernel, is cancelled
-/// through an immediate `io_uring_enter`, then the descriptor is closed.
-pub(crate) fn release_fd(fd: RawFd, multishot: Option<stash::Multishot>, listener: bool) {
-    let mut multishot = multishot;
-    let closed = crate::runtime::context::with_core(|core| {
-        let Ok(mut driver) = core.driver.try_borrow_mut() else {
-            return false;
-        };
-        match &mut *driver {
-            IoDriver::Uring(uring) => {
-                if let Some(m) = multishot.filter(|m| m.runtime == core.id()) {
-                    if listener {
-                        uring.cancel_now(m.key);
-                    } else {
-                        uring.cancel(m.key);
-                    }
-                    multishot = None;
-                }
-                !listener && uring.submit_close(fd).is_ok()
-            }
-            IoDriver::Epoll(epoll) => {
-                epoll.forget(fd);
-                false
-            }
-            IoDriver::Closed(_) => false,
-        }
-    });
-    if closed != Some(true) {
-        sys::close_raw(fd);
-    }
-    if let Some(m) = multishot {
-        cancel_later(m);
-    }
-}
-
-/// Queues multishot op `m` for cancellation at its runtime's next turn, for a
-/// caller that cannot reach that runtime's driver now. The op must answer
-/// [`Orphan::released`](uring::Orphan::released) with `true` by then.
-pub(crate) fn cancel_later(m: stash::Multishot) {
-    // Ignored only while the thread is exiting, when its runtimes are gone.
-    let _ = RELEASED_MULTISHOTS.try_with(|r| r.borrow_mut().push(m));
-}
-
-/// Cancels the multishot ops of runtime `runtime` whose descriptors were released
-/// where it could not cancel them (see [`release_fd`]); at its shutdown (`driver`
-/// closed), just forgets them, since the shutdown cancels everything.
-pub(crate) fn cancel_released(runtime: u64, driver: &mut IoDriver) {
-    let _ = RELEASED_MULTISHOTS.try_with(|released| {
-        let mut released = released.borrow_mut();
-        if released.is_empty() {
-            return;
-        }
-        released.retain(|m| {
-            if m.runtime != runtime {
-                return true;
-            }
-            if let IoDriver::Uring(uring) = driver {
-                // The op may have ended by itself since, and its key gone to
-                // another op: cancel only what is still that released op.
-                if uring.table().is_released(m.key) {
-                    uring.cancel(m.key);
-                }
-            }
-            false
-        });
-    });
 }
 
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`
@@ -184,6 +99,14 @@ impl IoDriver {
             IoDriver::Uring(uring) => uring.turn(timeout, woken),
             IoDriver::Epoll(epoll) => epoll.turn(timeout, woken),
             IoDriver::Closed(_) => Ok(()),
+        }
+    }
+
+    /// Hands the entries queued since the last turn to the kernel, without
+    /// waiting (when the loop stops running for now).
+    pub(crate) fn submit_pending(&mut self) {
+        if let IoDriver::Uring(uring) = self {
+            uring.submit_pending();
         }
     }
 

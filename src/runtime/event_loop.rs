@@ -14,7 +14,6 @@
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
-use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,11 +33,17 @@ impl Core {
         self.invalidate_now();
         let waker = self.main_waker();
         let mut cx = Context::from_waker(&waker);
-        let mut future = pin!(future);
+        // Boxed so that it can be dropped before returning (below).
+        let mut future = Box::pin(future);
         self.shared.set_main_woken();
         loop {
             if self.shared.take_main_woken() {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    // What the future still owned is released here, and entries
+                    // queued in this last turn (closes, cancellations) go to the
+                    // kernel now: the loop may not run again for a long time.
+                    drop(future);
+                    self.driver.borrow_mut().submit_pending();
                     return output;
                 }
             }

@@ -39,6 +39,17 @@ const PARK: u64 = 1 << 62;
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(1);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+impl Drop for Uring {
+    /// `shutdown` unregisters and frees the buffer ring once no op can use it; a
+    /// ring dropped without it (ops maybe in flight, the kernel tearing the ring
+    /// down in the background) leaks the pool instead of freeing it under them.
+    fn drop(&mut self) {
+        if let Some(ring) = self.buf_ring.take() {
+            std::mem::forget(ring);
+        }
+    }
+}
+
 /// The orphan of an asynchronous close: nothing to release (a failed close leaves
 /// nothing open either). Zero-sized, so boxing it does not allocate.
 struct CloseDone;
@@ -58,9 +69,12 @@ pub(crate) struct Stats {
 
 pub(crate) struct Uring {
     ring: IoUring,
-    /// The provided-buffer ring of multishot receives, made at first use.
-    /// Declared after `ring`: dropped after the ring is closed.
+    /// The provided-buffer ring of multishot receives, made at first use (kept
+    /// until shutdown, which frees it once no op can use it, or leaks it).
     buf_ring: Option<Rc<BufRing>>,
+    /// Registering the buffer ring failed (memlock, a seccomp filter on
+    /// `io_uring_register`): streams receive one read at a time instead.
+    buf_ring_failed: bool,
     table: OpTable,
     features: Features,
     unpark_fd: RawFd,
@@ -83,6 +97,7 @@ impl Uring {
         Ok(Uring {
             ring,
             buf_ring: None,
+            buf_ring_failed: false,
             table: OpTable::default(),
             features,
             unpark_fd,
@@ -103,14 +118,26 @@ impl Uring {
         &mut self.table
     }
 
-    /// The runtime's provided-buffer ring, registered at the first call.
-    pub(crate) fn buf_ring(&mut self) -> io::Result<Rc<BufRing>> {
+    /// The runtime's provided-buffer ring, registered at the first call; `None`
+    /// if that failed (it is not tried again).
+    pub(crate) fn buf_ring(&mut self) -> Option<Rc<BufRing>> {
         if let Some(ring) = &self.buf_ring {
-            return Ok(ring.clone());
+            return Some(ring.clone());
         }
-        let ring = Rc::new(BufRing::register(&self.ring)?);
-        self.buf_ring = Some(ring.clone());
-        Ok(ring)
+        if self.buf_ring_failed {
+            return None;
+        }
+        match BufRing::register(&self.ring) {
+            Ok(ring) => {
+                let ring = Rc::new(ring);
+                self.buf_ring = Some(ring.clone());
+                Some(ring)
+            }
+            Err(_) => {
+                self.buf_ring_failed = true;
+                None
+            }
+        }
     }
 
     /// Queues an entry, submitting what is queued first if the ring is full.
@@ -200,6 +227,13 @@ impl Uring {
         if let Err(e) = result {
             // EINTR/EAGAIN/EBUSY: the entries stay queued for the next turn.
             let _ = e;
+        }
+    }
+
+    /// Submits what is queued, if anything (one `io_uring_enter`, no waiting).
+    pub(crate) fn submit_pending(&mut self) {
+        if self.needs_enter() {
+            let _ = self.enter(0, None);
         }
     }
 
@@ -426,6 +460,6 @@ impl Uring {
         }
         // Dropping the ring closes it; the kernel cancels the eventfd poll and any
         // park timeout, neither of which points to memory.
-        self.table
+        std::mem::take(&mut self.table)
     }
 }

@@ -1,0 +1,126 @@
+//! Releasing a descriptor: closing it when its last [`SharedFd`](super::fd::SharedFd)
+//! goes, and cancelling the multishot op armed on it.
+//!
+//! ```text
+//!   last SharedFd dropped
+//!     ├─ on its io_uring runtime: cancel its multishot op; CLOSE through the ring
+//!     │    (a listener: cancel now, with an immediate enter, then close(2), so
+//!     │     that its address is free when the drop returns)
+//!     ├─ on epoll: forget the registration, close(2)
+//!     └─ elsewhere (outside block_on, another runtime, driver busy) with a
+//!        multishot op armed: keep the descriptor open and queue both for the
+//!        op's runtime, which cancels the op and then closes the descriptor at its
+//!        next turn (or its shutdown). Closing first would let the number be
+//!        reused while an entry naming it may still be waiting in that ring.
+//! ```
+
+use std::cell::RefCell;
+use std::os::fd::RawFd;
+
+use super::stash::Multishot;
+use super::{sys, IoDriver};
+
+/// A multishot op to cancel at its runtime's next turn, and the descriptor to
+/// close after it (none when the op itself holds the descriptor open).
+struct Released {
+    multishot: Multishot,
+    fd: Option<RawFd>,
+}
+
+thread_local! {
+    /// Multishot ops released where their runtime could not cancel them at once.
+    /// Until cancelled, such an op keeps its socket open in the kernel (a
+    /// listener's port stays taken, its connections are accepted and closed).
+    static RELEASED: RefCell<Vec<Released>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Closes a descriptor whose last `SharedFd` went away, cancelling the multishot
+/// op still armed on it (see the module docs).
+pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool) {
+    let mut multishot = multishot;
+    let closed = crate::runtime::context::with_core(|core| {
+        let Ok(mut driver) = core.driver.try_borrow_mut() else {
+            return false;
+        };
+        match &mut *driver {
+            IoDriver::Uring(uring) => {
+                if let Some(m) = multishot.filter(|m| m.runtime == core.id()) {
+                    if listener {
+                        uring.cancel_now(m.key);
+                    } else {
+                        uring.cancel(m.key);
+                    }
+                    multishot = None;
+                }
+                multishot.is_none() && !listener && uring.submit_close(fd).is_ok()
+            }
+            IoDriver::Epoll(epoll) => {
+                epoll.forget(fd);
+                false
+            }
+            IoDriver::Closed(_) => false,
+        }
+    });
+    match multishot {
+        Some(m) => queue(m, Some(fd)),
+        None if closed != Some(true) => {
+            // SAFETY: the last `SharedFd` owned the descriptor, and nothing refers
+            // to it any more (every op held a `SharedFd`).
+            unsafe { sys::close_raw(fd) }
+        }
+        None => {}
+    }
+}
+
+/// Queues multishot op `m` for cancellation at its runtime's next turn, for a
+/// caller that cannot reach that runtime's driver now. The op must answer
+/// [`Orphan::released`](super::uring::Orphan::released) with `true` by then.
+pub(crate) fn cancel_later(m: Multishot) {
+    queue(m, None);
+}
+
+fn queue(multishot: Multishot, fd: Option<RawFd>) {
+    // Fails only while the thread is exiting, when its runtimes are gone.
+    let queued = RELEASED.try_with(|r| r.borrow_mut().push(Released { multishot, fd }));
+    if queued.is_err() {
+        if let Some(fd) = fd {
+            // SAFETY: as in `release_fd`; the thread's runtimes are gone.
+            unsafe { sys::close_raw(fd) }
+        }
+    }
+}
+
+/// Cancels the multishot ops of runtime `runtime` queued by [`release_fd`] and
+/// [`cancel_later`], then closes their descriptors (queued after the
+/// cancellations, through the ring). At its shutdown (`driver` closed), every op
+/// has ended: the descriptors are just closed.
+pub(crate) fn cancel_released(runtime: u64, driver: &mut IoDriver) {
+    let _ = RELEASED.try_with(|released| {
+        let mut released = released.borrow_mut();
+        if released.is_empty() {
+            return;
+        }
+        released.retain(|r| {
+            if r.multishot.runtime != runtime {
+                return true;
+            }
+            let mut closed = false;
+            if let IoDriver::Uring(uring) = driver {
+                // The op may have ended by itself since, and its key gone to
+                // another op: cancel only what is still that released op.
+                if uring.table().is_released(r.multishot.key) {
+                    uring.cancel(r.multishot.key);
+                }
+                if let Some(fd) = r.fd {
+                    closed = uring.submit_close(fd).is_ok();
+                }
+            }
+            if let (Some(fd), false) = (r.fd, closed) {
+                // SAFETY: the released descriptor was kept open for this close
+                // only; nothing else refers to it.
+                unsafe { sys::close_raw(fd) }
+            }
+            false
+        });
+    });
+}
