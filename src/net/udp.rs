@@ -111,7 +111,10 @@ impl UdpSocket {
     ///
     /// Cancel-safe, like [`recv_from`](Self::recv_from).
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.socket.read(buf).await
+        // With the sender's address, like `recv_from`: a datagram that a dropped
+        // call received keeps its sender for whichever call comes next.
+        let (result, buf) = self.socket.recv_from(buf).await;
+        (result.map(|(n, _)| n), buf)
     }
 
     /// The address the socket is bound to.

@@ -31,10 +31,11 @@ use crate::driver::op::{Op, Send};
 pub(crate) type SendOp = Op<Send<Slice<Vec<u8>>>>;
 
 /// Marks the flusher gone when its task ends, however it ends (cancelled at
-/// runtime shutdown, too), and wakes whoever waits on the writer.
-struct Alive<'a>(&'a WriterShared);
+/// runtime shutdown, even before its first poll), and wakes whoever waits on the
+/// writer.
+struct Alive(Rc<WriterShared>);
 
-impl Drop for Alive<'_> {
+impl Drop for Alive {
     fn drop(&mut self) {
         let mut state = self.0.state.borrow_mut();
         state.flusher_alive = false;
@@ -61,9 +62,14 @@ impl Drop for Alive<'_> {
 }
 
 /// The flusher task.
-pub(crate) async fn run(shared: Rc<WriterShared>) {
-    let _alive = Alive(&shared);
-    poll_fn(|cx| poll_flush(&shared, cx)).await;
+pub(crate) fn run(shared: Rc<WriterShared>) -> impl Future<Output = ()> {
+    // Made before the task first runs, so that a task dropped unpolled still
+    // marks the flusher gone.
+    let alive = Alive(shared);
+    async move {
+        let shared = &alive.0;
+        poll_fn(|cx| poll_flush(shared, cx)).await;
+    }
 }
 
 /// Sends what is buffered; `Ready` once the writer is done (ended or failed).
@@ -76,6 +82,15 @@ pub(crate) fn poll_flush(shared: &WriterShared, cx: &mut Context<'_>) -> Poll<()
 
 fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) -> Poll<()> {
     let mut state = shared.state.borrow_mut();
+    // Whoever ends the writer (`abort`, the eager path of `write`) wakes the
+    // flusher through this, whether it waits for a send or for data.
+    if !state
+        .flusher_waker
+        .as_ref()
+        .is_some_and(|w| w.will_wake(cx.waker()))
+    {
+        state.flusher_waker = Some(cx.waker().clone());
+    }
     loop {
         if state.done {
             return Poll::Ready(());
@@ -128,13 +143,6 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
             drop(state);
             finish(shared);
             return Poll::Ready(());
-        }
-        if !state
-            .flusher_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            state.flusher_waker = Some(cx.waker().clone());
         }
         return Poll::Pending;
     }

@@ -15,13 +15,15 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use slab::Slab;
 
+use super::writer::WriterShared;
 use super::{split, StreamReader, StreamWriter};
+use crate::driver::fd::WeakFd;
 use crate::net::addr::{resolve, ToSocketAddrs};
 use crate::net::socket::Socket;
 use crate::net::{TcpListener, UnixListener};
@@ -40,8 +42,11 @@ struct Inner {
     addrs: Vec<ServerAddr>,
     /// The accept loops, until `close`.
     accept_tasks: RefCell<Vec<JoinHandle<()>>>,
-    /// Connection tasks still running.
-    clients: RefCell<Slab<Option<JoinHandle<()>>>>,
+    /// The listening sockets, to shut down at `close` (their accept loops hold
+    /// them open until those tasks are dropped, at their next poll).
+    listeners: RefCell<Vec<WeakFd>>,
+    /// Connection tasks still running, and their writers (for `abort_clients`).
+    clients: RefCell<Slab<Client>>,
     closed: Cell<bool>,
     /// Tasks in `serve_forever` or `wait_closed`.
     waiters: RefCell<Vec<Waker>>,
@@ -121,6 +126,7 @@ where
     let inner = Inner::new(addrs, None);
     let callback = Rc::new(client_connected);
     for listener in listeners {
+        inner.add_listener(listener.socket());
         let accept = accept_loop(
             Rc::downgrade(&inner),
             callback.clone(),
@@ -147,6 +153,7 @@ where
     let listener = UnixListener::bind(&path)?;
     let inner = Inner::new(vec![ServerAddr::Unix(path.clone())], Some(path));
     let callback = Rc::new(client_connected);
+    inner.add_listener(listener.socket());
     let accept = accept_loop(Rc::downgrade(&inner), callback, Listener::Unix(listener));
     inner.accept_tasks.borrow_mut().push(crate::spawn(accept));
     Ok(Server { inner })
@@ -207,8 +214,7 @@ where
             Ok(socket) => {
                 backoff = BACKOFF_MIN;
                 let Some(inner) = inner.upgrade() else { return };
-                let (reader, writer) = split(socket);
-                inner.spawn_client(callback(reader, writer));
+                inner.spawn_client(callback.clone(), socket);
             }
             Err(e) if is_resource_error(&e) => {
                 eprintln!("ringloop: accept failed ({e}); retrying in {backoff:?}");
@@ -229,6 +235,13 @@ where
             }
         }
     }
+}
+
+/// A connection being served.
+struct Client {
+    /// Set right after the spawn.
+    task: Option<JoinHandle<()>>,
+    writer: Weak<WriterShared>,
 }
 
 /// Removes a finished client task from the server, however the task ends.
@@ -252,6 +265,7 @@ impl Inner {
         Rc::new(Inner {
             addrs,
             accept_tasks: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
             clients: RefCell::new(Slab::new()),
             closed: Cell::new(false),
             waiters: RefCell::new(Vec::new()),
@@ -259,29 +273,51 @@ impl Inner {
         })
     }
 
-    fn spawn_client<Fut: Future + 'static>(self: &Rc<Self>, client: Fut) {
-        let key = self.clients.borrow_mut().insert(None);
+    /// Runs `callback(reader, writer)` in a task of its own (the callback itself
+    /// too: a panic in it ends that task only, not the accept loop).
+    fn spawn_client<F, Fut>(self: &Rc<Self>, callback: Rc<F>, socket: Socket)
+    where
+        F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+        Fut: Future + 'static,
+    {
+        let (reader, writer) = split(socket);
+        let key = self.clients.borrow_mut().insert(Client {
+            task: None,
+            writer: writer.downgrade(),
+        });
         let guard = ClientGuard {
             inner: self.clone(),
             key,
         };
         let handle = crate::spawn(async move {
             let _guard = guard;
-            client.await;
+            callback(reader, writer).await;
         });
-        if let Some(slot) = self.clients.borrow_mut().get_mut(key) {
-            *slot = Some(handle);
+        if let Some(client) = self.clients.borrow_mut().get_mut(key) {
+            client.task = Some(handle);
         }
+    }
+
+    fn add_listener(&self, socket: &Socket) {
+        self.listeners.borrow_mut().push(socket.fd().downgrade());
     }
 
     fn close(&self) {
         if self.closed.replace(true) {
             return;
         }
-        // Cancelling the accept loops drops the listeners, which closes them.
+        // Cancelling the accept loops drops the listeners (at their next poll),
+        // which closes them; shutting them down now stops the accepting at once and
+        // frees the address for a new bind (the listeners are the server's own,
+        // shared with no other process).
         let tasks = std::mem::take(&mut *self.accept_tasks.borrow_mut());
         for task in tasks {
             task.cancel();
+        }
+        for listener in std::mem::take(&mut *self.listeners.borrow_mut()) {
+            if let Some(fd) = listener.upgrade() {
+                let _ = crate::driver::sys::shutdown(fd.raw(), std::net::Shutdown::Both);
+            }
         }
         if let Some(path) = &self.unix_path {
             let _ = std::fs::remove_file(path);
@@ -379,18 +415,25 @@ impl Server {
         self.inner.close();
     }
 
-    /// Cancels every connection task: their readers and writers are dropped, so
-    /// their connections close (asyncio's `abort_clients`).
+    /// Closes every connection at once, like asyncio's `abort_clients`: each
+    /// writer is aborted (what it buffered is dropped, the connection shut down
+    /// both ways) and each connection task is cancelled.
     pub fn abort_clients(&self) {
-        // Cancelling only schedules each task; it ends at its next poll.
-        for handle in self
+        let writers: Vec<_> = self
             .inner
             .clients
             .borrow()
             .iter()
-            .filter_map(|(_, h)| h.as_ref())
-        {
-            handle.cancel();
+            .map(|(_, c)| c.writer.clone())
+            .collect();
+        for writer in writers.iter().filter_map(Weak::upgrade) {
+            writer.abort();
+        }
+        // Cancelling only schedules each task; it ends at its next poll.
+        for (_, client) in self.inner.clients.borrow().iter() {
+            if let Some(task) = &client.task {
+                task.cancel();
+            }
         }
     }
 

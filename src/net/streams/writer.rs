@@ -108,6 +108,27 @@ pub(crate) struct WriterShared {
     pub(crate) state: RefCell<WriterState>,
 }
 
+impl WriterShared {
+    /// See [`StreamWriter::abort`].
+    pub(crate) fn abort(&self) {
+        let mut state = self.state.borrow_mut();
+        state.ending = Ending::Close;
+        state.buf = Vec::new();
+        state.in_flight = 0;
+        state.paused = false;
+        state.done = true;
+        // Dropped outside the borrow: the cancellation reaches the driver.
+        let op = state.op.take();
+        let flusher = state.flusher_waker.take();
+        let waiters = std::mem::take(&mut state.waiters);
+        drop(state);
+        drop(op);
+        let _ = self.transport.shutdown(std::net::Shutdown::Both);
+        // The flusher sees `done` and exits, releasing the descriptor.
+        flusher.into_iter().chain(waiters).for_each(Waker::wake);
+    }
+}
+
 /// The writing half of a stream, like asyncio's `StreamWriter`.
 ///
 /// ```
@@ -309,21 +330,12 @@ impl StreamWriter {
     /// both directions. For a peer that stopped reading, where `close` would wait
     /// for a flush that never ends.
     pub fn abort(&self) {
-        let mut state = self.shared.state.borrow_mut();
-        state.ending = Ending::Close;
-        state.buf = Vec::new();
-        state.in_flight = 0;
-        state.paused = false;
-        state.done = true;
-        // Dropped outside the borrow: the cancellation reaches the driver.
-        let op = state.op.take();
-        let flusher = state.flusher_waker.take();
-        let waiters = std::mem::take(&mut state.waiters);
-        drop(state);
-        drop(op);
-        let _ = self.shared.transport.shutdown(std::net::Shutdown::Both);
-        // The flusher sees `done` and exits, releasing the descriptor.
-        flusher.into_iter().chain(waiters).for_each(Waker::wake);
+        self.shared.abort();
+    }
+
+    /// The shared state, for a server that may abort its connections.
+    pub(crate) fn downgrade(&self) -> std::rc::Weak<WriterShared> {
+        Rc::downgrade(&self.shared)
     }
 
     /// Whether `close` or `write_eof` was called, or the writer failed.
