@@ -1,7 +1,7 @@
 //! [`SharedFd`]: a descriptor that stays open while any operation uses it, with the
 //! driver's state for it (`stash.rs`).
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -32,8 +32,8 @@ pub(crate) struct WeakFd {
 }
 
 struct FdInner {
-    /// Owned: closed in `Drop`.
-    fd: RawFd,
+    /// Owned: closed in `Drop`; -1 once taken back by [`SharedFd::try_into_owned`].
+    fd: Cell<RawFd>,
     state: RefCell<FdState>,
 }
 
@@ -41,14 +41,32 @@ impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
         SharedFd {
             inner: Rc::new(FdInner {
-                fd: fd.into_raw_fd(),
+                fd: Cell::new(fd.into_raw_fd()),
                 state: RefCell::new(FdState::default()),
             }),
         }
     }
 
     pub(crate) fn raw(&self) -> RawFd {
-        self.inner.fd
+        self.inner.fd.get()
+    }
+
+    /// The descriptor back, to close it explicitly (`File::close`), if this is the
+    /// only clone: no op holds it, not even one whose future was dropped while the
+    /// kernel still has it. A descriptor with a multishot op armed is never given
+    /// back (its op must be cancelled first, which only the release path does).
+    pub(crate) fn try_into_owned(self) -> Result<OwnedFd, SharedFd> {
+        if Rc::strong_count(&self.inner) != 1 || Rc::weak_count(&self.inner) != 0 {
+            return Err(self);
+        }
+        if self.inner.state.borrow().multishot.is_some() {
+            return Err(self);
+        }
+        let fd = self.inner.fd.replace(-1);
+        super::forget_fd(fd);
+        // SAFETY: `fd` was owned by this (sole) `FdInner`, which no longer closes it
+        // (-1 above), so ownership passes to the new `OwnedFd` alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     /// The driver's state for this descriptor.
@@ -70,7 +88,7 @@ impl SharedFd {
             // and `ManuallyDrop` makes sure the view never closes it; a shared
             // reference cannot reach `into_raw_fd` or anything else that would take
             // ownership.
-            inner: ManuallyDrop::new(unsafe { T::from_raw_fd(self.inner.fd) }),
+            inner: ManuallyDrop::new(unsafe { T::from_raw_fd(self.raw()) }),
             _fd: PhantomData,
         }
     }
@@ -78,7 +96,7 @@ impl SharedFd {
 
 impl std::fmt::Debug for SharedFd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SharedFd").field(&self.inner.fd).finish()
+        f.debug_tuple("SharedFd").field(&self.raw()).finish()
     }
 }
 
@@ -110,7 +128,11 @@ impl<T: IntoRawFd> Deref for FdView<'_, T> {
 
 impl Drop for FdInner {
     fn drop(&mut self) {
+        let fd = self.fd.get();
+        if fd < 0 {
+            return;
+        }
         let state = self.state.get_mut();
-        super::release_fd(self.fd, state.multishot.take(), state.listener);
+        super::release_fd(fd, state.multishot.take(), state.listener);
     }
 }

@@ -88,6 +88,8 @@ pub struct Features {
     pub unlinkat_renameat: bool,
     /// `IORING_OP_MKDIRAT` (5.15).
     pub mkdirat: bool,
+    /// `IORING_OP_FTRUNCATE` (6.9).
+    pub ftruncate: bool,
     /// Supported opcodes, one bit each.
     opcodes: [u64; 4],
 }
@@ -114,6 +116,7 @@ impl Features {
             socket: false,
             unlinkat_renameat: false,
             mkdirat: false,
+            ftruncate: false,
             opcodes: [0; 4],
         }
     }
@@ -172,6 +175,7 @@ impl Features {
             socket: false,
             unlinkat_renameat: false,
             mkdirat: false,
+            ftruncate: false,
             opcodes,
         };
         // Flags and ring features have no opcode of their own; each arrived in the
@@ -186,6 +190,7 @@ impl Features {
         f.unlinkat_renameat =
             f.supports_opcode(opcode::UnlinkAt::CODE) && f.supports_opcode(opcode::RenameAt::CODE);
         f.mkdirat = f.supports_opcode(opcode::MkDirAt::CODE);
+        f.ftruncate = f.supports_opcode(opcode::Ftruncate::CODE);
         f
     }
 }

@@ -42,6 +42,24 @@ pub(crate) enum IoDriver {
     Closed(OpTable),
 }
 
+/// Forgets `fd` in the current runtime's epoll driver, if any: for a descriptor
+/// about to be closed other than by [`release_fd`] (an explicit close).
+pub(crate) fn forget_fd(fd: RawFd) {
+    crate::runtime::context::with_core(|core| {
+        if let Ok(mut driver) = core.driver.try_borrow_mut() {
+            if let IoDriver::Epoll(epoll) = &mut *driver {
+                epoll.forget(fd);
+            }
+        }
+    });
+}
+
+/// Whether the current runtime runs io_uring and its probe (after the compat
+/// mask) found opcode `op`; `false` on epoll and outside a runtime.
+pub(crate) fn ring_supports(op: u8) -> bool {
+    crate::runtime::context::with_core(|core| core.features.supports_opcode(op)).unwrap_or(false)
+}
+
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`
 /// falls back to epoll) rather than a bad argument.
 fn uring_unavailable(e: &io::Error) -> bool {

@@ -147,6 +147,101 @@ pub(crate) fn openat(path: &std::ffi::CStr, flags: i32, mode: u32) -> io::Result
     ))
 }
 
+/// `statx(2)`: the status of `path` relative to `dirfd` (with `AT_EMPTY_PATH` and
+/// an empty path, of `dirfd` itself).
+pub(crate) fn statx(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    flags: i32,
+    mask: u32,
+    buf: &mut libc::statx,
+) -> io::Result<()> {
+    syscall!(statx(dirfd, path.as_ptr(), flags, mask, buf)).map(drop)
+}
+
+/// `fsync(2)`, or `fdatasync(2)` when `datasync`.
+pub(crate) fn fsync(fd: RawFd, datasync: bool) -> io::Result<()> {
+    if datasync {
+        syscall!(fdatasync(fd)).map(drop)
+    } else {
+        syscall!(fsync(fd)).map(drop)
+    }
+}
+
+/// `ftruncate(2)`.
+pub(crate) fn ftruncate(fd: RawFd, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file size out of range"))?;
+    syscall!(ftruncate(fd, len)).map(drop)
+}
+
+/// `unlinkat(2)` relative to the working directory (`AT_REMOVEDIR` in `flags`
+/// removes a directory).
+pub(crate) fn unlinkat(path: &std::ffi::CStr, flags: i32) -> io::Result<()> {
+    syscall!(unlinkat(libc::AT_FDCWD, path.as_ptr(), flags)).map(drop)
+}
+
+/// `renameat(2)` relative to the working directory.
+pub(crate) fn renameat(from: &std::ffi::CStr, to: &std::ffi::CStr) -> io::Result<()> {
+    syscall!(renameat(
+        libc::AT_FDCWD,
+        from.as_ptr(),
+        libc::AT_FDCWD,
+        to.as_ptr()
+    ))
+    .map(drop)
+}
+
+/// `mkdirat(2)` relative to the working directory.
+pub(crate) fn mkdirat(path: &std::ffi::CStr, mode: u32) -> io::Result<()> {
+    syscall!(mkdirat(libc::AT_FDCWD, path.as_ptr(), mode as libc::mode_t)).map(drop)
+}
+
+/// A close-on-exec duplicate of `fd` (for a blocking-pool job, which must own the
+/// descriptor it works on: the original may be closed while the job runs).
+pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    let dup = syscall!(fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))?;
+    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` just returned this descriptor and nothing
+    // else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+/// Closes `fd`, reporting `close(2)`'s error (the descriptor is gone either way:
+/// Linux releases it even when the call fails).
+pub(crate) fn close(fd: OwnedFd) -> io::Result<()> {
+    use std::os::fd::IntoRawFd;
+    syscall!(close(fd.into_raw_fd())).map(drop)
+}
+
+/// `preadv(2)` (`write: false`) or `pwritev(2)` at `offset`.
+///
+/// # Safety
+///
+/// Every iovec must describe memory valid for the access (writes for `preadv`,
+/// reads for `pwritev`) for the duration of the call.
+pub(crate) unsafe fn preadv_pwritev(
+    fd: RawFd,
+    iov: &[libc::iovec],
+    offset: u64,
+    write: bool,
+) -> io::Result<usize> {
+    let count = iov.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    let off = offset as libc::off_t;
+    let n = if write {
+        syscall!(pwritev(fd, iov.as_ptr(), count, off))?
+    } else {
+        syscall!(preadv(fd, iov.as_ptr(), count, off))?
+    };
+    Ok(n as usize)
+}
+
+/// [`openat`], owning the new descriptor (for the blocking pool).
+pub(crate) fn open(path: &std::ffi::CStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let fd = openat(path, flags, mode)?;
+    // SAFETY: `openat` just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `accept4(2)` with close-on-exec and non-blocking set on the new socket; the
 /// peer's address goes to `addr` when given.
 pub(crate) fn accept(fd: RawFd, addr: Option<&mut SockAddr>) -> io::Result<RawFd> {

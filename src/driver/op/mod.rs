@@ -19,23 +19,23 @@
 //! and queues an `ASYNC_CANCEL`; they are freed (and any descriptor the op produced
 //! is closed) when the CQE arrives.
 
-// Files and pipes (issue 5) are built on `Read`, `Write` and `OpenAt`; until they
-// land, only tests drive them (and `Nop`).
 mod accept;
 mod accept_multi;
+mod close;
 mod connect;
+mod fsync;
 mod msg;
 #[cfg_attr(not(test), allow(dead_code))]
 mod nop;
-#[cfg_attr(not(test), allow(dead_code))]
 mod open;
+pub(crate) mod path;
 mod poll;
-#[cfg_attr(not(test), allow(dead_code))]
 mod read;
 mod recv;
 mod recv_multi;
 mod send;
-#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod statx;
+mod vectored;
 mod write;
 
 pub(crate) use accept::accept;
@@ -43,19 +43,21 @@ pub(crate) use accept::accept;
 #[cfg(test)]
 pub(crate) use accept::Accept;
 pub(crate) use accept_multi::AcceptMulti;
+pub(crate) use close::Close;
 pub(crate) use connect::Connect;
+pub(crate) use fsync::{Fsync, Ftruncate};
 pub(crate) use msg::{RecvMsg, SendMsg};
 #[cfg(test)]
 pub(crate) use nop::Nop;
-#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use open::OpenAt;
+pub(crate) use path::{MkDirAt, RenameAt, UnlinkAt};
 pub(crate) use poll::PollAdd;
-#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use read::Read;
 pub(crate) use recv::Recv;
 pub(crate) use recv_multi::RecvStream;
 pub(crate) use send::Send;
-#[cfg_attr(not(test), allow(unused_imports))]
+pub(crate) use statx::Statx;
+pub(crate) use vectored::{ReadV, WriteV};
 pub(crate) use write::Write;
 
 use std::future::Future;
@@ -96,7 +98,6 @@ fn stashable_error(res: i32) -> bool {
 
 /// The CQE of a cancelled stream read: keep what it received (`bytes(n)` copies
 /// the `n` bytes out of its buffers) for the next read, and count it done.
-#[cfg_attr(not(test), allow(dead_code))]
 fn stash_stream_result(
     fd: &SharedFd,
     res: i32,

@@ -20,11 +20,18 @@ pub(crate) struct OpenAt {
 }
 
 impl OpenAt {
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(path: &Path, flags: i32, mode: u32) -> io::Result<OpenAt> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-        Ok(OpenAt { path, flags, mode })
+        Ok(OpenAt::from_cstring(
+            super::path::cstring(path)?,
+            flags,
+            mode,
+        ))
+    }
+
+    /// Opens `path`, already checked for NUL bytes.
+    pub(crate) fn from_cstring(path: CString, flags: i32, mode: u32) -> OpenAt {
+        OpenAt { path, flags, mode }
     }
 }
 

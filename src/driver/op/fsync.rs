@@ -1,0 +1,83 @@
+//! `fsync`/`fdatasync` (`IORING_OP_FSYNC`, 5.1, with `IORING_FSYNC_DATASYNC`) and
+//! `ftruncate` (`IORING_OP_FTRUNCATE`, 6.9).
+
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::fd::SharedFd;
+use crate::driver::sys;
+
+/// Flushes the file's data (and, unless `datasync`, all its metadata) to the device.
+pub(crate) struct Fsync {
+    fd: SharedFd,
+    datasync: bool,
+}
+
+impl Fsync {
+    pub(crate) fn new(fd: SharedFd, datasync: bool) -> Fsync {
+        Fsync { fd, datasync }
+    }
+}
+
+// SAFETY: an fsync entry holds no pointers.
+unsafe impl OpKind for Fsync {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let flags = if self.datasync {
+            types::FsyncFlags::DATASYNC
+        } else {
+            types::FsyncFlags::empty()
+        };
+        opcode::Fsync::new(types::Fd(self.fd.raw()))
+            .flags(flags)
+            .build()
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Never
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        sys::fsync(self.fd.raw(), self.datasync).map(|()| 0)
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
+        result.map(drop)
+    }
+}
+
+/// Sets the file's size to `len`, like `ftruncate(2)` (the ring op exists from 6.9).
+pub(crate) struct Ftruncate {
+    fd: SharedFd,
+    len: u64,
+}
+
+impl Ftruncate {
+    pub(crate) fn new(fd: SharedFd, len: u64) -> Ftruncate {
+        Ftruncate { fd, len }
+    }
+}
+
+// SAFETY: an ftruncate entry holds no pointers.
+unsafe impl OpKind for Ftruncate {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Never
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        sys::ftruncate(self.fd.raw(), self.len).map(|()| 0)
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
+        result.map(drop)
+    }
+}

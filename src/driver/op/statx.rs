@@ -1,0 +1,89 @@
+//! `statx` (`IORING_OP_STATX`, 5.6): the status of a path, or of an open file.
+
+use std::ffi::CString;
+use std::io;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::fd::SharedFd;
+use crate::driver::sys;
+
+/// What `statx` is asked for: the basic `stat` fields and the birth time.
+pub(crate) const STATX_MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME;
+
+/// A zeroed `statx` buffer.
+pub(crate) fn empty_statx() -> Box<libc::statx> {
+    // SAFETY: `statx` is plain old data (integers and nested integer structs), for
+    // which all-zero bytes are a valid value.
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+/// The status of `path` (relative to the working directory), or with `fd` and an
+/// empty path, of the open file `fd` (`AT_EMPTY_PATH`).
+pub(crate) struct Statx {
+    /// Held open while the kernel uses it.
+    fd: Option<SharedFd>,
+    path: CString,
+    flags: i32,
+    /// Where the kernel writes the result (boxed: the entry points into it).
+    buf: Box<libc::statx>,
+}
+
+impl Statx {
+    /// The status of `path`; `follow: false` describes a symbolic link itself.
+    pub(crate) fn path(path: CString, follow: bool) -> Statx {
+        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        Statx {
+            fd: None,
+            path,
+            flags,
+            buf: empty_statx(),
+        }
+    }
+
+    /// The status of the open file `fd`.
+    pub(crate) fn fd(fd: SharedFd) -> Statx {
+        Statx {
+            fd: Some(fd),
+            path: CString::default(),
+            flags: libc::AT_EMPTY_PATH,
+            buf: empty_statx(),
+        }
+    }
+
+    fn dirfd(&self) -> i32 {
+        self.fd.as_ref().map_or(libc::AT_FDCWD, SharedFd::raw)
+    }
+}
+
+// SAFETY: the entry points at the `CString`'s heap buffer and at the boxed `statx`,
+// neither of which moves when `self` moves; both live as long as `self`.
+unsafe impl OpKind for Statx {
+    type Output = io::Result<Box<libc::statx>>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let buf: *mut libc::statx = &mut *self.buf;
+        opcode::Statx::new(
+            types::Fd(self.dirfd()),
+            self.path.as_ptr(),
+            buf.cast::<types::statx>(),
+        )
+        .flags(self.flags)
+        .mask(STATX_MASK)
+        .build()
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Never
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        let dirfd = self.dirfd();
+        sys::statx(dirfd, &self.path, self.flags, STATX_MASK, &mut self.buf).map(|()| 0)
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        result.map(|_| self.buf)
+    }
+}
