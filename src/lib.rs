@@ -103,6 +103,7 @@
 #![warn(missing_docs)]
 
 mod driver;
+pub mod fs;
 pub mod net;
 pub mod queue;
 mod runtime;
