@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 
 use super::stash::FdState;
@@ -97,6 +97,15 @@ impl SharedFd {
 impl std::fmt::Debug for SharedFd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("SharedFd").field(&self.raw()).finish()
+    }
+}
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while any clone lives, so for as long as
+        // `self` is borrowed (it is only given back by `try_into_owned`, which
+        // consumes `self`).
+        unsafe { BorrowedFd::borrow_raw(self.raw()) }
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`File`]: an open file with owned-buffer operations at explicit offsets.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -136,7 +136,9 @@ impl File {
     /// `n` bytes of the buffer are marked initialised (for a `Vec`, its length
     /// becomes at least `n`).
     ///
-    /// An offset above `i64::MAX` is `InvalidInput`.
+    /// An offset above `i64::MAX` is `InvalidInput`. The file must be able to
+    /// seek: on a pipe or socket `pread(2)` fails with `ESPIPE` (epoll), while
+    /// io_uring ignores the offset of such a stream and reads in order.
     ///
     /// Cancel-safe: a positional read changes nothing, so a dropped one loses only
     /// its buffer (freed once the kernel is done with it); the same read again
@@ -453,6 +455,12 @@ impl From<OwnedFd> for File {
 impl From<std::fs::File> for File {
     fn from(file: std::fs::File) -> File {
         File::from_std(file)
+    }
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

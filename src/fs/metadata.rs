@@ -169,11 +169,11 @@ impl Metadata {
         self.size
     }
 
-    /// The permission bits (`mode() & 0o7777`), as std's type:
-    /// `std::os::unix::fs::PermissionsExt::mode` reads them back.
+    /// The permissions, as std's type (which, like std's metadata, holds the whole
+    /// mode: `std::os::unix::fs::PermissionsExt::mode` reads it back).
     pub fn permissions(&self) -> std::fs::Permissions {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::Permissions::from_mode(self.mode & 0o7777)
+        std::fs::Permissions::from_mode(self.mode)
     }
 
     /// The last modification time (`stx_mtime`).

@@ -1,0 +1,112 @@
+//! Support for the file tests (`tests/fs_*.rs`): a fresh directory per test, FIFOs
+//! (whose opens and reads really wait in the kernel), and the checks every file test
+//! repeats. Used next to `common` and `net_common` (for `CountedBuf`, `isolated`,
+//! `turns`, `within`):
+//!
+//! ```ignore
+//! mod common;
+//! mod fs_common;
+//! mod net_common;
+//! ```
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::Mode;
+
+/// A directory of its own for one test and mode, removed (with what is in it) when
+/// dropped.
+pub struct TestDir {
+    path: PathBuf,
+}
+
+impl TestDir {
+    /// A fresh, empty directory named after the test and the mode.
+    pub fn new(name: &str, mode: Mode) -> TestDir {
+        let path = std::env::temp_dir().join(format!(
+            "ringloop-{name}-{}-{}",
+            mode.test_fn(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the test directory");
+        TestDir { path }
+    }
+
+    /// `name` in the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The names in the directory, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .expect("read the test directory")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Makes a FIFO (named pipe) at `path`.
+pub fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+}
+
+/// Asserts that `result` failed with `kind` (and, when given, the OS error `errno`).
+#[track_caller]
+pub fn assert_error<T: std::fmt::Debug>(
+    result: io::Result<T>,
+    kind: io::ErrorKind,
+    errno: Option<i32>,
+    what: &str,
+) {
+    match result {
+        Ok(v) => panic!("{what}: expected {kind:?}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "{what}: {e}");
+            if let Some(errno) = errno {
+                assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}");
+            }
+        }
+    }
+}
+
+/// Asserts that `result` failed with the OS error `errno` (for the errors whose
+/// `ErrorKind` is not stable, such as `EBADF`).
+#[track_caller]
+pub fn assert_errno<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what: &str) {
+    match result {
+        Ok(v) => panic!("{what}: expected OS error {errno}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}"),
+    }
+}
+
+/// Sleeps 1 ms at a time until `cond` holds (at most 10 s); panics naming `what`
+/// otherwise. For what the blocking pool finishes on its own time.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        ringloop::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A deterministic pattern of `len` bytes (see `net_common::pattern`).
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    crate::net_common::pattern(len, seed)
+}
