@@ -510,3 +510,44 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn opening_a_fifo(mode) {
+        // open(2) waits for the other end of a FIFO; io_uring's OPENAT tries without
+        // blocking first, which for a FIFO means O_NONBLOCK's rules (fs module docs).
+        let dir = TestDir::new("fs-fifo-open", mode);
+        // One FIFO per check: on epoll a timed-out open goes on waiting on its pool
+        // thread, as the other end of its FIFO.
+        let (fifo, for_reading, for_writing) = (dir.join("fifo"), dir.join("r"), dir.join("w"));
+        for path in [&fifo, &for_reading, &for_writing] {
+            fs_common::mkfifo(path);
+        }
+        mode.run(async {
+            let short = std::time::Duration::from_millis(100);
+            let read_open = ringloop::wait_for(short, File::open(&for_reading)).await;
+            let write_open = ringloop::wait_for(short, OpenOptions::new().write(true).open(&for_writing)).await;
+            if mode == common::Mode::Epoll {
+                assert!(read_open.is_err(), "waits for a writer: {read_open:?}");
+                assert!(write_open.is_err(), "waits for a reader: {write_open:?}");
+            } else {
+                let reader = read_open.expect("at once").unwrap();
+                assert!(reader.metadata().await.unwrap().file_type().is_fifo());
+                drop(reader);
+                assert_errno(write_open.expect("at once"), libc::ENXIO, "no reader");
+            }
+            // With the other end open, both open at once on every driver, and data
+            // goes through.
+            let other = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+            let r = within("open for reading", File::open(&fifo)).await.unwrap();
+            let w = within("open for writing", OpenOptions::new().write(true).open(&fifo)).await.unwrap();
+            w.write_all(b"through".to_vec()).await.0.unwrap();
+            let (n, buf) = within("read", r.read(Vec::with_capacity(16))).await;
+            assert_eq!(&buf[..n.unwrap()], b"through");
+            drop(other);
+        });
+        // Release the pool threads still waiting (epoll).
+        for path in [&for_reading, &for_writing] {
+            drop(std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap());
+        }
+    }
+}

@@ -1,11 +1,12 @@
 //! [`File`]: an open file with owned-buffer operations at explicit offsets.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{on_pool, on_ring, path_cstring, Metadata, OpenOptions};
+use super::{on_pool, on_ring, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
 use crate::driver::op::statx::STATX_MASK;
@@ -113,8 +114,7 @@ impl File {
         OpenOptions::new()
     }
 
-    pub(crate) async fn open_with(path: &Path, flags: i32, mode: u32) -> io::Result<File> {
-        let path = path_cstring(path)?;
+    pub(crate) async fn open_with(path: CString, flags: i32, mode: u32) -> io::Result<File> {
         let fd = if on_ring(io_uring::opcode::OpenAt::CODE) {
             Op::new(OpenAt::from_cstring(path, flags, mode)).await?
         } else {

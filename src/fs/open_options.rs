@@ -1,9 +1,10 @@
 //! [`OpenOptions`]: how to open a file, as `std::fs::OpenOptions` says it.
 
+use std::future::Future;
 use std::io;
 use std::path::Path;
 
-use super::File;
+use super::{path_cstring, File};
 
 /// Options for opening a file, the builder of `std::fs::OpenOptions` (with the Unix
 /// extensions [`mode`](Self::mode) and [`custom_flags`](Self::custom_flags)).
@@ -154,11 +155,19 @@ impl OpenOptions {
     /// writing); a path containing a NUL byte, or options std refuses, are
     /// `InvalidInput` (checked before anything reaches the kernel).
     ///
+    /// The future does not borrow the options or the path (both are read when
+    /// `open` is called), so it can be stored or spawned.
+    ///
     /// Cancel-safe as far as descriptors go: if the future is dropped and the open
     /// still succeeds, the new descriptor is closed. A dropped `create` may still
     /// have created the file.
-    pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        let flags = self.flags()?;
-        File::open_with(path.as_ref(), flags, self.mode).await
+    pub fn open(&self, path: impl AsRef<Path>) -> impl Future<Output = io::Result<File>> + 'static {
+        let prepared = self
+            .flags()
+            .and_then(|flags| Ok((path_cstring(path.as_ref())?, flags, self.mode)));
+        async move {
+            let (path, flags, mode) = prepared?;
+            File::open_with(path, flags, mode).await
+        }
     }
 }

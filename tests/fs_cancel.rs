@@ -1,0 +1,395 @@
+//! Cancellation of file operations (DESIGN decision 1) on every driver: for every op
+//! that hands memory, a path or a descriptor to the kernel (read_at, write_at,
+//! readv_at, writev_at, reads at the position, open, statx, rename, unlink, mkdir,
+//! fsync, ftruncate, close), a future dropped while the op is in flight keeps its
+//! buffer until the kernel is done (dropped exactly once), leaks no descriptor,
+//! closes the descriptor a dropped open produced, and hands the kernel the right
+//! path. Also a runtime dropped with file ops in flight.
+//!
+//! On io_uring a page-cached read completes inline when it reaches the kernel, at
+//! the loop's next `io_uring_enter`: an op polled once and dropped is queued but not
+//! yet submitted, so its buffer must outlive its future. FIFOs give ops that really
+//! wait in the kernel (an open for writing without a reader, a read without data).
+//! On epoll the
+//! positional ops finish at their first poll, and path ops run on the blocking
+//! pool.
+//!
+//! Every test counts descriptors, so each runs alone in a child process.
+
+mod common;
+mod fs_common;
+mod net_common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use common::{open_fds, Mode};
+use fs_common::{eventually, mkfifo, pattern, TestDir};
+use net_common::{counter, fd_baseline, isolated, poll_once, turns, within, CountedBuf};
+use ringloop::fs::{self, File, OpenOptions};
+
+fn is_uring(mode: Mode) -> bool {
+    mode != Mode::Epoll
+}
+
+/// Polls `op` once and drops it. On io_uring the op is then queued in the ring, not
+/// yet in the kernel: its `n` buffers must survive the drop and go once the CQE
+/// came. On epoll a positional op is done at its first poll: its output (holding
+/// the buffers) is dropped at once.
+async fn drop_after_first_poll<F: std::future::Future>(
+    mode: Mode,
+    op: F,
+    drops: &Rc<Cell<usize>>,
+    n: usize,
+    what: &str,
+) {
+    let before = drops.get();
+    let mut op = Box::pin(op);
+    let polled = poll_once(&mut op).await;
+    if is_uring(mode) {
+        assert!(polled.is_pending(), "{what}: queued, not done");
+        drop(op);
+        assert_eq!(drops.get(), before, "{what}: buffer freed under the kernel");
+    } else {
+        assert!(polled.is_ready(), "{what}: epoll does it at once");
+        drop(polled);
+        drop(op);
+        assert_eq!(drops.get(), before + n, "{what}");
+    }
+    turns(3).await;
+    assert_eq!(
+        drops.get(),
+        before + n,
+        "{what}: dropped once, after the kernel is done"
+    );
+}
+
+matrix_test! {
+    fn positional_ops_dropped_in_flight_free_their_buffers_once(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-positional", mode);
+            let path = dir.join("file");
+            let old = pattern(100_000, 1);
+            std::fs::write(&path, &old).unwrap();
+            let base = fd_baseline(mode);
+            mode.run(async {
+                let inside = open_fds();
+                let f = File::options().read(true).write(true).open(&path).await.unwrap();
+                let drops = counter();
+                drop_after_first_poll(mode, f.read_at(CountedBuf::new(4096, &drops), 0), &drops, 1, "read_at").await;
+                drop_after_first_poll(mode, f.read_exact_at(CountedBuf::new(4096, &drops), 8192), &drops, 1, "read_exact_at").await;
+                let bufs = vec![CountedBuf::new(100, &drops), CountedBuf::new(5000, &drops)];
+                drop_after_first_poll(mode, f.readv_at(bufs, 0), &drops, 2, "readv_at").await;
+                // Writes: the kernel takes the bytes after the future is gone (at the
+                // next enter), so it must find them, not freed memory. Each lands
+                // whole, or not at all: a buffered write the kernel cannot do without
+                // blocking goes to an io-wq worker, where the cancellation that
+                // follows it in the same enter may catch it before it runs.
+                let new = pattern(100_000, 2);
+                let buf = CountedBuf::from_vec(new[..4096].to_vec(), &drops);
+                drop_after_first_poll(mode, f.write_at(buf, 0), &drops, 1, "write_at").await;
+                let buf = CountedBuf::from_vec(new[4096..12288].to_vec(), &drops);
+                drop_after_first_poll(mode, f.write_all_at(buf, 4096), &drops, 1, "write_all_at").await;
+                let bufs = vec![
+                    CountedBuf::from_vec(new[12288..16384].to_vec(), &drops),
+                    CountedBuf::from_vec(new[16384..20480].to_vec(), &drops),
+                ];
+                drop_after_first_poll(mode, f.writev_at(bufs, 12288), &drops, 2, "writev_at").await;
+                let now = std::fs::read(&path).unwrap();
+                for (range, what) in [(0..4096, "write_at"), (4096..12288, "write_all_at"), (12288..20480, "writev_at")] {
+                    let got = &now[range.clone()];
+                    assert!(got == &new[range.clone()] || got == &old[range], "{what}: garbage written");
+                }
+                assert_eq!(&now[20480..], &old[20480..], "nothing else changed");
+                // Many at once, then all dropped.
+                let ops: Vec<_> = (0..32).map(|i| Box::pin(f.read_at(CountedBuf::new(4096, &drops), i * 4096))).collect();
+                let before = drops.get();
+                let mut ops = ops;
+                for op in &mut ops {
+                    let _ = poll_once(op).await;
+                }
+                drop(ops);
+                turns(3).await;
+                assert_eq!(drops.get(), before + 32, "32 reads dropped, each buffer once");
+                // The file still works.
+                let (res, buf) = f.read_exact_at(Vec::with_capacity(4096), 0).await;
+                res.unwrap();
+                assert!(buf == new[..4096] || buf == old[..4096]);
+                drop(f);
+                turns(2).await;
+                assert_eq!(open_fds(), inside, "descriptor leak");
+            });
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn reads_at_the_position_dropped_while_waiting_in_the_kernel(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-fifo-read", mode);
+            let fifo = dir.join("fifo");
+            mkfifo(&fifo);
+            let base = fd_baseline(mode);
+            mode.run(async {
+                // Read and write ends of one FIFO, non-blocking so that epoll waits.
+                let open = || OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+                let f = open().await.unwrap();
+                let drops = counter();
+                // Waiting for data (on io_uring: in the kernel), then dropped.
+                let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
+                assert!(poll_once(&mut op).await.is_pending());
+                turns(2).await;
+                assert!(poll_once(&mut op).await.is_pending(), "no data yet");
+                drop(op);
+                if is_uring(mode) {
+                    assert_eq!(drops.get(), 0, "the kernel still holds the buffer");
+                }
+                turns(3).await;
+                assert_eq!(drops.get(), 1, "dropped once, after the cancellation's CQE");
+                // Nothing was lost: the next read gets the next bytes.
+                f.write_all(b"first".to_vec()).await.0.unwrap();
+                let (n, buf) = within("read after a dropped one", f.read(Vec::with_capacity(64))).await;
+                assert_eq!(&buf[..n.unwrap()], b"first");
+                // Dropped after the kernel filled it: the bytes go to the next read.
+                let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
+                assert!(poll_once(&mut op).await.is_pending());
+                turns(2).await;
+                f.write_all(b"second".to_vec()).await.0.unwrap();
+                turns(3).await;
+                drop(op);
+                assert_eq!(drops.get(), 2);
+                let (n, buf) = within("the stashed bytes", f.read(Vec::with_capacity(64))).await;
+                assert_eq!(&buf[..n.unwrap()], b"second", "handed on, exactly once");
+                // close() waits for a dropped read still in the kernel, then closes.
+                let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
+                assert!(poll_once(&mut op).await.is_pending());
+                turns(2).await;
+                drop(op);
+                within("close", f.close()).await.unwrap();
+                assert_eq!(drops.get(), 3);
+                turns(2).await;
+            });
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn opens_dropped_in_flight_close_their_descriptors(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-open", mode);
+            let path = dir.join("file");
+            std::fs::write(&path, b"data").unwrap();
+            let fifo = dir.join("fifo");
+            mkfifo(&fifo);
+            let base = fd_baseline(mode);
+            mode.run(async {
+                let inside = open_fds();
+                // Dropped right after the first poll: on io_uring the OPENAT is queued
+                // and still opens at the next turn; on epoll the job is on the pool.
+                // Either way a descriptor that comes is closed.
+                for _ in 0..20 {
+                    let mut op = Box::pin(File::open(&path));
+                    assert!(poll_once(&mut op).await.is_pending());
+                    drop(op);
+                }
+                // Dropped after it completed, before it was polled again.
+                let mut op = Box::pin(File::open(&path));
+                assert!(poll_once(&mut op).await.is_pending());
+                turns(3).await;
+                drop(op);
+                eventually("the dropped opens' descriptors closed", || open_fds() == inside).await;
+                // A create dropped in flight: the kernel reads the path after the
+                // drop, so the file has exactly that name, or (cancelled before it
+                // ran, in io-wq or on the pool) does not exist.
+                let created = dir.join("created");
+                let mut op = Box::pin(OpenOptions::new().write(true).create(true).open(&created));
+                assert!(poll_once(&mut op).await.is_pending());
+                drop(op);
+                turns(3).await;
+                eventually("the dropped create's descriptor closed", || open_fds() == inside).await;
+                let names = dir.names();
+                assert!(names == ["created", "fifo", "file"] || names == ["fifo", "file"], "{names:?}");
+                // An open that waits in the kernel, dropped: a FIFO opened for
+                // writing while nobody reads it. (`O_CREAT` makes io_uring run the
+                // OPENAT on an io-wq worker as open(2) would, waiting for a reader;
+                // see the fs module docs for a plain open of a FIFO on io_uring.)
+                // Cancelled, or, once a reader comes, its descriptor is closed.
+                let mut op = Box::pin(OpenOptions::new().write(true).create(true).open(&fifo));
+                assert!(poll_once(&mut op).await.is_pending());
+                turns(3).await;
+                assert!(poll_once(&mut op).await.is_pending(), "waits for a reader");
+                drop(op);
+                turns(3).await;
+                let reader = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+                eventually("the FIFO open's descriptor closed", || open_fds() == inside + 1).await;
+                drop(reader);
+                // Opens still work.
+                let f = within("open", File::open(&path)).await.unwrap();
+                assert_eq!(fs::read(&path).await.unwrap(), b"data");
+                drop(f);
+                turns(2).await;
+                assert_eq!(open_fds(), inside);
+            });
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn path_and_metadata_ops_dropped_in_flight(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-paths", mode);
+            let path = dir.join("file");
+            std::fs::write(&path, b"data").unwrap();
+            let base = fd_baseline(mode);
+            mode.run(async {
+                let inside = open_fds();
+                let f = File::options().read(true).write(true).open(&path).await.unwrap();
+                // statx by path and by descriptor, fsync, fdatasync, ftruncate to the
+                // same size: dropped after the first poll, twenty times each.
+                for _ in 0..20 {
+                    let mut ops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = vec![
+                        Box::pin(async { let _ = fs::metadata(&path).await; }),
+                        Box::pin(async { let _ = fs::symlink_metadata(&path).await; }),
+                        Box::pin(async { let _ = f.metadata().await; }),
+                        Box::pin(async { let _ = f.sync_all().await; }),
+                        Box::pin(async { let _ = f.sync_data().await; }),
+                        Box::pin(async { let _ = f.set_len(4).await; }),
+                    ];
+                    for op in &mut ops {
+                        assert!(poll_once(op).await.is_pending());
+                    }
+                    drop(ops);
+                }
+                // Renames, unlinks and mkdirs dropped after the first poll. Each
+                // either happened, with exactly the names given (on io_uring the
+                // kernel copies the paths when the entry is submitted, after the
+                // drop), or was cancelled before it ran (these ops run on io-wq
+                // workers, or on the pool).
+                for i in 0..10 {
+                    std::fs::write(dir.join(&format!("a{i}")), b"").unwrap();
+                    std::fs::write(dir.join(&format!("u{i}")), b"").unwrap();
+                }
+                for i in 0..10 {
+                    let from = dir.join(&format!("a{i}"));
+                    let to = dir.join(&format!("b{i}"));
+                    let doomed = dir.join(&format!("u{i}"));
+                    let newdir = dir.join(&format!("d{i}"));
+                    let mut ops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>>>>> = vec![
+                        Box::pin(fs::rename(from, to)),
+                        Box::pin(fs::remove_file(doomed)),
+                        Box::pin(fs::create_dir(newdir)),
+                    ];
+                    for op in &mut ops {
+                        assert!(matches!(poll_once(op).await, Poll::Pending));
+                    }
+                    drop(ops);
+                }
+                turns(3).await;
+                // Let what reached the pool finish (it cannot be interrupted).
+                ringloop::sleep(Duration::from_millis(50)).await;
+                eventually("descriptors of dropped pool jobs closed", || open_fds() == inside + 1).await;
+                let names = dir.names();
+                for i in 0..10 {
+                    let (a, b) = (format!("a{i}"), format!("b{i}"));
+                    let has = |n: &String| names.contains(n);
+                    assert!(has(&a) != has(&b), "rename {i}: exactly one of the names: {names:?}");
+                }
+                let expected = |n: &str| {
+                    n == "file" || ["a", "b", "u", "d"].iter().any(|p| n.strip_prefix(p).is_some_and(|rest| rest.parse::<u32>().is_ok_and(|i| i < 10)))
+                };
+                assert!(names.iter().all(|n| expected(n)), "a name nobody asked for: {names:?}");
+                // Everything still works.
+                assert_eq!(f.metadata().await.unwrap().len(), 4);
+                f.sync_all().await.unwrap();
+                drop(f);
+                turns(2).await;
+                assert_eq!(open_fds(), inside);
+            });
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn a_dropped_close_still_closes(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-close", mode);
+            let path = dir.join("file");
+            std::fs::write(&path, b"data").unwrap();
+            let base = fd_baseline(mode);
+            mode.run(async {
+                let inside = open_fds();
+                // Dropped before its first poll, and right after it.
+                let f = File::open(&path).await.unwrap();
+                drop(f.close());
+                let f = File::open(&path).await.unwrap();
+                let mut op = Box::pin(f.close());
+                let _ = poll_once(&mut op).await;
+                drop(op);
+                turns(3).await;
+                assert_eq!(open_fds(), inside, "both closed");
+            });
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
+
+matrix_test! {
+    fn a_runtime_dropped_with_file_ops_in_flight(mode) {
+        isolated(mode, module_path!(), || {
+            let dir = TestDir::new("fs-cancel-shutdown", mode);
+            let path = dir.join("file");
+            std::fs::write(&path, pattern(1 << 20, 5)).unwrap();
+            let fifo = dir.join("fifo");
+            mkfifo(&fifo);
+            let blocked = dir.join("blocked-open");
+            mkfifo(&blocked);
+            let base = fd_baseline(mode);
+            let drops = counter();
+            let rt = mode.runtime();
+            rt.block_on(async {
+                // Reads waiting on a FIFO.
+                let f = Rc::new(OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo).await.unwrap());
+                for _ in 0..3 {
+                    let (f, d) = (f.clone(), drops.clone());
+                    ringloop::spawn(async move { f.read(CountedBuf::new(64, &d)).await });
+                }
+                // Positional reads and writes queued (on io_uring not yet submitted).
+                let g = Rc::new(File::options().read(true).write(true).open(&path).await.unwrap());
+                for i in 0..4 {
+                    let (r, d) = (g.clone(), drops.clone());
+                    ringloop::spawn(async move { r.read_at(CountedBuf::new(4096, &d), i * 4096).await });
+                    let (w, d) = (g.clone(), drops.clone());
+                    ringloop::spawn(async move {
+                        w.write_all_at(CountedBuf::from_vec(vec![b'w'; 4096], &d), (i + 8) * 4096).await
+                    });
+                }
+                // An open waiting in the kernel (or on a pool thread) for a reader.
+                let p = blocked.clone();
+                ringloop::spawn(async move {
+                    OpenOptions::new().write(true).create(true).open(&p).await.map(drop)
+                });
+                turns(3).await;
+            });
+            let start = Instant::now();
+            drop(rt);
+            assert!(start.elapsed() < Duration::from_secs(5), "shutdown took {:?}", start.elapsed());
+            assert_eq!(drops.get(), 3 + 8, "every buffer dropped once, by the shutdown");
+            // Release the pool thread blocked in open (epoll), if any: its
+            // descriptor is closed when the job ends.
+            let other_end = std::fs::OpenOptions::new().read(true).write(true).open(&blocked).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while open_fds() != base + 1 {
+                assert!(Instant::now() < deadline, "descriptor leak: {} open, {} expected", open_fds(), base + 1);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(other_end);
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}
