@@ -551,3 +551,48 @@ matrix_test! {
         }
     }
 }
+
+matrix_test! {
+    fn a_task_reading_in_a_loop_lets_the_others_run(mode) {
+        // On epoll a positional read completes at its first poll, without a loop
+        // turn: a task reading in a loop must still yield now and then (the
+        // per-poll budget of direct operations), or it would starve every other
+        // task and timer of its thread.
+        let dir = TestDir::new("fs-fairness", mode);
+        let path = dir.join("file");
+        std::fs::write(&path, pattern(65536, 4)).unwrap();
+        mode.run(async {
+            let f = File::open(&path).await.unwrap();
+            let ticks = Rc::new(std::cell::Cell::new(0u32));
+            let t = ticks.clone();
+            let ticker = ringloop::spawn(async move {
+                loop {
+                    t.set(t.get() + 1);
+                    ringloop::yield_now().await;
+                }
+            });
+            let fired = Rc::new(std::cell::Cell::new(false));
+            let fd = fired.clone();
+            let timer = ringloop::spawn(async move {
+                ringloop::sleep(std::time::Duration::from_millis(1)).await;
+                fd.set(true);
+            });
+            ringloop::yield_now().await;
+            let start = ticks.get();
+            let began = std::time::Instant::now();
+            let mut buf = Vec::with_capacity(4096);
+            let mut reads = 0u32;
+            while reads < 20_000 || began.elapsed() < std::time::Duration::from_millis(20) {
+                let (n, b) = f.read_at(buf, u64::from(reads % 16) * 4096).await;
+                assert_eq!(n.unwrap(), 4096);
+                buf = b;
+                reads += 1;
+            }
+            let ran = ticks.get() - start;
+            assert!(ran >= reads / 1000, "the other task ran {ran} times during {reads} reads");
+            assert!(fired.get(), "a 1 ms timer fired during {:?} of reads", began.elapsed());
+            ticker.cancel();
+            timer.await.unwrap();
+        });
+    }
+}

@@ -22,6 +22,10 @@ use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId};
 use crate::time::heap::TimerHeap;
 use crate::time::{Callback, TimerAction};
 
+/// Operations a future may complete without waiting in one poll (see
+/// [`Core::take_op_budget`]); tokio's cooperative budget has the same size.
+const OP_BUDGET: u32 = 128;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Running,
@@ -52,6 +56,10 @@ pub(crate) struct Core {
     /// The loop's cached clock (`time::now()`); `None` once a turn has passed, until
     /// something reads it (a busy loop with no timers never reads the clock).
     now: Cell<Option<Instant>>,
+    /// Operations the future being polled may still complete without waiting (on
+    /// epoll, where a file read or a ready socket's call finishes at its first poll)
+    /// before it must yield: reset for each poll of a task or of the main future.
+    op_budget: Cell<u32>,
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
@@ -82,6 +90,7 @@ impl Core {
             state: Cell::new(State::Running),
             origin: now,
             now: Cell::new(Some(now)),
+            op_budget: Cell::new(OP_BUDGET),
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
@@ -154,6 +163,24 @@ impl Core {
         }
     }
 
+    /// A fresh operation budget, for the poll that is about to start.
+    pub(crate) fn reset_op_budget(&self) {
+        self.op_budget.set(OP_BUDGET);
+    }
+
+    /// Takes one unit of the polled future's budget of operations that complete
+    /// without waiting; `false` when it is spent: the operation must yield (wake
+    /// itself and return `Pending`) instead, so that a task reading a file in a loop
+    /// on epoll cannot keep the thread from its other tasks and its timers.
+    pub(crate) fn take_op_budget(&self) -> bool {
+        let left = self.op_budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.op_budget.set(left - 1);
+        true
+    }
+
     pub(crate) fn has_ready_tasks(&self) -> bool {
         !self.ready.borrow().is_empty()
     }
@@ -165,6 +192,7 @@ impl Core {
                 return n;
             };
             self.current.set(Some(task));
+            self.reset_op_budget();
             let completed = task.run();
             self.current.set(None);
             if completed {

@@ -38,6 +38,7 @@ impl Core {
         self.shared.set_main_woken();
         loop {
             if self.shared.take_main_woken() {
+                self.reset_op_budget();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     // What the future still owned is released here, and entries
                     // queued in this last turn (closes, cancellations) go to the

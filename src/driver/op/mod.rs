@@ -437,6 +437,13 @@ impl<T: OpKind> Future for Op<T> {
                             }
                         }
                     }
+                    if !core.take_op_budget() {
+                        // This poll completed enough ops without waiting: let the
+                        // loop run the others first (the op starts over, unharmed).
+                        drop(driver);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     let result = match data.perform() {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => match readiness {
