@@ -8,11 +8,12 @@
 //!
 //! * `pread loop`: one thread, one `pread(2)` after the other (no runtime, nothing
 //!   in flight but the call).
-//! * `ringloop` / `ringloop-epoll`: 64 tasks on one runtime, each reading with
-//!   `File::read_at` into its own buffer, the next offset taken from a shared
-//!   counter; on io_uring the loop submits the reads of a turn in one
-//!   `io_uring_enter` (page-cached reads complete inline there); on epoll each read
-//!   is a direct `pread`.
+//! * `ringloop` / `ringloop-5.10` / `ringloop-epoll`: 64 tasks on one runtime, each
+//!   reading with `File::read_at` into its own buffer, the next offset taken from a
+//!   shared counter; on io_uring the loop submits the reads of a turn in one
+//!   `io_uring_enter` (page-cached reads complete inline there), also with the
+//!   5.10 feature mask (no `DEFER_TASKRUN`, no `EXT_ARG`); on epoll each read is a
+//!   direct `pread`.
 //! * `tokio::fs`: 64 tasks on a current-thread runtime, each with its own
 //!   `tokio::fs::File`, `seek` + `read_exact` (tokio runs each on its blocking pool).
 //! * `tokio spawn_blocking`: 64 tasks, each read a `pread` in `spawn_blocking`.
@@ -123,12 +124,14 @@ fn pread_loop(path: &Path, offsets: &[u64]) -> (Duration, u64) {
 
 fn ringloop_reads(
     driver: ringloop::Driver,
+    compat: ringloop::KernelCompat,
     path: &Path,
     offsets: &Rc<Vec<u64>>,
     inflight: usize,
 ) -> (Duration, u64) {
     let rt = ringloop::Runtime::builder()
         .driver(driver)
+        .kernel_compat(compat)
         .build()
         .expect("ringloop runtime");
     rt.block_on(async {
@@ -280,15 +283,23 @@ fn main() {
 
     type Run<'a> = Box<dyn Fn() -> (Duration, u64) + 'a>;
     let (p, o, k) = (&path, &offsets, args.inflight);
+    let (native, v5_10) = (
+        ringloop::KernelCompat::Native,
+        ringloop::KernelCompat::V5_10,
+    );
     let contenders: Vec<(&str, Run)> = vec![
         ("pread loop", Box::new(move || pread_loop(p, o))),
         (
             "ringloop",
-            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, p, o, k)),
+            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, native, p, o, k)),
+        ),
+        (
+            "ringloop-5.10",
+            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, v5_10, p, o, k)),
         ),
         (
             "ringloop-epoll",
-            Box::new(move || ringloop_reads(ringloop::Driver::Epoll, p, o, k)),
+            Box::new(move || ringloop_reads(ringloop::Driver::Epoll, native, p, o, k)),
         ),
         ("tokio::fs", Box::new(move || tokio_fs(p, o, k))),
         (
