@@ -63,6 +63,20 @@
 //! });
 //! ```
 //!
+//! Files are in [`fs`], in `std::fs`'s shape with owned buffers:
+//!
+//! ```
+//! # ringloop::run(async {
+//! let path = std::env::temp_dir().join(format!("ringloop-doc-lib-{}", std::process::id()));
+//! ringloop::fs::write(&path, b"0123456789").await?;
+//! let file = ringloop::fs::File::open(&path).await?;
+//! let (n, buf) = file.read_at(Vec::with_capacity(4), 3).await;
+//! assert_eq!((n?, buf.as_slice()), (4, &b"3456"[..]));
+//! ringloop::fs::remove_file(&path).await?;
+//! # std::io::Result::Ok(())
+//! # }).unwrap();
+//! ```
+//!
 //! Dropping a future cancels it; a task is cancelled with [`JoinHandle::cancel`].
 //! Cancellation never loses the kernel's view of memory: an operation whose future is
 //! dropped keeps its buffer until the kernel reports it is done.
@@ -86,6 +100,8 @@
 //! | `asyncio.open_connection`, `asyncio.start_server` | [`net::open_connection`], [`net::start_server`] |
 //! | `StreamReader`, `StreamWriter` | [`net::StreamReader`], [`net::StreamWriter`] |
 //! | sockets (`loop.sock_*`) | [`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`], [`net::UnixListener`], [`net::UnixStream`] |
+//! | files (`open()` in an executor, aiofiles) | [`fs::File`], [`fs::OpenOptions`] |
+//! | `os.stat`, `os.remove`, `os.rename`, `os.mkdir` | [`fs::metadata`], [`fs::remove_file`], [`fs::rename`], [`fs::create_dir`] |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
 //! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |

@@ -1,5 +1,5 @@
 //! Files: [`File`] with owned-buffer operations at explicit offsets, [`OpenOptions`],
-//! [`Metadata`], and the helpers [`read`], [`write`], [`metadata`],
+//! [`Metadata`], and the helpers [`read`], [`write()`], [`metadata`],
 //! [`remove_file`], [`rename`], [`create_dir`] (asyncio itself has no file API;
 //! these follow `std::fs`).
 //!
