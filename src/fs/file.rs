@@ -77,6 +77,16 @@ impl File {
     ///
     /// Errors as for [`OpenOptions::open`] (for example `NotFound`); cancel-safe
     /// in the same way.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// let file = ringloop::fs::File::open("/etc/hostname").await?;
+    /// assert!(file.metadata().await?.is_file());
+    /// let missing = ringloop::fs::File::open("/no/such/file").await;
+    /// assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -235,6 +245,20 @@ impl File {
     /// takes; a write of 0 bytes is a `WriteZero` error.
     ///
     /// Not cancel-safe: dropped midway, an unknown prefix has been written.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-write-all-{}", std::process::id()));
+    /// let file = ringloop::fs::File::create(&path).await?;
+    /// let (res, buf) = file.write_all_at(b"world".to_vec(), 6).await;
+    /// res?;
+    /// file.write_all_at(b"hello ", 0).await.0?; // a &'static buffer
+    /// assert_eq!(buf, b"world"); // the buffer comes back, for reuse
+    /// assert_eq!(ringloop::fs::read(&path).await?, b"hello world");
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<(), B> {
         let total = buf.bytes_init();
         let mut written = 0;
@@ -288,6 +312,18 @@ impl File {
     /// fewer than all.
     ///
     /// Not cancel-safe, like [`write_at`](Self::write_at).
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-writev-{}", std::process::id()));
+    /// let file = ringloop::fs::File::create(&path).await?;
+    /// let (n, _bufs) = file.writev_at(vec![b"head ".to_vec(), b"tail".to_vec()], 0).await;
+    /// assert_eq!(n?, 9);
+    /// assert_eq!(ringloop::fs::read(&path).await?, b"head tail");
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, offset: u64) -> BufResult<usize, Vec<B>> {
         if let Err(e) = check_offset(offset) {
             return (Err(e), bufs);
@@ -305,6 +341,19 @@ impl File {
     ///
     /// On the epoll driver the call is made directly: on a pipe or terminal that
     /// is not `O_NONBLOCK` it blocks the loop until data comes.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-read-{}", std::process::id()));
+    /// ringloop::fs::write(&path, b"abcdef").await?;
+    /// let file = ringloop::fs::File::open(&path).await?;
+    /// let (_, first) = file.read(Vec::with_capacity(4)).await;
+    /// let (_, rest) = file.read(Vec::with_capacity(4)).await;
+    /// assert_eq!((first.as_slice(), rest.as_slice()), (&b"abcd"[..], &b"ef"[..]));
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
         Op::new(Read::new(self.fd.clone(), buf, None)).await
     }
@@ -322,6 +371,16 @@ impl File {
     /// takes (for example to standard output, or to a log opened with `append`).
     ///
     /// Not cancel-safe: dropped midway, an unknown prefix has been written.
+    ///
+    /// ```no_run
+    /// use std::os::fd::AsFd;
+    /// # ringloop::run(async {
+    /// // Standard output, through the ring.
+    /// let stdout = ringloop::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+    /// stdout.write_all(b"hello\n").await.0?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         let total = buf.bytes_init();
         let mut written = 0;
@@ -348,6 +407,17 @@ impl File {
     ///
     /// Cancel-safe: a dropped sync may still run to its end, which does no harm;
     /// call it again to know it completed.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-sync-{}", std::process::id()));
+    /// let file = ringloop::fs::File::create(&path).await?;
+    /// file.write_all_at(b"durable", 0).await.0?;
+    /// file.sync_all().await?; // on the device now, metadata included
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn sync_all(&self) -> io::Result<()> {
         self.sync(false).await
     }
@@ -372,6 +442,16 @@ impl File {
     /// io_uring, the blocking pool on epoll).
     ///
     /// Cancel-safe: it changes nothing.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// let file = ringloop::fs::File::open("/etc/hostname").await?;
+    /// let meta = file.metadata().await?;
+    /// assert!(meta.is_file());
+    /// assert_eq!(meta.len(), std::fs::metadata("/etc/hostname")?.len());
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn metadata(&self) -> io::Result<Metadata> {
         let stx = if on_ring(io_uring::opcode::Statx::CODE) {
             Op::new(Statx::fd(self.fd.clone())).await?
@@ -402,6 +482,20 @@ impl File {
     /// which must not stall the loop.
     ///
     /// Not cancel-safe: a dropped call may still change the size.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-set-len-{}", std::process::id()));
+    /// let file = ringloop::fs::File::create(&path).await?;
+    /// file.write_all_at(b"0123456789", 0).await.0?;
+    /// file.set_len(4).await?;
+    /// assert_eq!(ringloop::fs::read(&path).await?, b"0123");
+    /// file.set_len(6).await?;
+    /// assert_eq!(ringloop::fs::read(&path).await?, b"0123\0\0");
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
         if len > i64::MAX as u64 {
             return Err(io::Error::new(
@@ -426,6 +520,17 @@ impl File {
     ///
     /// Not cancel-safe: dropped midway, the descriptor is still closed, but its
     /// error is lost.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// # let path = std::env::temp_dir().join(format!("ringloop-doc-close-{}", std::process::id()));
+    /// let file = ringloop::fs::File::create(&path).await?;
+    /// file.write_all_at(b"done", 0).await.0?;
+    /// file.close().await?; // the error close(2) reports, if any
+    /// # ringloop::fs::remove_file(&path).await?;
+    /// # std::io::Result::Ok(())
+    /// # }).unwrap();
+    /// ```
     pub async fn close(self) -> io::Result<()> {
         let mut fd = self.fd;
         let owned = loop {

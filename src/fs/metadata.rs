@@ -53,6 +53,15 @@ pub struct Metadata {
 
 /// The type of a file: a regular file, a directory, a symbolic link, or one of the
 /// special files. Mirrors `std::fs::FileType` (and `std::os::unix::fs::FileTypeExt`).
+///
+/// ```
+/// # ringloop::run(async {
+/// let null = ringloop::fs::metadata("/dev/null").await?.file_type();
+/// assert!(null.is_char_device() && !null.is_file());
+/// assert!(ringloop::fs::metadata("/").await?.file_type().is_dir());
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct FileType {
     /// The `S_IFMT` bits of the mode.

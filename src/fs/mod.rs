@@ -118,6 +118,14 @@ fn path_cstring(path: &Path) -> io::Result<std::ffi::CString> {
 /// first read).
 ///
 /// Cancel-safe: it changes nothing (a dropped call's descriptor is closed).
+///
+/// ```
+/// # ringloop::run(async {
+/// let hostname = ringloop::fs::read("/etc/hostname").await?;
+/// assert_eq!(hostname, std::fs::read("/etc/hostname")?);
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let file = File::open(path).await?;
     // A size hint; files such as /proc's say 0 and are read in growing chunks.
@@ -147,6 +155,17 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 ///
 /// Not cancel-safe: a dropped call may have created or truncated the file and
 /// written part of `contents`.
+///
+/// ```
+/// # ringloop::run(async {
+/// # let path = std::env::temp_dir().join(format!("ringloop-doc-write-{}", std::process::id()));
+/// ringloop::fs::write(&path, String::from("text")).await?;
+/// ringloop::fs::write(&path, vec![1, 2, 3]).await?; // replaces it
+/// assert_eq!(ringloop::fs::read(&path).await?, [1, 2, 3]);
+/// # ringloop::fs::remove_file(&path).await?;
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> io::Result<()> {
     let file = File::create(path).await?;
     file.write_all_at(contents, 0).await.0?;
@@ -168,6 +187,19 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// (`AT_SYMLINK_NOFOLLOW`), like `std::fs::symlink_metadata`.
 ///
 /// Cancel-safe: it changes nothing.
+///
+/// ```
+/// # ringloop::run(async {
+/// let dir = std::env::temp_dir().join(format!("ringloop-doc-symlink-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// ringloop::fs::create_dir(&dir).await?;
+/// std::os::unix::fs::symlink("/etc/hostname", dir.join("link"))?;
+/// assert!(ringloop::fs::symlink_metadata(dir.join("link")).await?.is_symlink());
+/// assert!(ringloop::fs::metadata(dir.join("link")).await?.is_file());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
     stat_path(path.as_ref(), false).await
 }
@@ -195,6 +227,16 @@ async fn stat_path(path: &Path, follow: bool) -> io::Result<Metadata> {
 /// `InvalidInput` (a NUL byte).
 ///
 /// Not cancel-safe: a dropped call may still remove the file.
+///
+/// ```
+/// # ringloop::run(async {
+/// # let path = std::env::temp_dir().join(format!("ringloop-doc-remove-{}", std::process::id()));
+/// ringloop::fs::write(&path, b"").await?;
+/// ringloop::fs::remove_file(&path).await?;
+/// assert!(ringloop::fs::metadata(&path).await.is_err());
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     unlink(path.as_ref(), 0).await
 }
@@ -226,6 +268,22 @@ async fn unlink(path: &Path, flags: i32) -> io::Result<()> {
 /// `InvalidInput` (a NUL byte in either path).
 ///
 /// Not cancel-safe: a dropped call may still rename.
+///
+/// ```
+/// # ringloop::run(async {
+/// # let dir = std::env::temp_dir().join(format!("ringloop-doc-rename-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # ringloop::fs::create_dir(&dir).await?;
+/// ringloop::fs::write(dir.join("new"), b"new").await?;
+/// ringloop::fs::write(dir.join("old"), b"old").await?;
+/// ringloop::fs::rename(dir.join("new"), dir.join("old")).await?; // replaces "old"
+/// assert_eq!(ringloop::fs::read(dir.join("old")).await?, b"new");
+/// let gone = ringloop::fs::rename(dir.join("new"), dir.join("x")).await;
+/// assert_eq!(gone.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let from = path_cstring(from.as_ref())?;
     let to = path_cstring(to.as_ref())?;
@@ -244,6 +302,18 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// `InvalidInput` (a NUL byte).
 ///
 /// Not cancel-safe: a dropped call may still create the directory.
+///
+/// ```
+/// # ringloop::run(async {
+/// let dir = std::env::temp_dir().join(format!("ringloop-doc-mkdir-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// ringloop::fs::create_dir(&dir).await?;
+/// let again = ringloop::fs::create_dir(&dir).await;
+/// assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+/// ringloop::fs::remove_dir(&dir).await?;
+/// # std::io::Result::Ok(())
+/// # }).unwrap();
+/// ```
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path_cstring(path.as_ref())?;
     if on_ring(io_uring::opcode::MkDirAt::CODE) {
