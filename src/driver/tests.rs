@@ -515,8 +515,20 @@ fn the_probe_respects_the_5_10_mask() {
         old.socket,
         old.unlinkat_renameat,
         old.mkdirat,
+        old.ftruncate,
     ] {
         assert!(!feature, "{old:?}");
+    }
+    // The file ops of 5.10 stay (fs runs them on the ring in both modes).
+    for op in [
+        opcode::OpenAt::CODE,
+        opcode::Statx::CODE,
+        opcode::Fsync::CODE,
+        opcode::Readv::CODE,
+        opcode::Writev::CODE,
+        opcode::Close::CODE,
+    ] {
+        assert!(old.supports_opcode(op) && native.supports_opcode(op), "opcode {op}");
     }
     assert!(old.supports_opcode(opcode::Read::CODE));
     assert!(old.supports_opcode(opcode::Tee::CODE));
