@@ -528,7 +528,10 @@ fn the_probe_respects_the_5_10_mask() {
         opcode::Writev::CODE,
         opcode::Close::CODE,
     ] {
-        assert!(old.supports_opcode(op) && native.supports_opcode(op), "opcode {op}");
+        assert!(
+            old.supports_opcode(op) && native.supports_opcode(op),
+            "opcode {op}"
+        );
     }
     assert!(old.supports_opcode(opcode::Read::CODE));
     assert!(old.supports_opcode(opcode::Tee::CODE));

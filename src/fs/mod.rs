@@ -51,12 +51,13 @@
 //! metadata and may wait for the journal. `close` is direct: it only drops a
 //! reference (writeback is not waited for).
 //!
-//! One difference between the drivers comes from the kernel: io_uring's `OPENAT`
-//! first tries to open without blocking, and for a FIFO (named pipe) that means
-//! `O_NONBLOCK`'s rules: opened for reading, it does not wait for a writer; opened
-//! for writing while nobody reads, it fails with `ENXIO` (`open(2)`, on epoll,
-//! waits for the other end in both cases). An open with `create` runs as `open(2)`
-//! does on both. Regular files, directories and devices open the same everywhere.
+//! One difference between the drivers comes from the kernel: from Linux 5.12,
+//! io_uring's `OPENAT` first tries to open without blocking, and for a FIFO (named
+//! pipe) that means `O_NONBLOCK`'s rules: opened for reading, it does not wait for
+//! a writer; opened for writing while nobody reads, it fails with `ENXIO`
+//! (`open(2)`, on epoll and on older kernels, waits for the other end in both
+//! cases). An open with `create` runs as `open(2)` does everywhere. Regular files,
+//! directories and devices open the same everywhere.
 //!
 //! Operations on the pool that act on an open file work on a duplicate of its
 //! descriptor (`F_DUPFD_CLOEXEC`), so that a `File` closed while a job still
