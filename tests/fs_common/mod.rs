@@ -67,6 +67,41 @@ pub fn mkfifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
 
+/// Opens the reading end of the FIFO at `path` without waiting (`O_NONBLOCK`), for
+/// a test that must release an open waiting for a reader, then learn when that
+/// open is over: see [`hung_up`].
+pub fn fifo_reader(path: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .expect("open the FIFO for reading")
+}
+
+/// Whether a writer opened the FIFO of `reader` and closed it again since the
+/// reader opened it (`poll` then reports a hang-up): an open for writing that was
+/// waiting for this reader (on a pool thread, or an io-wq worker) has finished,
+/// and its descriptor is closed.
+pub fn hung_up(reader: &std::fs::File) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::ZERO);
+    fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+}
+
+/// [`hung_up`], waited for up to `limit` on a runtime (its loop goes on turning).
+pub async fn hangs_up(reader: &std::fs::File, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while !hung_up(reader) && Instant::now() < deadline {
+        ringloop::sleep(Duration::from_millis(1)).await;
+    }
+    hung_up(reader)
+}
+
 /// Asserts that `result` failed with `kind` (and, when given, the OS error `errno`).
 #[track_caller]
 pub fn assert_error<T: std::fmt::Debug>(
