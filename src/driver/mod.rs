@@ -11,6 +11,8 @@ pub(crate) mod fd;
 pub(crate) mod features;
 pub(crate) mod op;
 mod release;
+pub(crate) mod signal;
+pub(crate) mod sigpipe;
 pub(crate) mod sockaddr;
 pub(crate) mod stash;
 pub(crate) mod sys;

@@ -562,3 +562,143 @@ fn a_burst_larger_than_the_rings_is_submitted() {
         });
     }
 }
+
+// ----- pipe writes and SIGPIPE (sigpipe.rs) ----------------------------------------
+
+/// A pipe whose reader is gone: a pipe write fails with `EPIPE` on every driver,
+/// with `SIGPIPE` at its default action (which would end the process), and leaves
+/// the thread's mask as it was and no `SIGPIPE` pending. Also for a write dropped
+/// while it waits on a full pipe whose reader then goes away.
+#[test]
+fn pipe_writes_to_a_closed_reader_fail_with_epipe() {
+    isolated("pipe_writes_to_a_closed_reader_fail_with_epipe", || {
+        // Rust's runtime ignores SIGPIPE before main; a library cannot count on it.
+        sys::set_default_action(libc::SIGPIPE).unwrap();
+        let before = sys::current_sigmask();
+        assert!(!before.contains(libc::SIGPIPE));
+        for mode in MODES {
+            runtime(mode).block_on(async {
+                let (r, w) = pipe();
+                drop(r);
+                // On io_uring the close goes through the ring: let it land.
+                turns(1).await;
+                let (res, buf) = Op::new(Write::pipe(w.clone(), b"lost".to_vec())).await;
+                assert_eq!(
+                    res.unwrap_err().raw_os_error(),
+                    Some(libc::EPIPE),
+                    "{mode:?}"
+                );
+                assert_eq!(buf, b"lost");
+                assert_eq!(super::sigpipe::in_flight(), 0);
+                assert!(!sys::current_sigmask().contains(libc::SIGPIPE), "{mode:?}");
+                assert!(!sys::sigpending().contains(libc::SIGPIPE), "{mode:?}");
+
+                // Fill a pipe, queue a write that waits, drop it, then close the
+                // reader: the kernel finishes (or cancels) the write; either way no
+                // SIGPIPE survives and the guard goes with the op.
+                let (r, w) = pipe();
+                while sys::write(w.raw(), &[7u8; 4096]).is_ok() {}
+                let mut op = Op::new(Write::pipe(w.clone(), vec![1u8; 65536]));
+                assert!(poll_once(&mut op).await.is_pending(), "{mode:?}");
+                assert_eq!(super::sigpipe::in_flight(), 1);
+                if is_uring(mode) {
+                    assert!(sys::current_sigmask().contains(libc::SIGPIPE));
+                }
+                turns(1).await;
+                drop(op);
+                drop(r);
+                turns(3).await;
+                assert_eq!(super::sigpipe::in_flight(), 0, "{mode:?}");
+                let (res, _) = Op::new(Write::pipe(w.clone(), b"x".to_vec())).await;
+                assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EPIPE));
+                assert!(!sys::current_sigmask().contains(libc::SIGPIPE), "{mode:?}");
+                assert!(!sys::sigpending().contains(libc::SIGPIPE), "{mode:?}");
+            });
+        }
+        // A thread that blocks SIGPIPE itself keeps it blocked (and pending: its
+        // own business).
+        let set = sys::SigSet::of(libc::SIGPIPE);
+        sys::thread_sigmask(sys::MaskHow::Block, &set).unwrap();
+        runtime(Mode::Uring).block_on(async {
+            let (r, w) = pipe();
+            drop(r);
+            turns(1).await;
+            let (res, _) = Op::new(Write::pipe(w, b"x".to_vec())).await;
+            assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EPIPE));
+        });
+        assert!(sys::current_sigmask().contains(libc::SIGPIPE));
+        assert_eq!(sys::take_pending_signal(&set), Some(libc::SIGPIPE));
+        sys::thread_sigmask(sys::MaskHow::Unblock, &set).unwrap();
+        assert!(!sys::current_sigmask().contains(libc::SIGPIPE));
+    });
+}
+
+// ----- waiting for children (op/waitid.rs) -------------------------------------------
+
+/// A child of this process that runs `sh -c script`, and its pidfd.
+fn spawn_child(script: &str) -> (std::process::Child, SharedFd) {
+    let child = std::process::Command::new("/bin/sh")
+        .args(["-c", script])
+        .spawn()
+        .expect("spawn sh");
+    let pidfd = sys::pidfd_open(child.id() as libc::pid_t).expect("pidfd_open");
+    (child, SharedFd::new(pidfd))
+}
+
+/// The child wait op on every path (WAITID, pidfd poll + waitid, epoll), and
+/// dropped while in flight: nothing leaks, and the child can still be reaped.
+#[test]
+fn child_wait_op_on_every_driver_and_dropped_in_flight() {
+    isolated(
+        "child_wait_op_on_every_driver_and_dropped_in_flight",
+        || {
+            use super::op::{WaitChild, WaitVia};
+            use std::os::unix::process::ExitStatusExt;
+            let base = sys::open_fd_count();
+            for mode in MODES {
+                for via in [WaitVia::WaitId, WaitVia::Poll] {
+                    let rt = runtime(mode);
+                    if via == WaitVia::WaitId && is_uring(mode) && !rt.features().waitid {
+                        continue;
+                    }
+                    rt.block_on(async {
+                        let (_child, pidfd) = spawn_child("exit 5");
+                        let status = loop {
+                            match Op::new(WaitChild::new(pidfd.clone(), via)).await.unwrap() {
+                                Some(status) => break status,
+                                None => continue,
+                            }
+                        };
+                        assert_eq!(status.code(), Some(5), "{mode:?} {via:?}");
+
+                        let (mut child, pidfd) = spawn_child("exec sleep 30");
+                        let mut op = Op::new(WaitChild::new(pidfd.clone(), via));
+                        assert!(poll_once(&mut op).await.is_pending());
+                        turns(1).await;
+                        drop(op);
+                        turns(2).await;
+                        // Cancelled before the child exited: nothing reaped it.
+                        assert_eq!(
+                            sys::waitid_now(sys::WaitTarget::Pidfd(pidfd.raw())).unwrap(),
+                            None
+                        );
+                        child.kill().unwrap();
+                        let status = loop {
+                            match Op::new(WaitChild::new(pidfd.clone(), via)).await.unwrap() {
+                                Some(status) => break status,
+                                None => continue,
+                            }
+                        };
+                        assert_eq!(status.signal(), Some(libc::SIGKILL), "{mode:?} {via:?}");
+                    });
+                    drop(rt);
+                    assert_eq!(
+                        sys::open_fd_count(),
+                        base,
+                        "{mode:?} {via:?}: descriptor leak"
+                    );
+                }
+            }
+        },
+    );
+}

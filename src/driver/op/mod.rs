@@ -36,6 +36,7 @@ mod recv_multi;
 mod send;
 pub(crate) mod statx;
 mod vectored;
+mod waitid;
 mod write;
 
 pub(crate) use accept::accept;
@@ -58,6 +59,7 @@ pub(crate) use recv_multi::RecvStream;
 pub(crate) use send::Send;
 pub(crate) use statx::Statx;
 pub(crate) use vectored::{ReadV, WriteV};
+pub(crate) use waitid::{WaitChild, WaitVia};
 pub(crate) use write::Write;
 
 use std::future::Future;

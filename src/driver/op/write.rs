@@ -1,6 +1,7 @@
 //! `write`/`pwrite` from an owned buffer (`IORING_OP_WRITE`, 5.6).
 
 use std::io;
+use std::task::Waker;
 
 use io_uring::{opcode, squeue, types};
 
@@ -8,6 +9,7 @@ use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
+use crate::driver::sigpipe::SigpipeGuard;
 use crate::driver::sys;
 
 /// Writes `buf`'s initialised bytes; `offset: None` writes at the file position.
@@ -16,11 +18,35 @@ pub(crate) struct Write<B> {
     fd: SharedFd,
     buf: B,
     offset: Option<u64>,
+    /// A pipe: `SIGPIPE` is kept from killing the process (`sigpipe.rs`).
+    pipe: bool,
+    /// Held from submission until the op is dropped (after its completion).
+    guard: Option<SigpipeGuard>,
 }
 
 impl<B: IoBuf> Write<B> {
     pub(crate) fn new(fd: SharedFd, buf: B, offset: Option<u64>) -> Write<B> {
-        Write { fd, buf, offset }
+        Write {
+            fd,
+            buf,
+            offset,
+            pipe: false,
+            guard: None,
+        }
+    }
+
+    /// A write to a pipe: a reader that is gone gives `EPIPE`, never `SIGPIPE`.
+    pub(crate) fn pipe(fd: SharedFd, buf: B) -> Write<B> {
+        Write {
+            pipe: true,
+            ..Write::new(fd, buf, None)
+        }
+    }
+
+    fn guard_sigpipe(&mut self) {
+        if self.pipe && self.guard.is_none() {
+            self.guard = Some(SigpipeGuard::new());
+        }
     }
 
     fn len(&self) -> u32 {
@@ -34,6 +60,8 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> squeue::Entry {
+        // Submitted now: the write may run at any later point on this thread.
+        self.guard_sigpipe();
         opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), self.len())
             .offset(self.offset.unwrap_or(u64::MAX))
             .build()
@@ -48,13 +76,26 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
+        self.guard_sigpipe();
         let len = self.len() as usize;
         // SAFETY: `IoBuf` guarantees `bytes_init()` readable bytes at the pointer.
         let n = unsafe { sys::write_raw(self.fd.raw(), self.buf.stable_ptr(), len, self.offset) }?;
         Ok(n as u32)
     }
 
+    fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<Waker>) {
+        if let Some(guard) = &self.guard {
+            guard.check(res);
+        }
+    }
+
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        if let (Some(guard), Err(e)) = (&self.guard, &result) {
+            if e.raw_os_error() == Some(libc::EPIPE) {
+                guard.epipe();
+            }
+        }
+        // The guard goes with `self`, after the result was looked at.
         (result.map(|n| n as usize), self.buf)
     }
 }

@@ -21,6 +21,8 @@
 //!   queue is empty, then waits on the condvar.
 //! * **Retiring.** A worker that waited `keep_alive` (default [`DEFAULT_KEEP_ALIVE`],
 //!   `RINGLOOP_BLOCKING_KEEP_ALIVE_MS` overrides) without being claimed exits.
+//! * **Signals blocked.** Workers start with every asynchronous signal blocked, so
+//!   a signal sent to the process never lands on one (see `driver/signal.rs`).
 //! * **Daemon-like.** Workers are detached and never joined: when `main` returns
 //!   or the process calls `exit`, they are killed with it, whatever they run.
 //!
@@ -139,9 +141,13 @@ impl Pool {
     }
 
     fn start_thread(&'static self) {
-        let spawned = std::thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || self.work());
+        // With every asynchronous signal blocked: a signal sent to the process
+        // goes to a thread that listens for it, never to a pool thread
+        // (`driver/signal.rs`).
+        let spawned = crate::driver::signal::spawn_thread(
+            std::thread::Builder::new().name(THREAD_NAME.to_owned()),
+            move || self.work(),
+        );
         if let Err(e) = spawned {
             let mut state = self.lock();
             state.threads -= 1;

@@ -1,0 +1,102 @@
+//! Waiting for a child process to exit, through its pidfd: `IORING_OP_WAITID`
+//! (6.7) where the probe has it, else a `POLL_ADD` on the pidfd (readable once the
+//! child has exited) followed by `waitid(P_PIDFD, WNOHANG)`; on epoll, the pidfd's
+//! readiness and the same `waitid`.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpKind, Readiness};
+use crate::driver::epoll::Interest;
+use crate::driver::fd::SharedFd;
+use crate::driver::sys::{self, WaitTarget};
+
+/// How the op waits on io_uring.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WaitVia {
+    /// `IORING_OP_WAITID`: the kernel reaps the child and fills in `info`.
+    WaitId,
+    /// `POLL_ADD` on the pidfd, then `waitid(WNOHANG)` here.
+    Poll,
+}
+
+/// Waits for the child that `pidfd` refers to and reaps it.
+///
+/// The output is `Ok(None)` when the op ended without reaping (a readiness poll
+/// that woke early): the caller waits again.
+pub(crate) struct WaitChild {
+    pidfd: SharedFd,
+    via: WaitVia,
+    /// Filled in by the kernel (`WaitId`) or by `perform` (epoll); boxed so that
+    /// its address stays put while the kernel may write to it.
+    info: Box<libc::siginfo_t>,
+    /// The wait status that `perform` (epoll) reaped.
+    reaped: Option<i32>,
+}
+
+impl WaitChild {
+    pub(crate) fn new(pidfd: SharedFd, via: WaitVia) -> WaitChild {
+        WaitChild {
+            pidfd,
+            via,
+            info: Box::new(sys::siginfo_zeroed()),
+            reaped: None,
+        }
+    }
+}
+
+fn exit_status(raw: i32) -> ExitStatus {
+    ExitStatus::from_raw(raw)
+}
+
+// SAFETY: the only pointer in an entry is `info`'s, a heap block owned by `self`
+// that does not move when `self` does and lives as long as `self`.
+unsafe impl OpKind for WaitChild {
+    type Output = io::Result<Option<ExitStatus>>;
+
+    fn sqe(&mut self) -> squeue::Entry {
+        match self.via {
+            WaitVia::WaitId => {
+                opcode::WaitId::new(libc::P_PIDFD, self.pidfd.raw() as libc::id_t, libc::WEXITED)
+                    .infop(&*self.info as *const libc::siginfo_t)
+                    .build()
+            }
+            WaitVia::Poll => {
+                opcode::PollAdd::new(types::Fd(self.pidfd.raw()), libc::POLLIN as u32).build()
+            }
+        }
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Fd(&self.pidfd, Interest::Read)
+    }
+
+    fn perform(&mut self) -> io::Result<u32> {
+        // epoll: reap if it exited, else wait for the pidfd to be readable.
+        match sys::waitid_now(WaitTarget::Pidfd(self.pidfd.raw()))? {
+            Some(raw) => {
+                self.reaped = Some(raw);
+                Ok(0)
+            }
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        result?;
+        if let Some(raw) = self.reaped {
+            return Ok(Some(exit_status(raw)));
+        }
+        match self.via {
+            WaitVia::WaitId => Ok(sys::wait_status(&self.info).map(exit_status)),
+            // The pidfd is readable: the child has exited (or was reaped by
+            // someone else, which `waitid` reports as ECHILD).
+            WaitVia::Poll => {
+                Ok(sys::waitid_now(WaitTarget::Pidfd(self.pidfd.raw()))?.map(exit_status))
+            }
+        }
+    }
+}
