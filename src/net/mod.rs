@@ -37,7 +37,7 @@
 
 mod addr;
 mod socket;
-mod streams;
+pub(crate) mod streams;
 mod tcp;
 mod udp;
 mod unix;

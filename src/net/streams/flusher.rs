@@ -19,16 +19,12 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+pub(crate) use super::transport::SendOp;
 use super::writer::{Ending, SavedError, WriterShared};
 use crate::buf::{IoBuf, Slice};
-use crate::driver::op::{Op, Send};
-
-/// The send in flight: the rest of a taken buffer.
-pub(crate) type SendOp = Op<Send<Slice<Vec<u8>>>>;
 
 /// Marks the flusher gone when its task ends, however it ends (cancelled at
 /// runtime shutdown, even before its first poll), and wakes whoever waits on the
@@ -96,7 +92,7 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
             return Poll::Ready(());
         }
         if let Some(op) = state.op.as_mut() {
-            let (result, slice) = match Pin::new(op).poll(cx) {
+            let (result, slice) = match op.poll(cx) {
                 Poll::Ready(done) => done,
                 Poll::Pending => return Poll::Pending,
             };

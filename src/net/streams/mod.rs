@@ -21,8 +21,9 @@ pub use reader::{Lines, StreamReader, DEFAULT_LIMIT};
 pub use server::{start_server, start_unix_server, Server};
 pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};
 
+use crate::driver::fd::SharedFd;
 use crate::net::socket::Socket;
-use transport::Transport;
+use transport::{Pipe, Transport};
 
 /// The reader and writer of a connected stream socket.
 pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
@@ -31,4 +32,14 @@ pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
         StreamReader::new(transport.clone()),
         StreamWriter::new(transport),
     )
+}
+
+/// A reader of the read end of a pipe (non-blocking).
+pub(crate) fn pipe_reader(fd: SharedFd) -> StreamReader {
+    StreamReader::new(Transport::Pipe(Pipe::new(fd)))
+}
+
+/// A writer of the write end of a pipe (non-blocking).
+pub(crate) fn pipe_writer(fd: SharedFd) -> StreamWriter {
+    StreamWriter::new(Transport::Pipe(Pipe::new(fd)))
 }
