@@ -123,6 +123,7 @@ pub mod fs;
 pub mod net;
 pub mod queue;
 mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

@@ -3,6 +3,14 @@
 //! times to the runtime thread while it sleeps, the handler must run and the sleep
 //! must still end on time, never early; while it waits with no timer at all, a
 //! cross-thread wake-up after the signals must still get through.
+//!
+//! Then `ringloop::signal` on every driver: a signal sent to the process reaches its
+//! listeners (also when another thread that does not block it exists), `ctrl_c`
+//! resolves on SIGINT, two listeners of one signal (in one runtime, or in runtimes
+//! on two threads) both see it, deliveries coalesce, listening for SIGCHLD coexists
+//! with `Child::wait`, the last listener's drop restores the mask and the
+//! disposition, and ringloop's own threads block signals. Signals are process-wide,
+//! so each of those tests runs alone in a child process.
 
 mod common;
 
@@ -146,4 +154,351 @@ matrix_test! {
             "the handler ran {runs} times"
         );
     }
+}
+
+// ----- ringloop::signal ----------------------------------------------------------
+
+use std::future::Future;
+use std::pin::pin;
+
+use common::{is_child, matrix_test_name, run_child, Mode};
+use ringloop::signal::{ctrl_c, signal, Signal as Listener, SignalKind};
+
+/// Runs `body` alone in a child process (this test, re-run by itself): signals
+/// and dispositions are process-wide, and the handler the tests above install
+/// for SIGUSR1 must not be there.
+fn alone(mode: Mode, module_path: &str, body: impl FnOnce()) {
+    if !is_child() {
+        let output = run_child(&matrix_test_name(module_path, mode), &[]);
+        assert!(output.success, "{output:#?}");
+        return;
+    }
+    body();
+}
+
+/// How long a signal may take to arrive before the test fails.
+const ARRIVAL: Duration = Duration::from_secs(10);
+
+/// Sends `signal` to the whole process, as `kill -SIG <pid>` does.
+fn send_to_process(signal: i32) {
+    // SAFETY: kill with our own pid and a valid signal number.
+    let rc = unsafe { libc::kill(libc::getpid(), signal) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+/// Waits for the next delivery on `s`, failing the test after [`ARRIVAL`].
+async fn next(s: &mut Listener, what: &str) {
+    if ringloop::wait_for(ARRIVAL, s.recv()).await.is_err() {
+        panic!("{what}: no signal within {ARRIVAL:?}");
+    }
+}
+
+/// Whether `s` has a delivery ready now (after letting the loop turn a few times).
+async fn has_delivery(s: &mut Listener) -> bool {
+    for _ in 0..3 {
+        ringloop::yield_now().await;
+    }
+    ringloop::sleep(Duration::from_millis(20)).await;
+    let mut recv = pin!(s.recv());
+    poll_fn(|cx| Poll::Ready(recv.as_mut().poll(cx).is_ready())).await
+}
+
+/// Whether this thread's mask blocks `signal`.
+fn blocked_here(signal: i32) -> bool {
+    // SAFETY: sigset_t is plain data; the call fills it in.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the current mask into `set`.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) };
+    assert_eq!(rc, 0);
+    // SAFETY: `set` is initialised.
+    unsafe { libc::sigismember(&set, signal) == 1 }
+}
+
+/// The handler address of `signal`'s disposition (`SIG_DFL` is 0).
+fn disposition(signal: i32) -> usize {
+    // SAFETY: plain data, filled in by the call.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only reads the current one.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
+    assert_eq!(rc, 0);
+    old.sa_sigaction
+}
+
+/// The set of signals a thread of this process blocks (`SigBlk` of
+/// `/proc/self/task/<tid>/status`), as a bit mask (bit n-1: signal n).
+fn task_sigblk(tid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+    u64::from_str_radix(line["SigBlk:".len()..].trim(), 16).unwrap()
+}
+
+/// The thread ids of this process's threads named `name`.
+fn threads_named(name: &str) -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| {
+            let tid = e.ok()?.file_name().into_string().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+            (comm.trim() == name).then_some(tid)
+        })
+        .collect()
+}
+
+matrix_test! {
+    fn a_signal_sent_to_the_process_reaches_its_listener(mode) {
+        alone(mode, module_path!(), || {
+            // An idle thread that blocks nothing: the kernel may hand it the signal,
+            // whose default action would end the process.
+            let (stop_tx, stop_rx) = mpsc::channel::<()>();
+            let bystander = std::thread::spawn(move || {
+                let _ = stop_rx.recv_timeout(Duration::from_secs(60));
+            });
+            mode.run(async {
+                let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
+                let mut hup = signal(SignalKind::hangup()).unwrap();
+                assert_eq!(usr1.kind(), SignalKind::user_defined1());
+                for round in 0..5 {
+                    send_to_process(libc::SIGUSR1);
+                    next(&mut usr1, &format!("SIGUSR1, round {round}")).await;
+                    assert!(!has_delivery(&mut hup).await, "SIGHUP was not sent");
+                }
+                send_to_process(libc::SIGHUP);
+                next(&mut hup, "SIGHUP").await;
+                assert!(!has_delivery(&mut usr1).await);
+                // Sent to this thread only.
+                // SAFETY: raise with a valid signal, which this thread blocks.
+                assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+                next(&mut usr1, "raised SIGUSR1").await;
+                // As a Stream.
+                send_to_process(libc::SIGUSR1);
+                let item = ringloop::wait_for(ARRIVAL, poll_fn(|cx| {
+                    futures_core::Stream::poll_next(std::pin::Pin::new(&mut usr1), cx)
+                }))
+                .await
+                .expect("the stream's item");
+                assert_eq!(item, Some(()));
+            });
+            stop_tx.send(()).unwrap();
+            bystander.join().unwrap();
+        });
+    }
+}
+
+matrix_test! {
+    fn ctrl_c_resolves_on_sigint(mode) {
+        alone(mode, module_path!(), || {
+            assert_eq!(disposition(libc::SIGINT), libc::SIG_DFL);
+            mode.run(async {
+                let mut interrupted = pin!(ctrl_c());
+                // The first poll starts listening.
+                assert!(poll_fn(|cx| Poll::Ready(interrupted.as_mut().poll(cx).is_pending())).await);
+                assert!(blocked_here(libc::SIGINT));
+                send_to_process(libc::SIGINT);
+                match ringloop::wait_for(ARRIVAL, interrupted).await {
+                    Ok(result) => result.unwrap(),
+                    Err(_) => panic!("ctrl_c did not resolve on SIGINT"),
+                }
+                // Done listening: SIGINT is back to its default, unblocked.
+                assert!(!blocked_here(libc::SIGINT));
+                assert_eq!(disposition(libc::SIGINT), libc::SIG_DFL);
+                // Twice in a row.
+                let mut again = pin!(ctrl_c());
+                assert!(poll_fn(|cx| Poll::Ready(again.as_mut().poll(cx).is_pending())).await);
+                send_to_process(libc::SIGINT);
+                ringloop::wait_for(ARRIVAL, again).await.expect("second ctrl_c").unwrap();
+            });
+        });
+    }
+}
+
+matrix_test! {
+    fn two_listeners_of_one_signal_both_see_it(mode) {
+        alone(mode, module_path!(), || {
+            mode.run(async {
+                let mut a = signal(SignalKind::user_defined2()).unwrap();
+                let mut b = signal(SignalKind::user_defined2()).unwrap();
+                send_to_process(libc::SIGUSR2);
+                next(&mut a, "first listener").await;
+                next(&mut b, "second listener").await;
+                drop(a);
+                send_to_process(libc::SIGUSR2);
+                next(&mut b, "the listener left").await;
+                // A listener created after a delivery does not see it.
+                let mut late = signal(SignalKind::user_defined2()).unwrap();
+                assert!(!has_delivery(&mut late).await);
+            });
+
+            // Runtimes on two threads, each listening: one signal sent to the process
+            // reaches both.
+            let (ready_tx, ready_rx) = mpsc::channel::<()>();
+            let (got_tx, got_rx) = mpsc::channel::<usize>();
+            let threads: Vec<_> = (0..2)
+                .map(|i| {
+                    let (ready_tx, got_tx) = (ready_tx.clone(), got_tx.clone());
+                    std::thread::spawn(move || {
+                        mode.run(async move {
+                            let mut s = signal(SignalKind::user_defined2()).unwrap();
+                            ready_tx.send(()).unwrap();
+                            for _ in 0..3 {
+                                next(&mut s, &format!("thread {i}")).await;
+                                got_tx.send(i).unwrap();
+                            }
+                        })
+                    })
+                })
+                .collect();
+            for _ in 0..2 {
+                ready_rx.recv_timeout(ARRIVAL).unwrap();
+            }
+            for round in 0..3 {
+                send_to_process(libc::SIGUSR2);
+                let mut got = [
+                    got_rx.recv_timeout(ARRIVAL).unwrap_or_else(|_| panic!("round {round}")),
+                    got_rx.recv_timeout(ARRIVAL).unwrap_or_else(|_| panic!("round {round}")),
+                ];
+                got.sort();
+                assert_eq!(got, [0, 1], "round {round}: each thread once");
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+}
+
+matrix_test! {
+    fn deliveries_coalesce_and_listening_ends_with_the_last_listener(mode) {
+        alone(mode, module_path!(), || {
+            // The first runtime of a process leaves its wake-up eventfd for the next.
+            drop(mode.runtime());
+            let fds = common::open_fds();
+            mode.run(async {
+                let mut s = signal(SignalKind::window_change()).unwrap();
+                assert!(blocked_here(libc::SIGWINCH));
+                assert_ne!(disposition(libc::SIGWINCH), libc::SIG_DFL);
+                // Several sends before the stream is polled: one item (the kernel
+                // merges a pending signal), at most as many as sent.
+                for _ in 0..3 {
+                    send_to_process(libc::SIGWINCH);
+                }
+                next(&mut s, "coalesced").await;
+                let mut extra = 0;
+                while has_delivery(&mut s).await {
+                    extra += 1;
+                }
+                assert!(extra <= 2, "{extra}");
+                drop(s);
+                assert!(!blocked_here(libc::SIGWINCH));
+                assert_eq!(disposition(libc::SIGWINCH), libc::SIG_DFL);
+                // The signalfd is closed (through the ring: a turn later).
+                ringloop::sleep(Duration::from_millis(10)).await;
+            });
+            assert_eq!(common::open_fds(), fds, "the signalfd was not closed");
+
+            // A listener that outlives its runtime works on the next one.
+            let mut s = mode.run(async { signal(SignalKind::user_defined1()).unwrap() });
+            mode.run(async {
+                send_to_process(libc::SIGUSR1);
+                next(&mut s, "on the second runtime").await;
+            });
+            drop(s);
+            assert!(!blocked_here(libc::SIGUSR1));
+        });
+    }
+}
+
+matrix_test! {
+    fn sigchld_listening_coexists_with_child_wait(mode) {
+        alone(mode, module_path!(), || {
+            mode.run(async {
+                let mut chld = signal(SignalKind::child()).unwrap();
+                for i in 0..5 {
+                    let mut child = ringloop::process::create_subprocess_shell(&format!("exit {i}"))
+                        .spawn()
+                        .unwrap();
+                    let status = ringloop::wait_for(ARRIVAL, child.wait()).await.unwrap().unwrap();
+                    assert_eq!(status.code(), Some(i));
+                    next(&mut chld, "SIGCHLD").await;
+                }
+                // Many at once: every wait completes, and SIGCHLD came (coalesced).
+                let children: Vec<_> = (0..20)
+                    .map(|_| ringloop::process::Command::new("true").spawn().unwrap())
+                    .collect();
+                let waits = children.into_iter().map(|mut c| async move { c.wait().await });
+                let statuses = ringloop::wait_for(ARRIVAL, ringloop::gather_all(waits)).await.unwrap();
+                assert!(statuses.into_iter().all(|s| s.unwrap().success()));
+                next(&mut chld, "SIGCHLD of the batch").await;
+            });
+            // SIGCHLD is back to its default (not "ignore", which would reap
+            // children behind Child::wait's back).
+            assert_eq!(disposition(libc::SIGCHLD), libc::SIG_DFL);
+        });
+    }
+}
+
+matrix_test! {
+    fn ringloop_threads_block_signals(mode) {
+        alone(mode, module_path!(), || {
+            let bit = |s: i32| 1u64 << (s - 1);
+            mode.run(async {
+                // A pool thread, asked from inside a job.
+                let pool_mask = ringloop::to_thread(|| {
+                    let tid = std::fs::read_link("/proc/thread-self").unwrap();
+                    let tid = tid.file_name().unwrap().to_str().unwrap().to_owned();
+                    task_sigblk(&tid)
+                })
+                .await
+                .unwrap();
+                for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGCHLD, libc::SIGPIPE] {
+                    assert_ne!(pool_mask & bit(s), 0, "the pool thread does not block {s}");
+                }
+                for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+                    assert_eq!(pool_mask & bit(s), 0, "the pool thread blocks fault {s}");
+                }
+                // The reaper, started by a dropped child that still runs.
+                let child = ringloop::process::Command::new("sleep").arg("0.2").spawn().unwrap();
+                drop(child);
+                // The thread names itself as it starts.
+                let mut reapers = threads_named("ringloop-reaper");
+                for _ in 0..200 {
+                    if !reapers.is_empty() {
+                        break;
+                    }
+                    ringloop::sleep(Duration::from_millis(5)).await;
+                    reapers = threads_named("ringloop-reaper");
+                }
+                assert_eq!(reapers.len(), 1, "{reapers:?}");
+                let reaper_mask = task_sigblk(&reapers[0]);
+                assert_ne!(reaper_mask & bit(libc::SIGINT), 0);
+                assert_ne!(reaper_mask & bit(libc::SIGCHLD), 0);
+                assert_eq!(reaper_mask & bit(libc::SIGSEGV), 0);
+            });
+            // The runtime thread's own mask is untouched when nothing listens.
+            assert!(!blocked_here(libc::SIGINT) && !blocked_here(libc::SIGPIPE));
+        });
+    }
+}
+
+#[test]
+fn signals_that_cannot_be_listened_for_are_refused() {
+    Mode::Epoll.run(async {
+        for raw in [
+            0,
+            -1,
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            32,
+            65,
+            1000,
+        ] {
+            let err = signal(SignalKind::from_raw(raw)).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{raw}: {err}");
+        }
+        assert_eq!(format!("{:?}", SignalKind::interrupt()), "SIGINT");
+        assert_eq!(SignalKind::terminate().as_raw(), libc::SIGTERM);
+    });
 }
