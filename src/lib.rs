@@ -121,6 +121,7 @@
 mod driver;
 pub mod fs;
 pub mod net;
+pub mod process;
 pub mod queue;
 mod runtime;
 pub mod signal;

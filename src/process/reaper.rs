@@ -1,0 +1,158 @@
+//! The reaper of dropped children: one thread per process, started at the first
+//! [`Child`](super::Child) dropped before it was reaped.
+//!
+//! Why a thread, rather than a wait op left in some runtime's ring: a dropped
+//! child may outlive the runtime that spawned it (and every runtime: a daemon
+//! spawned by a short-lived `ringloop::run`), or be dropped outside any runtime;
+//! a thread reaps it whenever it exits, for as long as the process runs, and costs
+//! nothing until the first such drop. It blocks every asynchronous signal (see
+//! `driver/signal.rs`) and sleeps in `epoll_wait` on the pidfds of the children
+//! it adopted (level-triggered: a pidfd is readable once its process exited), so
+//! it makes no system call while no adopted child exits.
+//!
+//! ```text
+//!   Child dropped ─▶ exited already? reaped on the spot
+//!        │ no
+//!        ▼
+//!   dup(pidfd) ──EPOLL_CTL_ADD──▶ reaper thread: epoll_wait ─▶ waitid(P_PIDFD, WNOHANG)
+//!                                                          ─▶ EPOLL_CTL_DEL, close
+//! ```
+//!
+//! Without pidfds the reaper keeps the pids and polls `waitid(P_PID, WNOHANG)`
+//! every 50 ms while it has any.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::driver::fd::SharedFd;
+use crate::driver::sys::{self, WaitTarget};
+
+/// How often pids without a pidfd are polled.
+const POLL_PIDS: Duration = Duration::from_millis(50);
+/// The epoll token of the wake-up eventfd (pidfds use their number).
+const WAKE: u64 = u64::MAX;
+
+struct Reaper {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Adopted pidfds, by number.
+    pidfds: HashMap<RawFd, OwnedFd>,
+    /// Adopted pids without a pidfd.
+    pids: Vec<libc::pid_t>,
+}
+
+impl Reaper {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(&self) {
+        let mut events = Vec::with_capacity(64);
+        loop {
+            let timeout = if self.lock().pids.is_empty() {
+                None
+            } else {
+                Some(POLL_PIDS)
+            };
+            if let Err(e) = sys::epoll_wait(&self.epoll, &mut events, timeout) {
+                eprintln!("ringloop: the child reaper failed and stops: {e}");
+                return;
+            }
+            let mut state = self.lock();
+            for event in &events {
+                if event.u64 == WAKE {
+                    let _ = sys::eventfd_drain(self.wake.as_raw_fd());
+                    continue;
+                }
+                let fd = event.u64 as RawFd;
+                // Reaped, or ECHILD: reaped by an op that was cancelled too late.
+                // (`None`: not exited after all; it stays registered.)
+                if let Ok(None) = sys::waitid_now(WaitTarget::Pidfd(fd)) {
+                    continue;
+                }
+                let _ = sys::epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0, 0);
+                state.pidfds.remove(&fd);
+            }
+            state
+                .pids
+                .retain(|&pid| matches!(sys::waitid_now(WaitTarget::Pid(pid)), Ok(None)));
+        }
+    }
+}
+
+fn start() -> io::Result<&'static Reaper> {
+    static REAPER: OnceLock<Result<&'static Reaper, String>> = OnceLock::new();
+    let reaper = REAPER.get_or_init(|| {
+        let make = || -> io::Result<&'static Reaper> {
+            let epoll = sys::epoll_create()?;
+            let wake = sys::eventfd()?;
+            sys::epoll_ctl(
+                &epoll,
+                libc::EPOLL_CTL_ADD,
+                wake.as_raw_fd(),
+                libc::EPOLLIN as u32,
+                WAKE,
+            )?;
+            let reaper: &'static Reaper = Box::leak(Box::new(Reaper {
+                epoll,
+                wake,
+                state: Mutex::new(State::default()),
+            }));
+            let builder = std::thread::Builder::new().name("ringloop-reaper".to_owned());
+            crate::driver::signal::spawn_thread(builder, move || reaper.run())?;
+            Ok(reaper)
+        };
+        make().map_err(|e| e.to_string())
+    });
+    reaper
+        .as_ref()
+        .copied()
+        .map_err(|e| io::Error::other(e.clone()))
+}
+
+/// Reaps the child `pidfd` refers to when it exits (it has not been reaped yet).
+pub(super) fn adopt_pidfd(pidfd: &SharedFd, pid: libc::pid_t) {
+    let adopted = start().and_then(|reaper| {
+        // A copy: the `Child`'s own descriptor may still be held by a cancelled
+        // wait op until its completion.
+        let fd = sys::dup_cloexec(pidfd.raw())?;
+        let raw = fd.as_raw_fd();
+        let mut state = reaper.lock();
+        sys::epoll_ctl(
+            &reaper.epoll,
+            libc::EPOLL_CTL_ADD,
+            raw,
+            libc::EPOLLIN as u32,
+            raw as u64,
+        )?;
+        state.pidfds.insert(raw, fd);
+        Ok(())
+    });
+    if let Err(e) = adopted {
+        eprintln!(
+            "ringloop: cannot hand child {pid} to the reaper ({e}); it is polled by pid instead"
+        );
+        adopt_pid(pid);
+    }
+}
+
+/// Reaps child `pid` when it exits (no pidfd: polled by pid).
+pub(super) fn adopt_pid(pid: libc::pid_t) {
+    match start() {
+        Ok(reaper) => {
+            reaper.lock().pids.push(pid);
+            let _ = sys::eventfd_signal(reaper.wake.as_raw_fd());
+        }
+        Err(e) => {
+            eprintln!("ringloop: no reaper for child {pid} ({e}); it stays a zombie when it exits")
+        }
+    }
+}
