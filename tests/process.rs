@@ -221,10 +221,18 @@ matrix_test! {
         mode.run(async {
             const CHILDREN: usize = 200;
             const SIZE: usize = 1 << 20;
+            // One pattern (generating 200 MB of it would dominate a debug build),
+            // each child's copy marked with its number: a chunk of another
+            // child's output, a reordered or repeated chunk all show.
+            let base = std::rc::Rc::new(pattern(SIZE, 1));
             let tasks: Vec<_> = (0..CHILDREN)
                 .map(|i| {
+                    let base = base.clone();
                     ringloop::spawn(async move {
-                        let input = pattern(SIZE, i as u32 + 1);
+                        let mut input = base.to_vec();
+                        for chunk in input.chunks_mut(64 << 10) {
+                            chunk[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                        }
                         let mut child = Command::new("cat")
                             .stdin(Stdio::piped())
                             .stdout(Stdio::piped())
@@ -237,7 +245,11 @@ matrix_test! {
                     })
                 })
                 .collect();
-            let pids = within("200 children", ringloop::gather_all(tasks)).await;
+            // A deadlock shows as a timeout; on a busy 2-core machine (this test
+            // runs beside its two other drivers) it may take several seconds.
+            let pids = ringloop::wait_for(Duration::from_secs(120), ringloop::gather_all(tasks))
+                .await
+                .expect("200 children did not finish within 120 s");
             let pids: Vec<u32> = pids.into_iter().map(Result::unwrap).collect();
             assert!(pids.iter().all(|&pid| reaped(pid)));
         });
@@ -292,6 +304,155 @@ matrix_test! {
             let start = Instant::now();
             all_reaped(&[kept_pid], Duration::from_secs(10)).await;
             assert!(start.elapsed() > Duration::from_millis(100), "{:?}", start.elapsed());
+        });
+    }
+}
+
+/// Runs `body` alone in a child process (this test, re-run by itself).
+fn alone(mode: Mode, module_path: &str, body: impl FnOnce()) {
+    if !common::is_child() {
+        let output = common::run_child(&common::matrix_test_name(module_path, mode), &[]);
+        assert!(output.success, "{output:#?}");
+        return;
+    }
+    body();
+}
+
+matrix_test! {
+    fn writing_to_a_child_that_is_gone_is_epipe_not_sigpipe(mode) {
+        alone(mode, module_path!(), || {
+            // Rust's runtime ignores SIGPIPE before main; a library cannot count
+            // on that: put back the default, which ends the process.
+            // SAFETY: setting a signal's disposition to SIG_DFL.
+            assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
+            mode.run(async {
+                let mut child = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+                let stdin = child.stdin.take().unwrap();
+                assert!(child.wait().await.unwrap().success());
+                // The child is gone, and with it the pipe's reading end.
+                stdin.write(&pattern(1 << 20, 1)).unwrap();
+                let err = within("drain", async {
+                    stdin.drain().await?;
+                    stdin.write_eof()?;
+                    stdin.wait_closed().await
+                })
+                .await
+                .unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+                assert_eq!(stdin.write(b"more").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+
+                // communicate ignores it, as asyncio does.
+                let mut child = create_subprocess_shell("exec 0<&-; sleep 0.05")
+                    .stdin(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let out = within("communicate", child.communicate(Some(&pattern(1 << 20, 2)))).await.unwrap();
+                assert!(out.status.success());
+            });
+            // SIGPIPE is neither blocked nor pending afterwards.
+            // SAFETY: plain data, filled in by the calls.
+            let (mut mask, mut pending): (libc::sigset_t, libc::sigset_t) = unsafe { std::mem::zeroed() };
+            // SAFETY: a null new set only reads the mask.
+            unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask) };
+            // SAFETY: `pending` is a valid sigset_t.
+            unsafe { libc::sigpending(&mut pending) };
+            // SAFETY: both sets are initialised.
+            assert_eq!(unsafe { libc::sigismember(&mask, libc::SIGPIPE) }, 0);
+            // SAFETY: as above.
+            assert_eq!(unsafe { libc::sigismember(&pending, libc::SIGPIPE) }, 0);
+        });
+    }
+}
+
+/// `AUDIT_ARCH_*` of this target, for the seccomp filter.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// Makes `pidfd_open` fail with `errno` in this thread and the threads it starts
+/// (a seccomp filter, as some container profiles have), like a kernel before 5.3.
+fn refuse_pidfd_open(errno: i32) {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let deny = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
+    let mut program = [
+        stmt(load, 4),
+        jump_eq(AUDIT_ARCH, 0, 2),
+        stmt(load, 0),
+        jump_eq(libc::SYS_pidfd_open as u32, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ret, deny),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl with integer arguments.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    assert_eq!(rc, 0);
+    // SAFETY: `fprog` points to a valid BPF program that outlives the call.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &fprog as *const libc::sock_fprog as libc::c_ulong,
+            0,
+            0,
+        )
+    };
+    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", io::Error::last_os_error());
+    let pid = std::process::id() as libc::pid_t;
+    // SAFETY: pidfd_open of our own pid touches no memory.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert_eq!(
+        (rc, io::Error::last_os_error().raw_os_error()),
+        (-1, Some(errno))
+    );
+}
+
+matrix_test! {
+    fn without_pidfds_children_are_polled(mode) {
+        alone(mode, module_path!(), || {
+            refuse_pidfd_open(libc::ENOSYS);
+            mode.run(async {
+                let start = Instant::now();
+                let status = create_subprocess_shell("sleep 0.1; exit 2").status().await.unwrap();
+                assert_eq!(status.code(), Some(2));
+                assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+                let out = Command::new("echo").arg("polled").output().await.unwrap();
+                assert_eq!(out.stdout, b"polled\n");
+                let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+                assert_eq!(child.try_wait().unwrap(), None);
+                child.kill().unwrap();
+                assert_eq!(within("wait", child.wait()).await.unwrap().signal(), Some(libc::SIGKILL));
+                // Dropped children are reaped by the reaper's polling.
+                let pids: Vec<u32> = (0..10)
+                    .map(|i| {
+                        let mut c = if i % 2 == 0 {
+                            Command::new("true")
+                        } else {
+                            let mut c = Command::new("sleep");
+                            c.arg("30").kill_on_drop(true);
+                            c
+                        };
+                        c.spawn().unwrap().id()
+                    })
+                    .collect();
+                all_reaped(&pids, Duration::from_secs(10)).await;
+            });
         });
     }
 }

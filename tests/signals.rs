@@ -181,8 +181,9 @@ const ARRIVAL: Duration = Duration::from_secs(10);
 
 /// Sends `signal` to the whole process, as `kill -SIG <pid>` does.
 fn send_to_process(signal: i32) {
+    let pid = std::process::id() as libc::pid_t;
     // SAFETY: kill with our own pid and a valid signal number.
-    let rc = unsafe { libc::kill(libc::getpid(), signal) };
+    let rc = unsafe { libc::kill(pid, signal) };
     assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
@@ -413,7 +414,7 @@ matrix_test! {
             mode.run(async {
                 let mut chld = signal(SignalKind::child()).unwrap();
                 for i in 0..5 {
-                    let mut child = ringloop::process::create_subprocess_shell(&format!("exit {i}"))
+                    let mut child = ringloop::process::create_subprocess_shell(format!("exit {i}"))
                         .spawn()
                         .unwrap();
                     let status = ringloop::wait_for(ARRIVAL, child.wait()).await.unwrap().unwrap();

@@ -664,7 +664,10 @@ fn child_wait_op_on_every_driver_and_dropped_in_flight() {
                     rt.block_on(async {
                         let (_child, pidfd) = spawn_child("exit 5");
                         let status = loop {
-                            match Op::new(WaitChild::new(pidfd.clone(), via)).await.unwrap() {
+                            match Op::new(WaitChild::new(pidfd.clone(), via, Rc::default()))
+                                .await
+                                .unwrap()
+                            {
                                 Some(status) => break status,
                                 None => continue,
                             }
@@ -672,7 +675,7 @@ fn child_wait_op_on_every_driver_and_dropped_in_flight() {
                         assert_eq!(status.code(), Some(5), "{mode:?} {via:?}");
 
                         let (mut child, pidfd) = spawn_child("exec sleep 30");
-                        let mut op = Op::new(WaitChild::new(pidfd.clone(), via));
+                        let mut op = Op::new(WaitChild::new(pidfd.clone(), via, Rc::default()));
                         assert!(poll_once(&mut op).await.is_pending());
                         turns(1).await;
                         drop(op);
@@ -684,7 +687,10 @@ fn child_wait_op_on_every_driver_and_dropped_in_flight() {
                         );
                         child.kill().unwrap();
                         let status = loop {
-                            match Op::new(WaitChild::new(pidfd.clone(), via)).await.unwrap() {
+                            match Op::new(WaitChild::new(pidfd.clone(), via, Rc::default()))
+                                .await
+                                .unwrap()
+                            {
                                 Some(status) => break status,
                                 None => continue,
                             }

@@ -16,12 +16,14 @@
 //! A `Child` dropped before its exit was reaped goes to the process-wide reaper
 //! (`reaper.rs`), after `SIGKILL` if `kill_on_drop` was set.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::pin::Pin;
 use std::process::{ExitStatus, Output};
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -43,8 +45,9 @@ pub(super) struct ChildParts {
 
 /// How a wait is under way.
 enum Waiting {
-    /// The pidfd wait op, and whether it reaps in the kernel (`WAITID`).
-    Op(Op<WaitChild>, WaitVia),
+    /// The pidfd wait op, whether it reaps in the kernel (`WAITID`), and the
+    /// runtime it runs on.
+    Op(Op<WaitChild>, WaitVia, u64),
     /// No pidfd: the next poll of `waitid`, after this sleep.
     Timer(crate::time::Sleep, Duration),
 }
@@ -88,6 +91,8 @@ pub struct Child {
     pidfd: Option<SharedFd>,
     status: Option<ExitStatus>,
     waiting: Option<Waiting>,
+    /// A status a cancelled `WAITID` op reaped (see `WaitChild`).
+    sink: Rc<Cell<Option<i32>>>,
     kill_on_drop: bool,
 }
 
@@ -109,6 +114,7 @@ impl Child {
             pidfd: parts.pidfd,
             status: None,
             waiting: None,
+            sink: Rc::default(),
             kill_on_drop,
         }
     }
@@ -132,6 +138,14 @@ impl Child {
         status.code().or_else(|| status.signal().map(|s| -s))
     }
 
+    /// The status, if known: reaped by this `Child`, or by a cancelled wait op.
+    fn known_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.sink.take().map(ExitStatus::from_raw);
+        }
+        self.status
+    }
+
     fn target(&self) -> WaitTarget {
         match &self.pidfd {
             Some(fd) => WaitTarget::Pidfd(fd.raw()),
@@ -143,7 +157,7 @@ impl Child {
     /// it can only ever reach this process, never a later one with the same
     /// number. A child that already exited is left alone: `Ok(())`.
     pub fn send_signal(&mut self, signal: SignalKind) -> io::Result<()> {
-        if self.status.is_some() {
+        if self.known_status().is_some() {
             return Ok(());
         }
         let sent = match &self.pidfd {
@@ -173,10 +187,10 @@ impl Child {
     /// The exit status if the child has exited (it is reaped then), else `None`;
     /// never waits. Needs no runtime.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if let Some(status) = self.status {
+        if let Some(status) = self.known_status() {
             return Ok(Some(status));
         }
-        if let Some(Waiting::Op(op, WaitVia::WaitId)) = &mut self.waiting {
+        if let Some(Waiting::Op(op, WaitVia::WaitId, _)) = &mut self.waiting {
             // The kernel op may reap the child itself: its result is the answer.
             let mut cx = Context::from_waker(Waker::noop());
             match Pin::new(op).poll(&mut cx) {
@@ -219,8 +233,16 @@ impl Child {
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
         let target = self.target();
         loop {
-            if let Some(status) = self.status {
+            if let Some(status) = self.known_status() {
                 return Poll::Ready(Ok(status));
+            }
+            if let Some(Waiting::Op(_, _, runtime)) = &self.waiting {
+                if *runtime != crate::runtime::context::current_id() {
+                    // Started on another runtime (gone, or not running now): wait
+                    // here instead. Its op is cancelled; if it reaped the child
+                    // meanwhile, the status is in the op's sink.
+                    self.waiting = None;
+                }
             }
             let waiting = match &mut self.waiting {
                 Some(waiting) => waiting,
@@ -234,7 +256,8 @@ impl Child {
                             } else {
                                 WaitVia::Poll
                             };
-                            Waiting::Op(Op::new(WaitChild::new(pidfd.clone(), via)), via)
+                            let op = Op::new(WaitChild::new(pidfd.clone(), via, self.sink.clone()));
+                            Waiting::Op(op, via, crate::runtime::context::current_id())
                         }
                         None => {
                             // Maybe it is done already; else check again soon.
@@ -249,7 +272,7 @@ impl Child {
                 }
             };
             match waiting {
-                Waiting::Op(op, _) => {
+                Waiting::Op(op, _, _) => {
                     let result = std::task::ready!(Pin::new(op).poll(cx));
                     self.waiting = None;
                     match result {
@@ -375,7 +398,7 @@ async fn read_all(reader: Option<StreamReader>) -> io::Result<Vec<u8>> {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if self.status.is_some() {
+        if self.known_status().is_some() {
             return;
         }
         if self.kill_on_drop {

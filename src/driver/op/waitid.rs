@@ -3,9 +3,12 @@
 //! child has exited) followed by `waitid(P_PIDFD, WNOHANG)`; on epoll, the pidfd's
 //! readiness and the same `waitid`.
 
+use std::cell::Cell;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::rc::Rc;
+use std::task::Waker;
 
 use io_uring::{opcode, squeue, types};
 
@@ -35,15 +38,19 @@ pub(crate) struct WaitChild {
     info: Box<libc::siginfo_t>,
     /// The wait status that `perform` (epoll) reaped.
     reaped: Option<i32>,
+    /// Where a `WAITID` whose future was dropped puts the status, if it reaped
+    /// the child before its cancellation arrived (shared with the `Child`).
+    sink: Rc<Cell<Option<i32>>>,
 }
 
 impl WaitChild {
-    pub(crate) fn new(pidfd: SharedFd, via: WaitVia) -> WaitChild {
+    pub(crate) fn new(pidfd: SharedFd, via: WaitVia, sink: Rc<Cell<Option<i32>>>) -> WaitChild {
         WaitChild {
             pidfd,
             via,
             info: Box::new(sys::siginfo_zeroed()),
             reaped: None,
+            sink,
         }
     }
 }
@@ -82,6 +89,15 @@ unsafe impl OpKind for WaitChild {
                 Ok(0)
             }
             None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<Waker>) {
+        if self.via == WaitVia::WaitId && res == 0 {
+            // Reaped by the kernel for nobody: keep the status for the `Child`.
+            if let Some(raw) = sys::wait_status(&self.info) {
+                self.sink.set(Some(raw));
+            }
         }
     }
 
