@@ -371,6 +371,47 @@ hello"
 done
 rm -rf "$cat_dir"
 
+# --- subprocess: `ls -l` with stdout and stderr piped, printed as the Python docs'
+# example prints it; then the docs' two commands gathered (the failing `ls` first,
+# the `sleep 1` one about 1 s later) -------------------------------------------------
+run subprocess
+# The listing itself (sizes, dates, owners) varies: its lines are checked for the
+# shape of `ls -l` lines, and for some of this repository's entries.
+normalised="$(printf '%s\n' "$out" | sed -E \
+    -e 's/^total [0-9]+$/total <n>/' \
+    -e 's/^[-dlcbps][-rwxsStT]{9}[.+@]? +[0-9]+ .* ([^ ]+)$/<entry> \1/')"
+# (The blank line print() adds after the listing is lost to $(...), which drops
+# trailing newlines.)
+listing="$(printf '%s\n' "$normalised" | sed -n '4,$p')"
+expected_head="['ls -l' exited with 0]
+[stdout]
+total <n>"
+if [ "$(printf '%s\n' "$normalised" | head -3)" != "$expected_head" ] ||
+    printf '%s\n' "$listing" | grep -qv '^<entry> ' ||
+    ! printf '%s\n' "$listing" | grep -qx '<entry> Cargo.toml' ||
+    ! printf '%s\n' "$listing" | grep -qx '<entry> src' ||
+    printf '%s\n' "$out" | grep -q '^\[stderr\]$'; then
+    fail subprocess "unexpected output" "$expected_head
+<entry> NAME (one per entry: Cargo.toml, src, ...)
+
+(and no [stderr])" "$out"
+fi
+
+start_ns="$(date +%s%N)"
+run subprocess 'ls /zzz' 'sleep 1; echo "hello"'
+elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+expected="['ls /zzz' exited with 2]
+[stderr]
+ls: cannot access '/zzz': No such file or directory
+
+['sleep 1; echo \"hello\"' exited with 0]
+[stdout]
+hello"
+[ "$out" = "$expected" ] || fail subprocess "unexpected output" "$expected" "$out"
+in_range "$elapsed_ms" 950 1900 ||
+    fail subprocess "took $elapsed_ms ms, expected 950 to 1900 ms (the commands overlap)" \
+        "$expected" "$out"
+
 # --- chat: started on port 0 in the background; two clients over bash's /dev/tcp
 # join, talk and leave; each line each one reads is checked; then it is killed ------
 printf '\n==> chat 127.0.0.1:0 (two clients over /dev/tcp)\n'
