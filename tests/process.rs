@@ -456,3 +456,32 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn children_do_not_inherit_sigpipe_blocked_by_a_pipe_write(mode) {
+        mode.run(async {
+            // A pipe write in flight: SIGPIPE is blocked on this thread meanwhile.
+            let mut sink = Command::new("sleep")
+                .arg("30")
+                .stdin(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let stdin = sink.stdin.take().unwrap();
+            stdin.write(&pattern(1 << 20, 5)).unwrap();
+            ringloop::sleep(Duration::from_millis(20)).await;
+            let out = Command::new("grep")
+                .args(["^SigBlk:", "/proc/self/status"])
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), "SigBlk:\t0000000000000000\n");
+            // And it dies of SIGPIPE when its reader goes, as `yes | head` expects.
+            let mut yes = Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
+            drop(yes.stdout.take());
+            let status = within("yes", yes.wait()).await.unwrap();
+            assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+            drop(stdin);
+        });
+    }
+}

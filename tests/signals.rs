@@ -9,7 +9,8 @@
 //! resolves on SIGINT, two listeners of one signal (in one runtime, or in runtimes
 //! on two threads) both see it, deliveries coalesce, listening for SIGCHLD coexists
 //! with `Child::wait`, the last listener's drop restores the mask and the
-//! disposition, and ringloop's own threads block signals. Signals are process-wide,
+//! disposition, pool threads and child processes do not inherit the signals
+//! ringloop blocked, and the reaper thread blocks every signal. Signals are process-wide,
 //! so each of those tests runs alone in a child process.
 
 mod common;
@@ -263,6 +264,13 @@ matrix_test! {
                     next(&mut usr1, &format!("SIGUSR1, round {round}")).await;
                     assert!(!has_delivery(&mut hup).await, "SIGHUP was not sent");
                 }
+                // A child spawned meanwhile starts with nothing blocked.
+                let out = ringloop::process::Command::new("grep")
+                    .args(["^SigBlk:", "/proc/self/status"])
+                    .output()
+                    .await
+                    .unwrap();
+                assert_eq!(String::from_utf8(out.stdout).unwrap(), "SigBlk:\t0000000000000000\n");
                 send_to_process(libc::SIGHUP);
                 next(&mut hup, "SIGHUP").await;
                 assert!(!has_delivery(&mut usr1).await);
@@ -438,25 +446,38 @@ matrix_test! {
 }
 
 matrix_test! {
-    fn ringloop_threads_block_signals(mode) {
+    fn threads_and_children_do_not_inherit_what_ringloop_blocks(mode) {
         alone(mode, module_path!(), || {
             let bit = |s: i32| 1u64 << (s - 1);
             mode.run(async {
-                // A pool thread, asked from inside a job.
-                let pool_mask = ringloop::to_thread(|| {
+                // Listening blocks SIGUSR1 on this thread; a pool thread started
+                // now, and the processes its jobs start, must not have it blocked.
+                let _usr1 = signal(SignalKind::user_defined1()).unwrap();
+                assert!(blocked_here(libc::SIGUSR1));
+                let (pool_mask, grandchild) = ringloop::to_thread(|| {
                     let tid = std::fs::read_link("/proc/thread-self").unwrap();
                     let tid = tid.file_name().unwrap().to_str().unwrap().to_owned();
-                    task_sigblk(&tid)
+                    let out = std::process::Command::new("grep")
+                        .args(["^SigBlk:", "/proc/self/status"])
+                        .output()
+                        .unwrap();
+                    (task_sigblk(&tid), String::from_utf8(out.stdout).unwrap())
                 })
                 .await
                 .unwrap();
-                for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGCHLD, libc::SIGPIPE] {
-                    assert_ne!(pool_mask & bit(s), 0, "the pool thread does not block {s}");
-                }
-                for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
-                    assert_eq!(pool_mask & bit(s), 0, "the pool thread blocks fault {s}");
-                }
-                // The reaper, started by a dropped child that still runs.
+                assert_eq!(pool_mask, 0, "the pool thread blocks {pool_mask:#x}");
+                assert_eq!(grandchild, "SigBlk:\t0000000000000000\n");
+                // A process started by ringloop from this thread: nothing blocked
+                // either (std's Command keeps the mask; ringloop unblocks its own).
+                let out = ringloop::process::Command::new("grep")
+                    .args(["^SigBlk:", "/proc/self/status"])
+                    .output()
+                    .await
+                    .unwrap();
+                assert_eq!(String::from_utf8(out.stdout).unwrap(), "SigBlk:\t0000000000000000\n");
+
+                // The reaper (started by a dropped child that still runs) runs no
+                // user code and blocks every asynchronous signal.
                 let child = ringloop::process::Command::new("sleep").arg("0.2").spawn().unwrap();
                 drop(child);
                 // The thread names itself as it starts.
@@ -470,12 +491,15 @@ matrix_test! {
                 }
                 assert_eq!(reapers.len(), 1, "{reapers:?}");
                 let reaper_mask = task_sigblk(&reapers[0]);
-                assert_ne!(reaper_mask & bit(libc::SIGINT), 0);
-                assert_ne!(reaper_mask & bit(libc::SIGCHLD), 0);
-                assert_eq!(reaper_mask & bit(libc::SIGSEGV), 0);
+                for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGCHLD, libc::SIGPIPE] {
+                    assert_ne!(reaper_mask & bit(s), 0, "the reaper does not block {s}");
+                }
+                for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+                    assert_eq!(reaper_mask & bit(s), 0, "the reaper blocks fault {s}");
+                }
             });
-            // The runtime thread's own mask is untouched when nothing listens.
-            assert!(!blocked_here(libc::SIGINT) && !blocked_here(libc::SIGPIPE));
+            // Nothing listens any more: this thread's mask is as it was.
+            assert!(!blocked_here(libc::SIGUSR1) && !blocked_here(libc::SIGPIPE));
         });
     }
 }

@@ -34,11 +34,14 @@
 //! module blocked it); when the last listener in the process goes, the previous
 //! disposition is restored: from then on `S` does what it did before.
 //!
-//! ringloop's own threads (the `to_thread` pool, the reaper of dropped children)
-//! start with every asynchronous signal blocked ([`spawn_thread`]), so they never
-//! take a signal meant for a listener, and never run a handler. Child processes
-//! start with an empty mask and default dispositions: std's `Command` resets both
-//! before `exec`.
+//! Masks are inherited: by the threads a thread starts, and (std's `Command` does
+//! not reset it) by the processes it starts, across `exec`. So what this module
+//! and `sigpipe.rs` block on a thread ([`blocked_by_ringloop`]) is unblocked again
+//! in a child before `exec` (`process::Command`), and in a `to_thread` pool
+//! thread as it starts ([`spawn_user_thread`]): pool jobs run user code, which may
+//! start processes. The reaper of dropped children runs no user code; it starts
+//! with every asynchronous signal blocked ([`spawn_thread`]), so it never takes a
+//! signal meant for a listener, nor runs a handler.
 
 use std::cell::RefCell;
 use std::io;
@@ -314,6 +317,43 @@ pub(crate) fn take_records(bytes: &[u8]) -> Vec<i32> {
             signal
         })
         .collect()
+}
+
+/// The signals ringloop itself blocks on this thread now: those it listens for
+/// (and which were not blocked before), and `SIGPIPE` while a pipe write is in
+/// flight (`sigpipe.rs`). A child process or a thread started from here must not
+/// inherit them: the mask a thread is created with, and the mask a process keeps
+/// across `exec`, are those of the thread that starts it (std's `Command` does not
+/// reset it).
+pub(crate) fn blocked_by_ringloop() -> SigSet {
+    let mut set = THREAD
+        .try_with(|t| t.borrow().blocked_here)
+        .unwrap_or_else(|_| SigSet::empty());
+    if super::sigpipe::blocked_here() {
+        set.add(libc::SIGPIPE);
+    }
+    set
+}
+
+/// Starts a thread that runs user code (a `to_thread` pool worker) with the mask
+/// of the calling thread minus what ringloop blocked there ([`blocked_by_ringloop`]),
+/// as if ringloop had not touched the mask: a process the thread starts (say with
+/// std's `Command`) must not start with listened signals blocked. (A process-
+/// directed signal that lands on it is forwarded to the listeners by the handler.)
+pub(crate) fn spawn_user_thread<F>(
+    builder: std::thread::Builder,
+    f: F,
+) -> io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let ours = blocked_by_ringloop();
+    builder.spawn(move || {
+        if ours.contains_any() {
+            let _ = sys::thread_sigmask(MaskHow::Unblock, &ours);
+        }
+        f()
+    })
 }
 
 /// Starts a thread of ringloop's own with every asynchronous signal blocked, so

@@ -109,6 +109,14 @@ impl Drop for SigpipeGuard {
     }
 }
 
+/// Whether this module blocks `SIGPIPE` on this thread now (then a child process or
+/// a thread started here must not inherit that).
+pub(crate) fn blocked_here() -> bool {
+    STATE
+        .try_with(|s| s.in_flight.get() > 0 && s.blocked_here.get())
+        .unwrap_or(false)
+}
+
 /// Pipe writes in flight on this thread (tests).
 #[cfg(test)]
 pub(crate) fn in_flight() -> u32 {

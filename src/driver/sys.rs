@@ -594,6 +594,46 @@ pub(crate) fn waitid_now(target: WaitTarget) -> io::Result<Option<i32>> {
     }
 }
 
+/// Signals (1..=64) as bits, `1 << (n - 1)`: what a child unblocks before `exec`.
+pub(crate) fn signal_bits(set: &SigSet) -> u64 {
+    (1..=64)
+        .filter(|&s| s <= libc::SIGRTMAX() && set.contains(s))
+        .fold(0, |bits, s| bits | 1 << (s - 1))
+}
+
+/// Makes every later spawn of `command` unblock, in the child before `exec`, the
+/// signals whose bits `unblock` holds at that moment (the parent sets them just
+/// before each spawn; see `driver/signal.rs` for why).
+///
+/// This makes std spawn with `fork` + `exec` rather than `posix_spawn`, so the
+/// process module registers it only once a spawn needs it.
+pub(crate) fn unblock_before_exec(
+    command: &mut std::process::Command,
+    unblock: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::os::unix::process::CommandExt;
+    let hook = move || -> io::Result<()> {
+        let bits = unblock.load(std::sync::atomic::Ordering::Relaxed);
+        if bits != 0 {
+            // Built on the stack with sigemptyset/sigaddset, then sigprocmask:
+            // all async-signal-safe; nothing here allocates.
+            let mut set = SigSet::empty();
+            for s in 1..=64 {
+                if bits & (1 << (s - 1)) != 0 {
+                    set.add(s);
+                }
+            }
+            thread_sigmask(MaskHow::Unblock, &set)?;
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the child between `fork` and `exec`, where only
+    // async-signal-safe calls are allowed: it reads an atomic and calls
+    // sigemptyset, sigaddset and sigprocmask, without allocating (an error is an
+    // `io::Error` from errno, which does not allocate) and without taking locks.
+    unsafe { command.pre_exec(hook) };
+}
+
 /// `getpid(2)`. Async-signal-safe.
 pub(crate) fn getpid() -> libc::pid_t {
     // SAFETY: getpid has no preconditions and cannot fail.

@@ -6,6 +6,8 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::child::{Child, ChildParts};
 use crate::driver::fd::SharedFd;
@@ -53,6 +55,9 @@ use crate::net::streams;
 /// ```
 pub struct Command {
     std: std::process::Command,
+    /// Signals the next child must unblock before `exec`, once a spawn needed
+    /// the hook (see `spawn`).
+    unblock: Option<Arc<AtomicU64>>,
     kill_on_drop: bool,
     stdin_set: bool,
     stdout_set: bool,
@@ -200,6 +205,20 @@ impl Command {
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
+        // The child inherits this thread's signal mask; what ringloop blocked
+        // here (listened signals, SIGPIPE during a pipe write) must not stay
+        // blocked in it. std's `Command` does not reset the mask, so a hook does,
+        // in the child, once it is needed (it makes std fork instead of
+        // posix_spawn).
+        let ours = sys::signal_bits(&crate::driver::signal::blocked_by_ringloop());
+        if ours != 0 && self.unblock.is_none() {
+            let unblock = Arc::new(AtomicU64::new(0));
+            sys::unblock_before_exec(&mut self.std, unblock.clone());
+            self.unblock = Some(unblock);
+        }
+        if let Some(unblock) = &self.unblock {
+            unblock.store(ours, Ordering::Relaxed);
+        }
         let mut child = self.std.spawn()?;
         match parts(&mut child) {
             Ok(parts) => Ok(Child::new(parts, self.kill_on_drop)),
@@ -308,6 +327,7 @@ impl From<std::process::Command> for Command {
     fn from(std: std::process::Command) -> Command {
         Command {
             std,
+            unblock: None,
             kill_on_drop: false,
             stdin_set: false,
             stdout_set: false,

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `create_subprocess_exec(prog, *args, stdout=PIPE)` | [`create_subprocess_exec`]`(prog, args).stdout(Stdio::piped()).spawn()?` |
 //! | `create_subprocess_shell(cmd, ...)` | [`create_subprocess_shell`]`(cmd)...spawn()?` |
-//! | `await proc.communicate(input)` | [`Child::communicate`]`(Some(input)).await?` → [`Output`](std::process::Output) |
+//! | `await proc.communicate(input)` | [`Child::communicate`]`(Some(input)).await?` → [`Output`] |
 //! | `await proc.wait()`, `proc.returncode` | [`Child::wait`]`().await?`, [`Child::returncode`]`()` |
 //! | `proc.kill()`, `terminate()`, `send_signal(s)`, `pid` | [`Child::kill`], [`Child::terminate`], [`Child::send_signal`], [`Child::id`] |
 //! | `proc.stdin.write(..)`, `await proc.stdout.readline()` | `child.stdin` / `child.stdout`: the streams' own methods |

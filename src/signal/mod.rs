@@ -2,16 +2,19 @@
 //! `loop.add_signal_handler` (and tokio's `signal::unix`).
 //!
 //! ```no_run
-//! use ringloop::signal::{signal, SignalKind};
+//! use ringloop::signal::{ctrl_c, signal, SignalKind};
 //! ringloop::run(async {
+//!     // A daemon: reload on SIGHUP, until Ctrl-C.
 //!     let mut hangups = signal(SignalKind::hangup()).unwrap();
-//!     loop {
-//!         tokio_like_select_is_not_needed_here();
-//!         hangups.recv().await;
-//!         println!("SIGHUP: reloading the configuration");
-//!     }
+//!     let reloader = ringloop::spawn(async move {
+//!         loop {
+//!             hangups.recv().await;
+//!             println!("SIGHUP: reloading the configuration");
+//!         }
+//!     });
+//!     ctrl_c().await.unwrap();
+//!     reloader.cancel();
 //! });
-//! # fn tokio_like_select_is_not_needed_here() {}
 //! ```
 //!
 //! # How it works, and what it means for threads
@@ -24,8 +27,8 @@
 //! so while a signal is listened for, ringloop also installs a tiny process-wide
 //! handler for it (only where its disposition was the default or "ignore"): on
 //! whichever thread the signal lands, the handler forwards it to every listening
-//! thread. ringloop's own threads (the `to_thread` pool, the reaper of dropped
-//! children) block all asynchronous signals and never take one.
+//! thread. The reaper of dropped children (a thread of ringloop's that runs no
+//! user code) blocks every asynchronous signal and never takes one.
 //!
 //! The semantics that follow:
 //!
@@ -45,14 +48,18 @@
 //! * **The program's own handlers win.** If the program installed a handler for the
 //!   signal itself, ringloop leaves it: the signal then reaches ringloop's
 //!   listeners only when it is sent to a listening thread or lands on one.
-//! * **Child processes** start with default dispositions and an empty mask, as
-//!   std's `Command` resets both; [`process`](crate::process) never uses `SIGCHLD`
-//!   (it waits on pidfds), so listening for [`SignalKind::child`] takes nothing
-//!   from [`Child::wait`](crate::process::Child::wait).
-//! * Threads a program starts while a signal is listened for inherit the blocked
-//!   mask of the thread that starts them; they never take the signal, which is
-//!   what listening wants. A process started by other means than std's `Command`
-//!   (a raw `fork`) inherits it too.
+//! * **Child processes and pool threads do not inherit it.** A thread's mask is
+//!   inherited by the threads and processes it starts, and std's `Command` keeps
+//!   it across `exec`; so [`process::Command`](crate::process::Command) unblocks,
+//!   in the child before `exec`, the signals ringloop blocked on the spawning
+//!   thread, and [`to_thread`](crate::to_thread)'s pool threads start without them
+//!   (a process a job starts is fine too). [`process`](crate::process) never uses
+//!   `SIGCHLD` (it waits on pidfds), so listening for [`SignalKind::child`] takes
+//!   nothing from [`Child::wait`](crate::process::Child::wait).
+//! * **Threads the program starts** while a signal is listened for inherit it
+//!   blocked, from the thread that starts them: they never take it, which is what
+//!   listening wants; but a process they start with std's `Command` (or a raw
+//!   `fork`) inherits it blocked too.
 
 mod listeners;
 
@@ -189,8 +196,9 @@ pub struct Signal {
 /// use ringloop::signal::{signal, SignalKind};
 /// ringloop::run(async {
 ///     let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
-///     // Sent to the whole process, as `kill -USR1 <pid>` would.
-///     unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
+///     // Sent to the whole process, by `kill -USR1 <pid>`.
+///     let pid = std::process::id().to_string();
+///     std::process::Command::new("kill").args(["-USR1", &pid]).status().unwrap();
 ///     usr1.recv().await;
 /// });
 /// ```

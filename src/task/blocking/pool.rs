@@ -21,8 +21,11 @@
 //!   queue is empty, then waits on the condvar.
 //! * **Retiring.** A worker that waited `keep_alive` (default [`DEFAULT_KEEP_ALIVE`],
 //!   `RINGLOOP_BLOCKING_KEEP_ALIVE_MS` overrides) without being claimed exits.
-//! * **Signals blocked.** Workers start with every asynchronous signal blocked, so
-//!   a signal sent to the process never lands on one (see `driver/signal.rs`).
+//! * **Signal mask.** Workers start with the submitting thread's mask minus the
+//!   signals ringloop blocked there (listened signals, `SIGPIPE` while a pipe write
+//!   is in flight), so a process a job starts does not inherit those blocked; a
+//!   process-directed signal that lands on a worker is forwarded to the listeners
+//!   (see `driver/signal.rs`).
 //! * **Daemon-like.** Workers are detached and never joined: when `main` returns
 //!   or the process calls `exit`, they are killed with it, whatever they run.
 //!
@@ -141,10 +144,10 @@ impl Pool {
     }
 
     fn start_thread(&'static self) {
-        // With every asynchronous signal blocked: a signal sent to the process
-        // goes to a thread that listens for it, never to a pool thread
-        // (`driver/signal.rs`).
-        let spawned = crate::driver::signal::spawn_thread(
+        // Without the signals ringloop blocked on this thread (listened signals,
+        // SIGPIPE during a pipe write): jobs run user code, which may start
+        // processes, and those inherit the mask (`driver/signal.rs`).
+        let spawned = crate::driver::signal::spawn_user_thread(
             std::thread::Builder::new().name(THREAD_NAME.to_owned()),
             move || self.work(),
         );
