@@ -108,6 +108,9 @@
 //! | `asyncio.Lock/Event/Condition/Semaphore/Barrier` | [`sync`] |
 //! | `loop.create_future()` | [`sync::Promise`] |
 //! | `asyncio.Queue`, `LifoQueue`, `PriorityQueue` | [`queue::Queue`], [`queue::LifoQueue`], [`queue::PriorityQueue`] |
+//! | `asyncio.create_subprocess_exec`, `create_subprocess_shell` | [`process::create_subprocess_exec`], [`process::create_subprocess_shell`] → [`process::Command`] |
+//! | `Process` (`communicate`, `wait`, `kill`, `returncode`) | [`process::Child`] |
+//! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)` (a `Stream`), [`signal::ctrl_c`] |
 //!
 //! ## Drivers
 //!

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::driver::fd::SharedFd;
@@ -88,34 +88,33 @@ impl Reaper {
     }
 }
 
-fn start() -> io::Result<&'static Reaper> {
-    static REAPER: OnceLock<Result<&'static Reaper, String>> = OnceLock::new();
-    let reaper = REAPER.get_or_init(|| {
-        let make = || -> io::Result<&'static Reaper> {
-            let epoll = sys::epoll_create()?;
-            let wake = sys::eventfd()?;
-            sys::epoll_ctl(
-                &epoll,
-                libc::EPOLL_CTL_ADD,
-                wake.as_raw_fd(),
-                libc::EPOLLIN as u32,
-                WAKE,
-            )?;
-            let reaper: &'static Reaper = Box::leak(Box::new(Reaper {
-                epoll,
-                wake,
-                state: Mutex::new(State::default()),
-            }));
-            let builder = std::thread::Builder::new().name("ringloop-reaper".to_owned());
-            crate::driver::signal::spawn_thread(builder, move || reaper.run())?;
-            Ok(reaper)
-        };
-        make().map_err(|e| e.to_string())
+/// The reaper, started at the first call. A failure (no descriptors left, no
+/// thread) is returned, and the next call tries again.
+fn start() -> io::Result<Arc<Reaper>> {
+    static REAPER: Mutex<Option<Arc<Reaper>>> = Mutex::new(None);
+    let mut slot = REAPER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(reaper) = &*slot {
+        return Ok(reaper.clone());
+    }
+    let epoll = sys::epoll_create()?;
+    let wake = sys::eventfd()?;
+    sys::epoll_ctl(
+        &epoll,
+        libc::EPOLL_CTL_ADD,
+        wake.as_raw_fd(),
+        libc::EPOLLIN as u32,
+        WAKE,
+    )?;
+    let reaper = Arc::new(Reaper {
+        epoll,
+        wake,
+        state: Mutex::new(State::default()),
     });
-    reaper
-        .as_ref()
-        .copied()
-        .map_err(|e| io::Error::other(e.clone()))
+    let runner = reaper.clone();
+    let builder = std::thread::Builder::new().name("ringloop-reaper".to_owned());
+    crate::driver::signal::spawn_thread(builder, move || runner.run())?;
+    *slot = Some(reaper.clone());
+    Ok(reaper)
 }
 
 /// Reaps the child `pidfd` refers to when it exits (it has not been reaped yet).

@@ -35,8 +35,9 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// The reading half of a stream, like asyncio's `StreamReader`.
 ///
 /// From [`open_connection`](crate::net::open_connection), a server callback of
-/// [`start_server`](crate::net::start_server), or
-/// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams).
+/// [`start_server`](crate::net::start_server),
+/// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams), or a child
+/// process's piped stdout or stderr ([`Child`](crate::process::Child)).
 ///
 /// ```
 /// use ringloop::net::{TcpListener, TcpStream};

@@ -129,7 +129,11 @@ impl WriterShared {
     }
 }
 
-/// The writing half of a stream, like asyncio's `StreamWriter`.
+/// The writing half of a stream, like asyncio's `StreamWriter`: of a connection,
+/// or the stdin of a child process ([`Child::stdin`](crate::process::Child::stdin),
+/// a pipe: there `write_eof`, `close` and dropping the writer close the pipe once
+/// what is buffered was sent, and a child gone is a `BrokenPipe` error, never a
+/// `SIGPIPE`).
 ///
 /// ```
 /// use ringloop::net::UnixStream;
@@ -288,7 +292,8 @@ impl StreamWriter {
         self.end(Ending::Eof)
     }
 
-    /// Whether [`write_eof`](Self::write_eof) is supported (always, for sockets).
+    /// Whether [`write_eof`](Self::write_eof) is supported: always (a socket shuts
+    /// its writing half down; a pipe, a child's stdin, is closed).
     pub fn can_write_eof(&self) -> bool {
         true
     }
