@@ -598,16 +598,21 @@ fn pipe_writes_to_a_closed_reader_fail_with_epipe() {
                 // SIGPIPE survives and the guard goes with the op.
                 let (r, w) = pipe();
                 while sys::write(w.raw(), &[7u8; 4096]).is_ok() {}
-                let mut op = Op::new(Write::pipe(w.clone(), vec![1u8; 65536]));
+                let drops = Rc::new(Cell::new(0));
+                let mut buf = CountedBuf::new(65536, &drops);
+                buf.data.resize(65536, 1);
+                let mut op = Op::new(Write::pipe(w.clone(), buf));
                 assert!(poll_once(&mut op).await.is_pending(), "{mode:?}");
                 assert_eq!(super::sigpipe::in_flight(), 1);
-                if is_uring(mode) {
-                    assert!(sys::current_sigmask().contains(libc::SIGPIPE));
-                }
+                assert!(sys::current_sigmask().contains(libc::SIGPIPE), "{mode:?}");
                 turns(1).await;
                 drop(op);
+                // On io_uring the kernel holds the buffer until the cancellation.
+                let expected = if is_uring(mode) { 0 } else { 1 };
+                assert_eq!(drops.get(), expected, "{mode:?}");
                 drop(r);
                 turns(3).await;
+                assert_eq!(drops.get(), 1, "{mode:?}: the buffer is freed once");
                 assert_eq!(super::sigpipe::in_flight(), 0, "{mode:?}");
                 let (res, _) = Op::new(Write::pipe(w.clone(), b"x".to_vec())).await;
                 assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EPIPE));
