@@ -9,7 +9,8 @@
 //! them alike. Printed: the median, p10 and p90 per variant over all rounds, and
 //! the median ratio to tokio.
 //!
-//! Run: `cargo bench --bench process` (or `-- --n 500 --rounds 5`).
+//! Run: `cargo bench --bench process` (or `-- --n 500 --rounds 5`; `--only I`
+//! runs variant I of the table alone, for `strace -c -f`).
 
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,13 @@ fn main() {
     let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
     let n = arg(&args, "--n", if quick { 20 } else { 400 });
     let rounds = arg(&args, "--rounds", if quick { 1 } else { 5 });
+    // `--only N`: one variant (its index in the table), for `strace -c -f`.
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let v = Variant::ALL[args[i + 1].parse::<usize>().expect("a variant index")];
+        measure(v, n, &mut Vec::new());
+        println!("{}: {n} spawn + wait done", v.name());
+        return;
+    }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); Variant::ALL.len()];
     // Warm-up: page cache, the first runtime's pooled eventfd, tokio's SIGCHLD.
     for v in Variant::ALL {
