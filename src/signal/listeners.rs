@@ -12,6 +12,12 @@
 //! non-blocking, so the kernel tries it inline and, on `EAGAIN`, the op polls the
 //! descriptor and retries there): a signalfd only sees the signals of the thread
 //! that reads it, so the read must not move to another thread.
+//!
+//! One reader runs at a time, on the runtime that last polled a listener without
+//! finding one there: a thread that alternates between two runtimes moves its
+//! reader along. The old reader is cancelled when its runtime next runs (or is
+//! dropped); a signal its read took meanwhile is not lost but late: the read's
+//! bytes are kept with the descriptor (`driver/stash.rs`) for the next read.
 
 use std::cell::RefCell;
 use std::io;
@@ -122,7 +128,7 @@ fn start_reader() {
         l.generations += 1;
         l.generations
     });
-    let handle = crate::spawn(read_signals(fd, runtime, generation));
+    let handle = crate::spawn(read_signals(fd, generation));
     let old = LISTENERS.with(|l| {
         l.borrow_mut().reader.replace(Reader {
             runtime,
@@ -153,7 +159,7 @@ impl Drop for ReaderGone {
     }
 }
 
-async fn read_signals(fd: SharedFd, _runtime: u64, generation: u64) {
+async fn read_signals(fd: SharedFd, generation: u64) {
     let _gone = ReaderGone(generation);
     let mut buf = Vec::with_capacity(RECORD * BATCH);
     loop {
