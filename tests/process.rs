@@ -485,3 +485,51 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn children_inherit_only_their_standard_streams(mode) {
+        let list = |out: Vec<u8>| {
+            let mut fds: Vec<u32> = String::from_utf8(out)
+                .unwrap()
+                .split_whitespace()
+                .map(|s| s.parse().unwrap())
+                .collect();
+            fds.sort();
+            fds
+        };
+        // What any child inherits here, from whatever started this test (a
+        // descriptor without close-on-exec given to the test binary itself).
+        let inherited = list(
+            std::process::Command::new("sh")
+                .args(["-c", "exec ls /proc/self/fd"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+                .stdout,
+        );
+        assert!(inherited.starts_with(&[0, 1, 2, 3]), "{inherited:?}");
+        mode.run(async {
+            // Descriptors of every kind about: pipes of another child, its pidfd
+            // with a wait in flight, the runtime's own, a signalfd.
+            let _listening = ringloop::signal::signal(ringloop::signal::SignalKind::user_defined2()).unwrap();
+            let mut other = Command::new("sleep")
+                .arg("30")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let mut wait = Box::pin(other.wait());
+            assert!(net_common::poll_once(&mut wait).await.is_pending());
+            drop(wait);
+            // `ls` lists its own descriptors: 0, 1, 2, the directory it reads, and
+            // what this process inherited.
+            let out = create_subprocess_shell("exec ls /proc/self/fd")
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(list(out.stdout), inherited, "descriptors leaked into the child");
+        });
+    }
+}
