@@ -301,3 +301,38 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    fn try_wait_while_a_wait_is_in_flight_on_an_idle_runtime(mode) {
+        isolated(mode, module_path!(), || {
+            let base = baseline(mode);
+            // A wait left in flight on a runtime that stays alive but does not run:
+            // try_wait, outside any runtime, still sees the exit.
+            let rt = mode.runtime();
+            let mut child = rt.block_on(async {
+                let mut child = create_subprocess_shell("sleep 0.05; exit 3").spawn().unwrap();
+                let mut wait = Box::pin(child.wait());
+                assert!(poll_once(&mut wait).await.is_pending());
+                drop(wait);
+                child
+            });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                assert!(Instant::now() < deadline, "try_wait never saw the exit");
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            assert_eq!(status.code(), Some(3));
+            // The runtime runs again: the op it holds ends, and nothing is lost.
+            rt.block_on(async {
+                assert_eq!(child.wait().await.unwrap().code(), Some(3));
+                turns(3).await;
+            });
+            drop(child);
+            drop(rt);
+            assert_eq!(open_fds(), base, "descriptor leak");
+        });
+    }
+}

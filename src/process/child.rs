@@ -190,11 +190,12 @@ impl Child {
         if let Some(status) = self.known_status() {
             return Ok(Some(status));
         }
+        let mut reaping_op = false;
         if let Some(Waiting::Op(op, WaitVia::WaitId, _)) = &mut self.waiting {
-            // The kernel op may reap the child itself: its result is the answer.
+            // The kernel op may reap the child itself: its result first.
             let mut cx = Context::from_waker(Waker::noop());
             match Pin::new(op).poll(&mut cx) {
-                Poll::Pending => return Ok(None),
+                Poll::Pending => reaping_op = true,
                 Poll::Ready(result) => {
                     self.waiting = None;
                     match result {
@@ -209,7 +210,15 @@ impl Child {
                 }
             }
         }
-        let status = sys::waitid_now(self.target())?.map(ExitStatus::from_raw);
+        let status = match sys::waitid_now(self.target()) {
+            Ok(status) => status.map(ExitStatus::from_raw),
+            // The op reaped it, and its completion has not been read yet (its
+            // runtime has not run since): the status comes with it.
+            Err(e) if reaping_op && e.raw_os_error() == Some(libc::ECHILD) => None,
+            Err(e) => return Err(e),
+        };
+        // If this reaped the child, the op in flight ends with ECHILD, which
+        // nobody reads: the status is known first.
         self.status = status;
         Ok(status)
     }
