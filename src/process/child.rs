@@ -234,6 +234,10 @@ impl Child {
     /// Beware of a child that writes much to a piped stdout or stderr nobody reads:
     /// it blocks once the pipe is full and never exits; use
     /// [`communicate`](Self::communicate).
+    ///
+    /// A program whose `SIGCHLD` disposition is "ignore" (maybe inherited) has
+    /// its children reaped by the kernel: then `wait` fails with `ECHILD`, as
+    /// std's does.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         poll_fn(|cx| self.poll_wait(cx)).await
