@@ -5,7 +5,9 @@
 //! once installed), installs a filter that makes `io_uring_setup`, `io_uring_enter`
 //! and `io_uring_register` fail with `EPERM` (or `ENOSYS`, as on a kernel without
 //! io_uring), and checks that `Driver::Auto` falls back to epoll and does real work
-//! there, while an explicit `Driver::IoUring` reports the error.
+//! there (tasks, timers, cross-thread wakes, and one operation of each kind: TCP
+//! streams, UDP, Unix streams, files, a child through pipes, the blocking pool, a
+//! signal), while an explicit `Driver::IoUring` reports the error.
 
 mod common;
 
@@ -139,6 +141,97 @@ fn some_work() -> u32 {
     })
 }
 
+/// Real I/O on whatever driver runs, one of each kind of operation ringloop offers:
+/// a TCP echo through `start_server`/`open_connection`, UDP datagrams, a Unix
+/// stream pair, a
+/// file written, read and removed, a child with piped stdin and stdout, a blocking
+/// job on the pool and a signal delivered to a listener.
+fn some_io() {
+    use ringloop::net::{start_server, UdpSocket, UnixStream};
+    use ringloop::process::{create_subprocess_exec, Stdio};
+    use ringloop::signal::{signal, SignalKind};
+
+    ringloop::run(async {
+        // TCP streams: a line echoed by a server task.
+        let server = start_server(
+            |mut reader, writer| async move {
+                let line = reader.readline().await.unwrap();
+                writer.write(&line).unwrap();
+                writer.drain().await.unwrap();
+                writer.close();
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .unwrap();
+        let (mut reader, writer) = ringloop::net::open_connection(server.local_addr().unwrap())
+            .await
+            .unwrap();
+        writer.write(b"through epoll\n").unwrap();
+        assert_eq!(reader.readline().await.unwrap(), b"through epoll\n");
+        assert!(reader.read_to_end().await.unwrap().is_empty());
+        server.close();
+        server.wait_closed().await;
+
+        // UDP datagrams, and a Unix stream pair.
+        let (a, b) = (
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        );
+        let (res, _) = a
+            .send_to(b"datagram".to_vec(), b.local_addr().unwrap())
+            .await;
+        assert_eq!(res.unwrap(), 8);
+        let (res, buf) = b.recv_from(Vec::with_capacity(64)).await;
+        let (n, from) = res.unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"datagram"[..], a.local_addr().unwrap())
+        );
+        let (x, y) = UnixStream::pair().unwrap();
+        let (res, _) = x.write_all(b"unix".to_vec()).await;
+        res.unwrap();
+        let (res, buf) = y.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..res.unwrap()], b"unix");
+
+        // Files.
+        let path = std::env::temp_dir().join(format!("ringloop-seccomp-{}", std::process::id()));
+        ringloop::fs::write(&path, b"file bytes".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(ringloop::fs::read(&path).await.unwrap(), b"file bytes");
+        assert_eq!(ringloop::fs::metadata(&path).await.unwrap().len(), 10);
+        ringloop::fs::remove_file(&path).await.unwrap();
+
+        // A child through pipes, waited for.
+        let mut child = create_subprocess_exec("cat", std::iter::empty::<&str>())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child
+            .communicate(Some(b"to the child and back"))
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"to the child and back");
+
+        // The blocking pool.
+        assert_eq!(ringloop::to_thread(|| 6 * 7).await.unwrap(), 42);
+
+        // A signal, sent to the whole process.
+        let mut usr2 = signal(SignalKind::user_defined2()).unwrap();
+        let pid = std::process::id() as libc::pid_t;
+        // SAFETY: kill(2) on our own pid with a signal that has a listener.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR2) }, 0);
+        ringloop::wait_for(Duration::from_secs(10), usr2.recv())
+            .await
+            .expect("SIGUSR2 reached its listener");
+
+        assert_eq!(ringloop::driver_kind(), DriverKind::Epoll);
+    })
+}
+
 fn sandboxed(test: &str, errno: i32) {
     if !is_child() {
         let output = run_child(test, &[]);
@@ -152,6 +245,7 @@ fn sandboxed(test: &str, errno: i32) {
     assert!(!rt.features().ext_arg);
     drop(rt);
     assert_eq!(some_work(), 45 + 1 + 1);
+    some_io();
     // An explicit io_uring request fails with the error, not a panic or a fallback.
     let err = Runtime::builder()
         .driver(Driver::IoUring)
