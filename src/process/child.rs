@@ -425,7 +425,7 @@ impl Drop for Child {
             Ok(Some(_)) | Err(_) => return,
             Ok(None) => {}
         }
-        match &self.pidfd {
+        match self.pidfd.take() {
             Some(fd) => reaper::adopt_pidfd(fd, self.pid),
             None => reaper::adopt_pid(self.pid),
         }

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Without pidfds the reaper keeps the pids and polls `waitid(P_PID, WNOHANG)`
-//! every 50 ms while it has any.
+//! every 50 ms while it has any (and the same through the pidfd for a pidfd
+//! epoll refused).
 
 use std::collections::HashMap;
 use std::io;
@@ -45,8 +46,16 @@ struct Reaper {
 struct State {
     /// Adopted pidfds, by number.
     pidfds: HashMap<RawFd, OwnedFd>,
-    /// Adopted pids without a pidfd.
+    /// Adopted pidfds that epoll refused (`ENOMEM`, `ENOSPC`): polled.
+    polled: Vec<OwnedFd>,
+    /// Adopted pids without a pidfd: polled.
     pids: Vec<libc::pid_t>,
+}
+
+impl State {
+    fn polls(&self) -> bool {
+        !self.pids.is_empty() || !self.polled.is_empty()
+    }
 }
 
 impl Reaper {
@@ -57,11 +66,7 @@ impl Reaper {
     fn run(&self) {
         let mut events = Vec::with_capacity(64);
         loop {
-            let timeout = if self.lock().pids.is_empty() {
-                None
-            } else {
-                Some(POLL_PIDS)
-            };
+            let timeout = self.lock().polls().then_some(POLL_PIDS);
             if let Err(e) = sys::epoll_wait(&self.epoll, &mut events, timeout) {
                 eprintln!("ringloop: the child reaper failed and stops: {e}");
                 return;
@@ -82,10 +87,18 @@ impl Reaper {
                 state.pidfds.remove(&fd);
             }
             state
+                .polled
+                .retain(|fd| still_running(WaitTarget::Pidfd(fd.as_raw_fd())));
+            state
                 .pids
-                .retain(|&pid| matches!(sys::waitid_now(WaitTarget::Pid(pid)), Ok(None)));
+                .retain(|&pid| still_running(WaitTarget::Pid(pid)));
         }
     }
+}
+
+/// Reaps `target` if it exited; false once it is reaped (now or before: ECHILD).
+fn still_running(target: WaitTarget) -> bool {
+    matches!(sys::waitid_now(target), Ok(None))
 }
 
 /// The reaper, started at the first call. A failure (no descriptors left, no
@@ -118,29 +131,56 @@ fn start() -> io::Result<Arc<Reaper>> {
 }
 
 /// Reaps the child `pidfd` refers to when it exits (it has not been reaped yet).
-pub(super) fn adopt_pidfd(pidfd: &SharedFd, pid: libc::pid_t) {
-    let adopted = start().and_then(|reaper| {
-        // A copy: the `Child`'s own descriptor may still be held by a cancelled
-        // wait op until its completion.
-        let fd = sys::dup_cloexec(pidfd.raw())?;
-        let raw = fd.as_raw_fd();
-        let mut state = reaper.lock();
-        sys::epoll_ctl(
-            &reaper.epoll,
-            libc::EPOLL_CTL_ADD,
-            raw,
-            libc::EPOLLIN as u32,
-            raw as u64,
-        )?;
-        state.pidfds.insert(raw, fd);
-        Ok(())
-    });
-    if let Err(e) = adopted {
-        eprintln!(
-            "ringloop: cannot hand child {pid} to the reaper ({e}); it is polled by pid instead"
-        );
-        adopt_pid(pid);
+///
+/// The reaper takes the pidfd itself when nothing else holds it, else a copy (a
+/// cancelled wait op may hold it until its completion). It never falls back to
+/// the pid while it has a pidfd: a cancelled `WAITID` may still reap the child,
+/// after which its pid can name another process.
+pub(super) fn adopt_pidfd(pidfd: SharedFd, pid: libc::pid_t) {
+    let reaper = match start() {
+        Ok(reaper) => reaper,
+        Err(e) => return no_reaper(pid, e),
+    };
+    let fd = match pidfd.try_into_owned() {
+        Ok(fd) => fd,
+        Err(shared) => match sys::dup_cloexec(shared.raw()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // No descriptor left, and the op holding the pidfd keeps it for a
+                // single completion: polling the pid is all there is. (The pid
+                // could only be reused if that cancelled op reaped the child and
+                // the pid space wrapped around before the next poll.)
+                eprintln!(
+                    "ringloop: cannot keep child {pid}'s pidfd for the reaper ({e}); it is polled by pid"
+                );
+                return adopt_pid(pid);
+            }
+        },
+    };
+    let raw = fd.as_raw_fd();
+    let mut state = reaper.lock();
+    let added = sys::epoll_ctl(
+        &reaper.epoll,
+        libc::EPOLL_CTL_ADD,
+        raw,
+        libc::EPOLLIN as u32,
+        raw as u64,
+    );
+    match added {
+        Ok(()) => {
+            state.pidfds.insert(raw, fd);
+        }
+        Err(_) => {
+            // Polled through the pidfd instead, every `POLL_PIDS`.
+            state.polled.push(fd);
+            drop(state);
+            let _ = sys::eventfd_signal(reaper.wake.as_raw_fd());
+        }
     }
+}
+
+fn no_reaper(pid: libc::pid_t, e: io::Error) {
+    eprintln!("ringloop: no reaper for child {pid} ({e}); it stays a zombie when it exits")
 }
 
 /// Reaps child `pid` when it exits (no pidfd: polled by pid).
@@ -150,8 +190,6 @@ pub(super) fn adopt_pid(pid: libc::pid_t) {
             reaper.lock().pids.push(pid);
             let _ = sys::eventfd_signal(reaper.wake.as_raw_fd());
         }
-        Err(e) => {
-            eprintln!("ringloop: no reaper for child {pid} ({e}); it stays a zombie when it exits")
-        }
+        Err(e) => no_reaper(pid, e),
     }
 }

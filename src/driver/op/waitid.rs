@@ -60,7 +60,9 @@ fn exit_status(raw: i32) -> ExitStatus {
 }
 
 // SAFETY: the only pointer in an entry is `info`'s, a heap block owned by `self`
-// that does not move when `self` does and lives as long as `self`.
+// that does not move when `self` does and lives as long as `self`; the kernel
+// writes the child's `siginfo_t` through it, so it is taken from a unique (`&mut`)
+// borrow, and `self` reads `info` only after the completion.
 unsafe impl OpKind for WaitChild {
     type Output = io::Result<Option<ExitStatus>>;
 
@@ -68,7 +70,7 @@ unsafe impl OpKind for WaitChild {
         match self.via {
             WaitVia::WaitId => {
                 opcode::WaitId::new(libc::P_PIDFD, self.pidfd.raw() as libc::id_t, libc::WEXITED)
-                    .infop(&*self.info as *const libc::siginfo_t)
+                    .infop(std::ptr::addr_of_mut!(*self.info).cast_const())
                     .build()
             }
             WaitVia::Poll => {
