@@ -10,7 +10,8 @@
 //! on two threads) both see it, deliveries coalesce, listening for SIGCHLD coexists
 //! with `Child::wait`, the last listener's drop restores the mask and the
 //! disposition, pool threads and child processes do not inherit the signals
-//! ringloop blocked, and the reaper thread blocks every signal. Signals are process-wide,
+//! ringloop blocked, the reaper thread blocks every signal, and a SIGPIPE listener
+//! and pipe writes in flight hand the SIGPIPE block to each other. Signals are process-wide,
 //! so each of those tests runs alone in a child process.
 
 mod common;
@@ -526,4 +527,68 @@ fn signals_that_cannot_be_listened_for_are_refused() {
         assert_eq!(format!("{:?}", SignalKind::interrupt()), "SIGINT");
         assert_eq!(SignalKind::terminate().as_raw(), libc::SIGTERM);
     });
+}
+
+/// A child that never reads its stdin, and that stdin filled: the next pipe write
+/// of this thread stays in flight until the child is killed.
+async fn stalled_writer() -> (ringloop::process::Child, ringloop::net::StreamWriter) {
+    use ringloop::process::{Command, Stdio};
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdin(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    // 1 MiB against a 64 KiB pipe: a write is in flight from here on.
+    stdin.write(&vec![7u8; 1 << 20]).unwrap();
+    ringloop::sleep(Duration::from_millis(50)).await;
+    (child, stdin)
+}
+
+/// Kills `child`; the write in flight to its stdin then fails with EPIPE.
+async fn break_pipe(mut child: ringloop::process::Child, stdin: ringloop::net::StreamWriter) {
+    child.kill().unwrap();
+    child.wait().await.unwrap();
+    let err = ringloop::wait_for(ARRIVAL, stdin.drain())
+        .await
+        .expect("the write ends")
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+}
+
+matrix_test! {
+    fn a_sigpipe_listener_and_pipe_writes_share_the_block(mode) {
+        alone(mode, module_path!(), || {
+            // SIGPIPE's default action ends the process (Rust's runtime ignores it
+            // before main; a library cannot count on that).
+            // SAFETY: setting a signal's disposition to SIG_DFL.
+            assert_ne!(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) }, libc::SIG_ERR);
+            mode.run(async {
+                // The last listener goes while a pipe write is in flight: the
+                // write keeps SIGPIPE blocked, and its EPIPE kills nothing.
+                let listener = signal(SignalKind::pipe()).unwrap();
+                let (child, stdin) = stalled_writer().await;
+                drop(listener);
+                assert!(blocked_here(libc::SIGPIPE), "a pipe write is in flight");
+                assert_eq!(disposition(libc::SIGPIPE), libc::SIG_DFL);
+                break_pipe(child, stdin).await;
+                assert!(!blocked_here(libc::SIGPIPE));
+
+                // A listener starts while a pipe write is in flight: the write's
+                // end leaves SIGPIPE blocked for the listener, which does not see
+                // the SIGPIPE of our EPIPE, and still sees one sent to the process.
+                let (child, stdin) = stalled_writer().await;
+                let mut listener = signal(SignalKind::pipe()).unwrap();
+                break_pipe(child, stdin).await;
+                assert!(blocked_here(libc::SIGPIPE), "the listener keeps it blocked");
+                assert!(!has_delivery(&mut listener).await, "the SIGPIPE of our own EPIPE");
+                send_to_process(libc::SIGPIPE);
+                next(&mut listener, "SIGPIPE sent to the process").await;
+                drop(listener);
+                assert!(!blocked_here(libc::SIGPIPE));
+                assert_eq!(disposition(libc::SIGPIPE), libc::SIG_DFL);
+            });
+        });
+    }
 }

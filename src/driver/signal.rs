@@ -114,17 +114,18 @@ fn process_listen(signal: i32, tid: libc::pid_t) -> io::Result<()> {
     slot.store(tid, Ordering::Release);
     p.threads[signal as usize] += 1;
     if p.threads[signal as usize] == 1 {
-        let current = sys::get_sigaction(signal)?;
-        if current.is_default() || current.is_ignore() {
-            // SAFETY: `forward_handler` is async-signal-safe (see `forward`).
-            match unsafe { sys::install_handler(signal, forward_handler) } {
-                Ok(previous) => p.replaced[signal as usize] = Some(previous),
-                Err(e) => {
-                    p.threads[signal as usize] -= 1;
-                    slot.store(0, Ordering::Release);
-                    return Err(e);
-                }
+        let installed = sys::get_sigaction(signal).and_then(|current| {
+            if current.is_default() || current.is_ignore() {
+                // SAFETY: `forward_handler` is async-signal-safe (see `forward`).
+                let previous = unsafe { sys::install_handler(signal, forward_handler) }?;
+                p.replaced[signal as usize] = Some(previous);
             }
+            Ok(())
+        });
+        if let Err(e) = installed {
+            p.threads[signal as usize] -= 1;
+            slot.store(0, Ordering::Release);
+            return Err(e);
         }
     }
     Ok(())
@@ -289,11 +290,39 @@ pub(crate) fn unlisten(signal: i32) {
         }
         if t.blocked_here.contains(signal) {
             t.blocked_here.remove(signal);
+            // A pipe write in flight here needs SIGPIPE blocked until it is done:
+            // the write's guard takes the block over (and lifts it then).
+            if signal == libc::SIGPIPE && super::sigpipe::take_over_block() {
+                return;
+            }
             // A signal still pending is delivered now, under the disposition the
             // signal has again: nobody here listens for it any more.
             let _ = sys::thread_sigmask(MaskHow::Unblock, &SigSet::of(signal));
         }
     });
+}
+
+/// Whether this thread listens for `signal` (then it is blocked here, and a
+/// delivery would reach the listeners through the signalfd).
+pub(crate) fn listens_here(signal: i32) -> bool {
+    THREAD
+        .try_with(|t| t.try_borrow().is_ok_and(|t| t.counts[signal as usize] > 0))
+        .unwrap_or(false)
+}
+
+/// Called by a pipe write's guard that blocked `SIGPIPE` and is about to lift the
+/// block: if this thread listens for it, the listeners take the block over (the
+/// last one lifts it) and true is returned.
+pub(crate) fn take_over_block(signal: i32) -> bool {
+    THREAD
+        .try_with(|t| match t.try_borrow_mut() {
+            Ok(mut t) if t.counts[signal as usize] > 0 => {
+                t.blocked_here.add(signal);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
 }
 
 /// This thread's signalfd, while it listens for anything.

@@ -21,7 +21,12 @@
 //!   back as it was.
 //!
 //! If the thread already blocked `SIGPIPE` itself, nothing is touched: the pending
-//! signal is then the thread's own business, as for any write it makes.
+//! signal is then the thread's own business, as for any write it makes. If a
+//! `SIGPIPE` listener of ringloop's (`signal::signal(SignalKind::pipe())`) blocked
+//! it, the pending signal our `EPIPE` raised is taken all the same, and the block
+//! passes between the two: a listener dropped while a write is in flight leaves
+//! the block to the write's guard, a guard that blocked the signal leaves it to a
+//! listener that started meanwhile.
 //!
 //! [`SigpipeGuard`] is held by each pipe write op from its submission until the op
 //! is dropped, which is after its completion even when its future was dropped
@@ -29,6 +34,7 @@
 
 use std::cell::Cell;
 
+use super::signal;
 use super::sys::{self, MaskHow, SigSet};
 
 struct State {
@@ -95,18 +101,41 @@ impl Drop for SigpipeGuard {
         let _ = STATE.try_with(|s| {
             let n = s.in_flight.get().saturating_sub(1);
             s.in_flight.set(n);
-            if n > 0 || !s.blocked_here.get() {
+            if n > 0 {
                 return;
             }
-            s.blocked_here.set(false);
+            // Blocked by this module, or by a SIGPIPE listener of ringloop's on
+            // this thread (whose signalfd must not see our writes' SIGPIPE either).
+            let listened = signal::listens_here(libc::SIGPIPE);
+            if !s.blocked_here.get() && !listened {
+                return;
+            }
             let set = SigSet::of(libc::SIGPIPE);
             if s.epipe.replace(false) && sys::sigpending().contains(libc::SIGPIPE) {
                 // The SIGPIPE of our EPIPE: take it before it can be delivered.
                 let _ = sys::take_pending_signal(&set);
             }
-            let _ = sys::thread_sigmask(MaskHow::Unblock, &set);
+            // A listener that started meanwhile keeps the signal blocked (its
+            // last one lifts the block).
+            if s.blocked_here.replace(false) && !signal::take_over_block(libc::SIGPIPE) {
+                let _ = sys::thread_sigmask(MaskHow::Unblock, &set);
+            }
         });
     }
+}
+
+/// Called when the last SIGPIPE listener of this thread goes while a pipe write is
+/// in flight here: the write's guard takes the block over, and true is returned.
+pub(crate) fn take_over_block() -> bool {
+    STATE
+        .try_with(|s| {
+            if s.in_flight.get() == 0 {
+                return false;
+            }
+            s.blocked_here.set(true);
+            true
+        })
+        .unwrap_or(false)
 }
 
 /// Whether this module blocks `SIGPIPE` on this thread now (then a child process or
