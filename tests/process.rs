@@ -3,13 +3,18 @@
 //! once, `kill`/`try_wait`/`kill_on_drop`, and reaping: no zombie is ever left,
 //! whether the `Child` is waited for, dropped, or outlives its runtime.
 
+#[path = "common/children.rs"]
+mod children;
 mod common;
 mod net_common;
+#[path = "common/seccomp.rs"]
+mod seccomp_filter;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
+use children::reaped;
 use common::Mode;
 use net_common::{pattern, within};
 use ringloop::process::{create_subprocess_exec, create_subprocess_shell, Command, Stdio};
@@ -24,22 +29,6 @@ fn child_state(pid: u32) -> Option<char> {
     let state = fields.next()?.chars().next()?;
     let ppid: u32 = fields.next()?.parse().ok()?;
     (ppid == std::process::id()).then_some(state)
-}
-
-/// Whether `pid` was reaped: `waitid` on it says it is no child of ours.
-fn reaped(pid: u32) -> bool {
-    // SAFETY: a zeroed siginfo_t is valid; WNOHANG|WNOWAIT only looks.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid, writable siginfo_t.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
 }
 
 /// Waits (sleeping on the loop) until every pid in `pids` is reaped.
@@ -364,56 +353,10 @@ matrix_test! {
     }
 }
 
-/// `AUDIT_ARCH_*` of this target, for the seccomp filter.
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-
 /// Makes `pidfd_open` fail with `errno` in this thread and the threads it starts
 /// (a seccomp filter, as some container profiles have), like a kernel before 5.3.
 fn refuse_pidfd_open(errno: i32) {
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump_eq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let ret = libc::BPF_RET | libc::BPF_K;
-    let deny = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
-    let mut program = [
-        stmt(load, 4),
-        jump_eq(AUDIT_ARCH, 0, 2),
-        stmt(load, 0),
-        jump_eq(libc::SYS_pidfd_open as u32, 1, 0),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(ret, deny),
-    ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl with integer arguments.
-    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    assert_eq!(rc, 0);
-    // SAFETY: `fprog` points to a valid BPF program that outlives the call.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-            &fprog as *const libc::sock_fprog as libc::c_ulong,
-            0,
-            0,
-        )
-    };
-    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", io::Error::last_os_error());
+    seccomp_filter::refuse(&[libc::SYS_pidfd_open], errno);
     let pid = std::process::id() as libc::pid_t;
     // SAFETY: pidfd_open of our own pid touches no memory.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -5,33 +5,19 @@
 //! runtime. Each test counts descriptors (pipes, pidfds) and the futures' drops, so
 //! each runs alone in a child process.
 
+#[path = "common/children.rs"]
+mod children;
 mod common;
 mod net_common;
 
-use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
+use children::reaped;
 use common::{open_fds, Drops, Mode};
 use net_common::{isolated, pattern, poll_once, turns, within};
 use ringloop::process::{create_subprocess_shell, Child, Command, Stdio};
 use ringloop::JoinError;
-
-/// Whether `pid` is no child of ours any more (reaped).
-fn reaped(pid: u32) -> bool {
-    // SAFETY: a zeroed siginfo_t is valid; WNOHANG|WNOWAIT only looks.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid, writable siginfo_t.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
-}
 
 /// Whether process `pid` exists and is not a zombie.
 fn running(pid: u32) -> bool {

@@ -10,83 +10,24 @@
 //! signal), while an explicit `Driver::IoUring` reports the error.
 
 mod common;
+#[path = "common/seccomp.rs"]
+mod seccomp_filter;
 
 use std::time::Duration;
 
 use common::{is_child, run_child};
 use ringloop::{Driver, DriverKind, Runtime};
 
-/// `AUDIT_ARCH_*` of this target (linux/audit.h), checked by the filter so that a
-/// syscall number is never read against the wrong table.
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-
-/// Offsets in `struct seccomp_data`: `int nr; __u32 arch; ...`.
-const NR_OFFSET: u32 = 0;
-const ARCH_OFFSET: u32 = 4;
-
-fn stmt(code: u32, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump_eq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    }
-}
-
-/// Installs, on the calling thread, a filter under which the io_uring system calls
-/// fail with `errno` and everything else is allowed.
+/// Makes the io_uring system calls fail with `errno` on this thread.
 fn refuse_io_uring(errno: i32) {
-    let deny = libc::SECCOMP_RET_ERRNO | (errno as u32 & libc::SECCOMP_RET_DATA);
-    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-    let ret = libc::BPF_RET | libc::BPF_K;
-    let mut program = [
-        stmt(load, ARCH_OFFSET),
-        // A foreign architecture: allow (we only deny by number on our own table).
-        jump_eq(AUDIT_ARCH, 0, 4),
-        stmt(load, NR_OFFSET),
-        jump_eq(libc::SYS_io_uring_setup as u32, 3, 0),
-        jump_eq(libc::SYS_io_uring_enter as u32, 2, 0),
-        jump_eq(libc::SYS_io_uring_register as u32, 1, 0),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
-        stmt(ret, deny),
-    ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl with integer arguments; required before an unprivileged
-    // process may install a filter.
-    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    assert_eq!(
-        rc,
-        0,
-        "PR_SET_NO_NEW_PRIVS: {}",
-        std::io::Error::last_os_error()
+    seccomp_filter::refuse(
+        &[
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+        ],
+        errno,
     );
-    // SAFETY: `fprog` points to `program`, a valid BPF program that outlives the call
-    // (the kernel copies it).
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-            &fprog as *const libc::sock_fprog as libc::c_ulong,
-            0,
-            0,
-        )
-    };
-    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", std::io::Error::last_os_error());
     // The filter is in force: without it this call fails with EFAULT (null params).
     // SAFETY: io_uring_setup with a null `params` touches no memory of ours.
     let rc = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, std::ptr::null_mut::<u8>()) };
