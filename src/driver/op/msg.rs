@@ -6,6 +6,7 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
+use super::vectored::{mark_filled, read_iovecs, write_iovecs};
 use super::{stash_result, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{IoBuf, IoBufMut};
 use crate::driver::epoll::Interest;
@@ -57,13 +58,7 @@ pub(crate) struct RecvMsg<B> {
 
 impl<B: IoBufMut> RecvMsg<B> {
     pub(crate) fn new(fd: SharedFd, mut bufs: Vec<B>, want_addr: bool) -> RecvMsg<B> {
-        let iov = bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        let iov = read_iovecs(&mut bufs);
         let addr = want_addr.then(SockAddr::empty);
         RecvMsg {
             fd,
@@ -165,14 +160,9 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         let result = result.map(|n| {
-            let mut left = n as usize;
-            for buf in &mut self.bufs {
-                let filled = left.min(buf.bytes_total());
-                // SAFETY: the kernel (or the stash) filled the buffers in order, so
-                // the first `filled` bytes of this one are initialised.
-                unsafe { buf.set_init(filled) };
-                left -= filled;
-            }
+            // SAFETY: the kernel (or the stash) filled the buffers in order, `n`
+            // bytes in all.
+            unsafe { mark_filled(&mut self.bufs, n as usize) };
             let from = match self.from_stash.take() {
                 Some(from) => from,
                 None if self.want_addr => {
@@ -198,13 +188,7 @@ pub(crate) struct SendMsg<B> {
 
 impl<B: IoBuf> SendMsg<B> {
     pub(crate) fn new(fd: SharedFd, bufs: Vec<B>, to: Option<SockAddr>) -> SendMsg<B> {
-        let iov = bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        let iov = write_iovecs(&bufs);
         SendMsg {
             fd,
             bufs,

@@ -14,6 +14,43 @@ fn iov_len(iov: &[libc::iovec]) -> u32 {
     u32::try_from(iov.len()).unwrap_or(u32::MAX)
 }
 
+/// The iovecs a vectored read fills: each buffer's whole capacity, in order.
+pub(super) fn read_iovecs<B: IoBufMut>(bufs: &mut [B]) -> Vec<libc::iovec> {
+    bufs.iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.stable_mut_ptr().cast(),
+            iov_len: b.bytes_total(),
+        })
+        .collect()
+}
+
+/// The iovecs a vectored write sends: each buffer's initialised bytes, in order.
+pub(super) fn write_iovecs<B: IoBuf>(bufs: &[B]) -> Vec<libc::iovec> {
+    bufs.iter()
+        .map(|b| libc::iovec {
+            iov_base: b.stable_ptr().cast_mut().cast(),
+            iov_len: b.bytes_init(),
+        })
+        .collect()
+}
+
+/// Marks the first `n` bytes across `bufs` initialised, filling each buffer to its
+/// capacity before the next, as a vectored read does.
+///
+/// # Safety
+///
+/// The first `n` bytes of the buffers, taken in order, must have been written.
+pub(super) unsafe fn mark_filled<B: IoBufMut>(bufs: &mut [B], n: usize) {
+    let mut left = n;
+    for buf in bufs {
+        let filled = left.min(buf.bytes_total());
+        // SAFETY: these `filled` bytes are among the first `n`, written (the
+        // caller's promise).
+        unsafe { buf.set_init(filled) };
+        left -= filled;
+    }
+}
+
 /// Reads at `offset` into `bufs` in order, each to its full capacity, like
 /// `preadv(2)`; the first `n` bytes read are marked initialised across the buffers.
 pub(crate) struct ReadV<B> {
@@ -26,13 +63,7 @@ pub(crate) struct ReadV<B> {
 
 impl<B: IoBufMut> ReadV<B> {
     pub(crate) fn new(fd: SharedFd, mut bufs: Vec<B>, offset: u64) -> ReadV<B> {
-        let iov = bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        let iov = read_iovecs(&mut bufs);
         ReadV {
             fd,
             bufs,
@@ -71,14 +102,8 @@ unsafe impl<B: IoBufMut> OpKind for ReadV<B> {
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         let result = result.map(|n| {
-            let mut left = n as usize;
-            for buf in &mut self.bufs {
-                let filled = left.min(buf.bytes_total());
-                // SAFETY: the kernel filled the buffers in order, so the first
-                // `filled` bytes of this one are initialised.
-                unsafe { buf.set_init(filled) };
-                left -= filled;
-            }
+            // SAFETY: the kernel filled the buffers in order, `n` bytes in all.
+            unsafe { mark_filled(&mut self.bufs, n as usize) };
             n as usize
         });
         (result, self.bufs)
@@ -96,13 +121,7 @@ pub(crate) struct WriteV<B> {
 
 impl<B: IoBuf> WriteV<B> {
     pub(crate) fn new(fd: SharedFd, bufs: Vec<B>, offset: u64) -> WriteV<B> {
-        let iov = bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        let iov = write_iovecs(&bufs);
         WriteV {
             fd,
             bufs,
