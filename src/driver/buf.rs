@@ -5,11 +5,38 @@
 //! buffer by value and gives it back with the result, as a [`BufResult`]; if the
 //! future is dropped first, the driver keeps the buffer until the kernel is done.
 
+use std::future::Future;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 
 /// The result of an owned-buffer operation: the outcome, and the buffer back.
 pub type BufResult<T, B> = (io::Result<T>, B);
+
+/// Writes all of `buf`'s initialised bytes through `write`, called with the rest
+/// of the buffer and how many bytes went before it, until none is left: the loop
+/// behind every `write_all`. A write of 0 bytes is `WriteZero`; `EINTR` retries.
+pub(crate) async fn write_all_with<B, F, Fut>(buf: B, mut write: F) -> BufResult<(), B>
+where
+    B: IoBuf,
+    F: FnMut(Slice<B>, usize) -> Fut,
+    Fut: Future<Output = BufResult<usize, Slice<B>>>,
+{
+    let total = buf.bytes_init();
+    let mut written = 0;
+    let mut slice = buf.slice(..);
+    while written < total {
+        let (result, s) = write(slice, written).await;
+        let buf = s.into_inner();
+        match result {
+            Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+        slice = buf.slice(written..);
+    }
+    (Ok(()), slice.into_inner())
+}
 
 /// A buffer an operation may read from while the kernel owns it.
 ///

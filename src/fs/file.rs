@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{on_pool, on_ring, Metadata, OpenOptions};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::buf::write_all_with;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::statx::STATX_MASK;
 use crate::driver::op::{
@@ -260,22 +261,10 @@ impl File {
     /// # }).unwrap();
     /// ```
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, offset: u64) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut written = 0;
-        let mut slice = buf.slice(..);
-        while written < total {
-            let at = offset.saturating_add(written as u64);
-            let (result, s) = self.write_at(slice, at).await;
-            let buf = s.into_inner();
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-            slice = buf.slice(written..);
-        }
-        (Ok(()), slice.into_inner())
+        write_all_with(buf, |rest, written| {
+            self.write_at(rest, offset.saturating_add(written as u64))
+        })
+        .await
     }
 
     /// Reads at `offset` into several buffers in order, each to its full capacity
@@ -382,21 +371,7 @@ impl File {
     /// # }).unwrap();
     /// ```
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut written = 0;
-        let mut slice = buf.slice(..);
-        while written < total {
-            let (result, s) = self.write(slice).await;
-            let buf = s.into_inner();
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-            slice = buf.slice(written..);
-        }
-        (Ok(()), slice.into_inner())
+        write_all_with(buf, |rest, _| self.write(rest)).await
     }
 
     /// Flushes the file's data and metadata to the device (`fsync(2)`: an `FSYNC`

@@ -7,6 +7,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::buf::write_all_with;
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{self, Connect, Op, PollAdd, Recv, RecvMsg, Send, SendMsg};
@@ -112,21 +113,7 @@ impl Socket {
 
     /// Writes all of `buf`, in as many sends as it takes.
     pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut slice = buf.slice(..);
-        let mut written = 0;
-        while written < total {
-            let (result, s) = self.write(slice).await;
-            let buf = s.into_inner();
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-            slice = buf.slice(written..);
-        }
-        (Ok(()), slice.into_inner())
+        write_all_with(buf, |rest, _| self.write(rest)).await
     }
 
     pub(crate) async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
