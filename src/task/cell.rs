@@ -21,7 +21,7 @@ use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
 use super::raw::{Header, Vtable};
@@ -85,9 +85,20 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// The message of a caught panic. The payload is dropped here, and a panic of its
+/// own destructor is swallowed (its payload leaked): nothing unwinds out of the task
+/// boundary.
+fn message_of(payload: Box<dyn Any + Send>) -> String {
+    let message = panic_message(&*payload);
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        mem::forget(again);
+    }
+    message
+}
+
 /// Drops `value`, catching a panic from its destructor.
 fn drop_catching<T>(value: T) -> Result<(), String> {
-    panic::catch_unwind(AssertUnwindSafe(move || drop(value))).map_err(|p| panic_message(&*p))
+    panic::catch_unwind(AssertUnwindSafe(move || drop(value))).map_err(message_of)
 }
 
 /// # Safety
@@ -98,20 +109,48 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a TaskCell<F> {
     unsafe { ptr.cast::<TaskCell<F>>().as_ref() }
 }
 
-/// Finishes the task with `output`: drops the future (catching a destructor panic)
-/// and stores the output.
+/// Finishes the task with `output`: drops the future where it lies (catching a
+/// destructor panic) and stores the output.
+///
+/// The future was pinned by the first poll, so it must be dropped in place, never
+/// moved out first: a future whose destructor relies on its address (an intrusive
+/// wait-list node that unlinks itself) would otherwise be unlinked at the wrong one.
+///
+/// ```text
+///   Running(F) ──drop_in_place(F)──▶ Running(F dropped) ──write──▶ Consumed ──▶ Finished
+///              (COMPLETE and RUNNING   (never read, never dropped  (a plain write: the
+///               are set meanwhile)      again, even if F's drop     dropped F is not
+///                                       unwound)                    dropped twice)
+/// ```
 ///
 /// # Safety
-/// As for [`cell`], and no reference into the stage is live.
+/// As for [`cell`]; the stage is `Running`; no reference into the stage is live, and
+/// the caller has set `RUNNING` (so nothing reads the stage while the destructor runs:
+/// see `RawTask::try_read_output` and `RawTask::drop_join_interest`).
 unsafe fn complete<F: Future>(ptr: NonNull<Header>, output: Result<F::Output, JoinError>) {
     // SAFETY: forwarded from the caller.
     let cell = unsafe { cell::<F>(ptr) };
-    // Self-wakes from the destructor must not requeue the task.
+    // Self-wakes from the destructor must not requeue the task, and `cancel` from
+    // the destructor must see a finished task.
     cell.header.set_complete();
     let stage = cell.stage.get();
     // SAFETY: no reference into the stage is live (caller contract), owner thread.
-    let old = unsafe { mem::replace(&mut *stage, Stage::Consumed) };
-    let output = match drop_catching(old) {
+    let Stage::Running(future) = (unsafe { &mut *stage }) else {
+        unreachable!("a task completed twice");
+    };
+    let future: *mut F = future;
+    // SAFETY: `future` points to the live future inside the heap cell, where it was
+    // pinned; it is dropped exactly once, here: if its destructor unwinds, the drop
+    // glue has still dropped every field, and the stage is overwritten below without
+    // dropping it again. The destructor may run any code, but none of it reads the
+    // stage: the task is COMPLETE and RUNNING, which makes the join handle leave the
+    // stage alone, and a cancel or poll return early on COMPLETE.
+    let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(future) }));
+    // SAFETY: the stage holds a dropped future, which must not be dropped again: a
+    // plain write, before anything else can unwind, so the cell never holds a
+    // dropped future once this function returns or unwinds.
+    unsafe { stage.write(Stage::Consumed) };
+    let output = match dropped.map_err(message_of) {
         Ok(()) => output,
         Err(message) if output.is_ok() || matches!(output, Err(JoinError::Cancelled)) => {
             Err(JoinError::Panicked(message))
@@ -121,8 +160,7 @@ unsafe fn complete<F: Future>(ptr: NonNull<Header>, output: Result<F::Output, Jo
     if matches!(output, Err(JoinError::Panicked(_))) {
         cell.header.set_panicked();
     }
-    // SAFETY: as above; the destructor we ran may have looked at the stage (through
-    // the join handle) but holds no reference into it any more.
+    // SAFETY: as above; the stage holds `Consumed`, which has nothing to drop.
     unsafe { *stage = Stage::Finished(output) };
 }
 
@@ -143,8 +181,9 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     };
     let waker = ManuallyDrop::new(waker::borrowed(ptr));
     let mut cx = Context::from_waker(&waker);
-    // SAFETY: the future lives inside the heap cell, which never moves, and it is
-    // dropped in place (by `complete`), so it stays pinned.
+    // SAFETY: the future lives inside the heap cell, which is never moved or freed
+    // while the future is in it, and `complete` drops it in place (`drop_in_place`,
+    // never a move), so the pinning guarantee holds from this poll until its drop.
     let future = unsafe { Pin::new_unchecked(future) };
     let output = match panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
         Ok(Poll::Pending) => {
@@ -156,7 +195,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
             return false;
         }
         Ok(Poll::Ready(value)) => Ok(value),
-        Err(payload) => Err(JoinError::Panicked(panic_message(&*payload))),
+        Err(payload) => Err(JoinError::Panicked(message_of(payload))),
     };
     // SAFETY: forwarded from the caller; the poll (and its borrow) is over.
     unsafe { complete::<F>(ptr, output) };
@@ -178,13 +217,15 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> bool {
 }
 
 /// # Safety
-/// As for [`poll`], and `dst` points to a `None` of type
+/// `ptr` points to a live `TaskCell<F>`; owner thread; reference held; the task is
+/// complete and not running (so `complete` is over: nothing borrows the stage and it
+/// holds no half-dropped future); `dst` points to a `None` of type
 /// `Option<Result<F::Output, JoinError>>`.
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: forwarded from the caller.
     let cell = unsafe { cell::<F>(ptr) };
-    // SAFETY: owner thread; a reference into the stage is only live during a poll,
-    // and then the stage is `Running`, which we do not touch.
+    // SAFETY: owner thread, and polls and `complete` (the only other borrowers of the
+    // stage) happen while the task is running, which it is not (caller contract).
     let stage = unsafe { &mut *cell.stage.get() };
     if matches!(stage, Stage::Finished(_)) {
         if let Stage::Finished(output) = mem::replace(stage, Stage::Consumed) {

@@ -38,7 +38,8 @@ use crate::runtime::{context, Shared};
 const SCHEDULED: u8 = 1 << 0;
 /// The task is being polled or cancelled right now.
 const RUNNING: u8 = 1 << 1;
-/// The future is gone; the output is stored, taken, or being produced.
+/// The future is gone, or being dropped while `RUNNING` is still set; the output is
+/// stored, taken, or being produced.
 const COMPLETE: u8 = 1 << 2;
 /// `cancel()` was called: drop the future at the next opportunity.
 const CANCEL: u8 = 1 << 3;
@@ -57,10 +58,12 @@ pub(super) struct Vtable {
     /// task had already completed.
     pub(super) cancel: unsafe fn(NonNull<Header>) -> bool,
     /// Moves the output into `*dst`, an `Option<Result<T, JoinError>>` that is `None`.
-    /// Leaves `*dst` as `None` when there is no output to take.
+    /// Leaves `*dst` as `None` when there is no output to take. Only for a task that
+    /// is complete and not running.
     pub(super) read_output: unsafe fn(NonNull<Header>, *mut ()),
     /// Drops an output nobody will read; returns the panic message when the output was
-    /// a panic, so that it can be reported.
+    /// a panic, so that it can be reported. Only for a task that is complete and not
+    /// running.
     pub(super) drop_output: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Frees the cell.
     pub(super) dealloc: unsafe fn(NonNull<Header>),
@@ -266,10 +269,12 @@ impl RawTask {
         }
     }
 
+    /// Drops the output. The caller holds a reference and has checked that the task
+    /// is complete and not running.
     fn drop_output(self) {
         let header = self.header();
         // SAFETY: owner thread, the caller holds a reference, the task is complete
-        // and not running, so nothing else borrows the stage.
+        // and not running (caller contract), which is `drop_output`'s contract.
         if let Some(message) = unsafe { (header.vtable.drop_output)(self.ptr) } {
             report_unretrieved_panic(self, &message);
         }
@@ -290,12 +295,14 @@ impl RawTask {
     /// Takes the output if the task completed and the output is still there.
     pub(super) fn try_read_output<T>(self, dst: &mut Option<Result<T, JoinError>>) {
         let header = self.header();
-        if header.state.get() & COMPLETE == 0 {
+        // COMPLETE but still RUNNING: the future is being dropped (a handle polled
+        // from its own destructor); the output comes after, with a wake from `finish`.
+        if header.state.get() & (COMPLETE | RUNNING) != COMPLETE {
             return;
         }
         // SAFETY: `dst` has the output type of this cell (the join handle that calls
-        // us was created with it); owner thread; nothing borrows the stage now (if the
-        // task is running, its stage is not `Finished`, and `read_output` leaves it).
+        // us was created with it); owner thread; the task is complete and not
+        // running, which is `read_output`'s contract.
         unsafe { (header.vtable.read_output)(self.ptr, (dst as *mut Option<_>).cast()) }
     }
 
