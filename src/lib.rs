@@ -77,7 +77,9 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Dropping a future cancels it; a task is cancelled with [`JoinHandle::cancel`].
+//! Dropping a future cancels it; a task is cancelled with [`JoinHandle::cancel`], or
+//! by dropping an `.await` of its handle (asyncio cancels a task whose `await` is
+//! cancelled); dropping an unawaited handle only detaches the task.
 //! Cancellation never loses the kernel's view of memory: an operation whose future is
 //! dropped keeps its buffer until the kernel reports it is done.
 //!
@@ -88,6 +90,7 @@
 //! | `asyncio.run(main())` | [`run`]`(main())` |
 //! | `asyncio.create_task(coro)` | [`spawn`]`(fut)` → [`JoinHandle`] |
 //! | `await task`, `task.cancel()` | `handle.await`, [`handle.cancel()`](JoinHandle::cancel) |
+//! | cancelling `await task` (or a `gather`/`wait_for` of tasks) cancels the task | dropping a `handle.await` ([`JoinFuture`]), or a combinator given handles, cancels the task; `&mut handle` and [`shield_handle`] do not |
 //! | `asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(dur)`, [`yield_now`]`()` |
 //! | `asyncio.gather(a, b)` / `gather(*aws)` | [`gather!`]`(a, b)` / [`gather_all`]`(iter)` |
 //! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | [`wait_for`]`(dur, fut)`, [`timeout`] |
@@ -149,8 +152,8 @@ pub use task::combinators::{
 };
 pub use task::to_thread;
 pub use task::{
-    all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinHandle, TaskId, TaskInfo,
-    TaskState,
+    all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinFuture, JoinHandle,
+    TaskId, TaskInfo, TaskState,
 };
 pub use time::{
     call_at, call_later, call_soon, sleep, timeout, wait_for, CallbackHandle, TimeoutError,

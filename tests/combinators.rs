@@ -7,7 +7,7 @@
 mod common;
 
 use std::cell::{Cell, RefCell};
-use std::future::{poll_fn, Future};
+use std::future::{poll_fn, Future, IntoFuture};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ fn ids<T>(handles: &[JoinHandle<T>]) -> Vec<u64> {
 }
 
 /// Awaits `future`, failing the test instead of hanging if it takes over 5 s.
-async fn bounded<F: Future>(future: F) -> F::Output {
+async fn bounded<F: IntoFuture>(future: F) -> F::Output {
     wait_for(Duration::from_secs(5), future)
         .await
         .expect("hung: not done within 5 s")
@@ -204,8 +204,10 @@ matrix_test! {
 }
 
 matrix_test! {
-    fn dropping_wait_detaches_without_cancelling(mode) {
+    fn dropping_wait_cancels_its_tasks_and_into_handles_does_not(mode) {
         mode.run(async {
+            // A `wait` cancelled (here by an outer timeout) cancels the tasks it owns:
+            // nobody could reach them any more.
             let drops = Drops::new();
             let finished = Rc::new(Cell::new(0));
             let handles: Vec<_> = (0..40u64)
@@ -219,20 +221,35 @@ matrix_test! {
                     })
                 })
                 .collect();
+            let ids: Vec<_> = handles.iter().map(JoinHandle::id).collect();
             let waiting = wait(handles, ReturnWhen::AllCompleted, None);
             assert!(wait_for(Duration::from_millis(5), waiting).await.is_err());
-            assert_eq!(drops.count(), 0, "no task was cancelled");
-            assert!(sleep_until_cond(Duration::from_secs(5), || finished.get() == 40).await);
-            assert_eq!(drops.count(), 40);
+            assert!(sleep_until_cond(Duration::from_secs(5), || drops.count() == 40).await);
+            assert_eq!(finished.get(), 0, "a task of a dropped wait ran on");
+            assert!(ringloop::all_tasks().iter().all(|t| !ids.contains(&t.id)));
 
-            // Dropped before its first poll: nothing happens to the tasks either.
+            // Dropped before its first poll: the same.
+            let drops = Drops::new();
+            let token = drops.token();
+            let task = ringloop::spawn(async move {
+                let _token = token;
+                ringloop::sleep(Duration::from_secs(3600)).await;
+            });
+            ringloop::yield_now().await;
+            drop(wait([task], ReturnWhen::AllCompleted, None));
+            assert!(yield_until(10, || drops.count() == 1).await, "not cancelled");
+
+            // A `wait` whose own timeout passed returns its pending tasks uncancelled.
             let ran = Rc::new(Cell::new(false));
             let flag = ran.clone();
             let task = ringloop::spawn(async move {
-                ringloop::sleep(Duration::from_millis(5)).await;
+                ringloop::sleep(Duration::from_millis(20)).await;
                 flag.set(true);
             });
-            drop(wait([task], ReturnWhen::AllCompleted, None));
+            let (done, pending) =
+                bounded(wait([task], ReturnWhen::AllCompleted, Some(Duration::from_millis(1)))).await;
+            assert_eq!((done.len(), pending.len()), (0, 1));
+            drop(pending);
             assert!(sleep_until_cond(Duration::from_secs(5), || ran.get()).await);
 
             // Woken by a finished task but dropped before it looks again: into_handles

@@ -257,21 +257,44 @@ matrix_test! {
             }
             assert_eq!(order, (0..30).rev().collect::<Vec<_>>());
 
-            // Dropping the stream detaches the tasks: they still run.
+            // Dropping a stream of borrowed handles leaves the tasks running.
             let done = Rc::new(Cell::new(0));
+            let spawn_all = || -> Vec<_> {
+                (0..20u64)
+                    .map(|i| {
+                        let done = done.clone();
+                        ringloop::spawn(async move {
+                            ringloop::sleep(Duration::from_millis(5 + i)).await;
+                            done.set(done.get() + 1);
+                        })
+                    })
+                    .collect()
+            };
+            let mut handles = spawn_all();
+            let mut stream = as_completed(handles.iter_mut());
+            assert_eq!(stream.next().await, Some(Ok(())));
+            drop(stream);
+            assert!(sleep_until_cond(Duration::from_secs(5), || done.get() == 20).await);
+            drop(handles);
+
+            // Dropping a stream that owns the handles cancels the unfinished tasks,
+            // as dropping any `handle.await` does.
+            let drops = Drops::new();
             let handles: Vec<_> = (0..20u64)
                 .map(|i| {
-                    let done = done.clone();
+                    let token = drops.token();
                     ringloop::spawn(async move {
-                        ringloop::sleep(Duration::from_millis(i)).await;
-                        done.set(done.get() + 1);
+                        let _token = token;
+                        let ms = if i == 3 { 1 } else { 3_600_000 };
+                        ringloop::sleep(Duration::from_millis(ms)).await;
+                        i
                     })
                 })
                 .collect();
             let mut stream = as_completed(handles);
-            assert_eq!(stream.next().await, Some(Ok(())));
+            assert_eq!(stream.next().await, Some(Ok(3)));
             drop(stream);
-            assert!(sleep_until_cond(Duration::from_secs(5), || done.get() == 20).await);
+            assert!(yield_until(10, || drops.count() == 20).await, "not cancelled");
             let cancelled = ringloop::spawn(std::future::pending::<()>());
             cancelled.cancel();
             assert_eq!(as_completed([cancelled]).next().await, Some(Err(JoinError::Cancelled)));

@@ -14,7 +14,7 @@ use common::{yield_until, DropToken, Drops, Rng};
 use ringloop::{wait_for, FailureCause, TaskGroup};
 
 /// Awaits `future`, failing the test instead of hanging if it takes over 5 s.
-async fn bounded<F: std::future::Future>(future: F) -> F::Output {
+async fn bounded<F: std::future::IntoFuture>(future: F) -> F::Output {
     wait_for(Duration::from_secs(5), future)
         .await
         .expect("hung: not done within 5 s")

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{sleep_until_cond, Drops};
+use common::{sleep_until_cond, yield_until, Drops};
 use ringloop::{timeout, wait_for, TimeoutError};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -182,19 +182,43 @@ matrix_test! {
             let quick = ringloop::spawn(async { 9 });
             assert_eq!(wait_for(Duration::from_secs(5), quick).await, Ok(Ok(9)));
 
-            // Timing out drops the handle, which detaches the task: it runs on.
-            let done = Rc::new(Cell::new(false));
-            let d = done.clone();
+            // Timing out cancels the task, as asyncio's wait_for cancels it.
+            let drops = Drops::new();
+            let token = drops.token();
             let slow = ringloop::spawn(async move {
-                ringloop::sleep(Duration::from_millis(30)).await;
-                d.set(true);
+                let _token = token;
+                ringloop::sleep(Duration::from_secs(3600)).await;
             });
+            let id = slow.id();
             assert_eq!(
                 wait_for(Duration::from_millis(1), slow).await,
                 Err(TimeoutError)
             );
-            assert!(!done.get());
-            assert!(sleep_until_cond(Duration::from_secs(5), || done.get()).await);
+            assert!(yield_until(10, || drops.count() == 1).await, "not cancelled");
+            assert!(ringloop::all_tasks().iter().all(|t| t.id != id));
+
+            // A borrowed handle or a shielded one is left running.
+            let done = Rc::new(Cell::new(0));
+            let spawn_slow = || {
+                let d = done.clone();
+                ringloop::spawn(async move {
+                    ringloop::sleep(Duration::from_millis(30)).await;
+                    d.set(d.get() + 1);
+                })
+            };
+            let mut borrowed = spawn_slow();
+            assert_eq!(
+                wait_for(Duration::from_millis(1), &mut borrowed).await,
+                Err(TimeoutError)
+            );
+            let shielded = spawn_slow();
+            assert_eq!(
+                wait_for(Duration::from_millis(1), ringloop::shield_handle(shielded)).await,
+                Err(TimeoutError)
+            );
+            assert_eq!(done.get(), 0);
+            assert!(sleep_until_cond(Duration::from_secs(5), || done.get() == 2).await);
+            assert_eq!(borrowed.await, Ok(()));
         });
     }
 }

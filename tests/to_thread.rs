@@ -103,7 +103,7 @@ impl Gate {
 }
 
 /// Awaits `future`, failing the test if it takes longer than [`GUARD`].
-async fn guarded<F: Future>(future: F) -> F::Output {
+async fn guarded<F: std::future::IntoFuture>(future: F) -> F::Output {
     ringloop::wait_for(GUARD, future)
         .await
         .unwrap_or_else(|_| panic!("not done within {GUARD:?}"))

@@ -15,7 +15,7 @@ mod event_loop;
 mod shared;
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
 use std::marker::PhantomData;
 use std::rc::Rc;
@@ -66,16 +66,17 @@ impl Runtime {
         })
     }
 
-    /// Runs `future` to completion on this thread, running the runtime's tasks
-    /// meanwhile, like asyncio's `run_until_complete`. Tasks still alive when it
+    /// Runs `future` (a future, or anything `IntoFuture` such as a [`JoinHandle`]) to
+    /// completion on this thread, running the runtime's tasks meanwhile, like
+    /// asyncio's `run_until_complete`. Tasks still alive when it
     /// returns stay in the runtime until the next `block_on` or the runtime's drop.
     ///
     /// # Panics
     ///
     /// When called from inside a running runtime (asyncio raises `RuntimeError`);
     /// and it lets a panic of `future` itself propagate.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.core.block_on(future)
+    pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
+        self.core.block_on(future.into_future())
     }
 
     /// Spawns a task on this runtime; it starts running at the next `block_on`.

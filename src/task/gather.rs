@@ -3,8 +3,14 @@
 //!
 //! Unlike asyncio, the futures are not turned into separate tasks: they are polled by
 //! the gathering future itself, so they may borrow from the caller, and dropping the
-//! gather drops (cancels) all of them. Spawn them first and gather the
-//! [`JoinHandle`](super::JoinHandle)s to get asyncio's detached behaviour.
+//! gather drops (cancels) all of them.
+//!
+//! [`JoinHandle`](super::JoinHandle)s can be gathered too (asyncio's
+//! `gather(*tasks)`), and then, as in asyncio, cancelling (dropping) the gather
+//! cancels the tasks that have not finished: each handle is awaited by value, and
+//! dropping that await cancels its task. Gather
+//! [`shield_handle`](crate::shield_handle)`(handle)` or `&mut handle` to leave a
+//! task running when the gather is dropped.
 
 use std::convert::Infallible;
 use std::future::{Future, IntoFuture};
@@ -21,7 +27,21 @@ use super::future_set::InOrder;
 /// Each argument may be anything that implements `IntoFuture` (futures, join
 /// handles). The arguments are evaluated in order when the macro is evaluated; the
 /// futures start running when the result is first awaited. Dropping the gather before
-/// it completes drops every unfinished future.
+/// it completes drops every unfinished future, which for a join handle given by value
+/// cancels its task, as cancelling `asyncio.gather` cancels its children
+/// ([`shield_handle`](crate::shield_handle) opts out).
+///
+/// ```
+/// use std::time::Duration;
+/// ringloop::run(async {
+///     let slow = ringloop::spawn(ringloop::sleep(Duration::from_secs(3600)));
+///     let id = slow.id();
+///     let gathered = ringloop::gather!(slow, async { 1 });
+///     assert!(ringloop::wait_for(Duration::from_millis(5), gathered).await.is_err());
+///     ringloop::yield_now().await;
+///     assert!(ringloop::all_tasks().iter().all(|t| t.id != id), "the task was cancelled");
+/// });
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
@@ -115,7 +135,8 @@ pub fn poll_gather_slot<F: Future, R>(
 ///
 /// A wake-up polls only the futures that were woken (for more than a handful of
 /// futures), so gathering ten thousand futures stays linear. Dropping the returned
-/// future drops every unfinished one.
+/// future drops every unfinished one (for join handles: cancels their tasks, see
+/// [`gather!`]).
 ///
 /// ```
 /// ringloop::run(async {

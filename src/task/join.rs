@@ -1,7 +1,7 @@
-//! [`JoinHandle`], [`JoinError`] and [`TaskId`].
+//! [`JoinHandle`], its [`JoinFuture`] (`handle.await`), [`JoinError`] and [`TaskId`].
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -74,21 +74,55 @@ impl std::error::Error for JoinError {}
 /// An owned permission to await a spawned task, asyncio's `Task` object.
 ///
 /// Awaiting it gives the task's output, or a [`JoinError`] when the task was
-/// cancelled or panicked. Dropping it *detaches* the task, which keeps running (as
-/// an asyncio task does when its reference is dropped); use [`cancel`](Self::cancel)
-/// to stop it. A panic whose handle is dropped unread is reported on stderr.
+/// cancelled or panicked. A panic whose handle is dropped unread is reported on
+/// stderr. The handle belongs to the thread whose runtime runs the task (`!Send`).
 ///
-/// The handle belongs to the thread whose runtime runs the task (`!Send`).
+/// # Dropping and cancelling, as in asyncio
 ///
-/// Awaiting a handle is cancel-safe: dropping the `await` leaves the task and its
-/// output alone.
+/// * Dropping a handle that nobody awaits *detaches* the task, which keeps running
+///   (as an asyncio task does when its last reference is dropped); use
+///   [`cancel`](Self::cancel) to stop it.
+/// * Awaiting the handle by value (`handle.await`, or passing it to [`gather!`],
+///   [`wait_for`], [`gather_all`](crate::gather_all), [`as_completed`] and the other
+///   combinators, which take `IntoFuture`) turns it into a [`JoinFuture`]; dropping
+///   that future before the task finished **cancels the task**, as cancelling
+///   `await task` cancels the task in asyncio. So `wait_for(d, handle)` cancels the
+///   task when it times out, and dropping a `gather!` of handles cancels them all.
+/// * To wait without that, await `&mut handle` (a borrow is a future that never
+///   cancels: a timeout drops only the borrow, and the handle can be awaited again
+///   later), or wrap the handle in [`shield_handle`] (asyncio's `shield`).
+///
+/// Awaiting `&mut handle` is cancel-safe; awaiting the handle by value is not (its
+/// drop cancels the task, which is the point).
 ///
 /// ```
+/// use std::time::Duration;
+///
 /// ringloop::run(async {
 ///     let handle = ringloop::spawn(async { 6 * 7 });
 ///     assert_eq!(handle.await, Ok(42));
+///
+///     // A timeout on a borrow leaves the task running...
+///     let mut slow = ringloop::spawn(async {
+///         ringloop::sleep(Duration::from_millis(30)).await;
+///         "done"
+///     });
+///     assert!(ringloop::wait_for(Duration::from_millis(1), &mut slow).await.is_err());
+///     assert_eq!(slow.await, Ok("done"));
+///
+///     // ...a timeout on the handle itself cancels the task.
+///     let forever = ringloop::spawn(std::future::pending::<()>());
+///     let id = forever.id();
+///     assert!(ringloop::wait_for(Duration::from_millis(1), forever).await.is_err());
+///     ringloop::yield_now().await;
+///     assert!(ringloop::all_tasks().iter().all(|t| t.id != id));
 /// });
 /// ```
+///
+/// [`gather!`]: crate::gather
+/// [`wait_for`]: crate::wait_for
+/// [`as_completed`]: crate::as_completed
+/// [`shield_handle`]: crate::shield_handle
 pub struct JoinHandle<T> {
     raw: RawTask,
     done: bool,
@@ -176,13 +210,10 @@ impl<T> JoinHandle<T> {
     }
 }
 
-// The output lives in the task cell and is never pinned.
-impl<T> Unpin for JoinHandle<T> {}
-
-impl<T> Future for JoinHandle<T> {
-    type Output = Result<T, JoinError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<T> JoinHandle<T> {
+    /// Polls for the output without ever cancelling anything: what `&mut handle`,
+    /// [`JoinFuture`] and the shield await.
+    pub(crate) fn poll_join(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         assert!(!self.done, "JoinHandle polled after it returned Ready");
         let mut output = None;
         self.raw.try_read_output(&mut output);
@@ -192,6 +223,95 @@ impl<T> Future for JoinHandle<T> {
         }
         self.raw.set_join_waker(cx.waker());
         Poll::Pending
+    }
+}
+
+// The output lives in the task cell and is never pinned.
+impl<T> Unpin for JoinHandle<T> {}
+
+/// Awaiting a borrowed handle: gives the output like `handle.await`, but dropping
+/// this await never cancels the task (the handle stays usable). For bounding a wait
+/// without stopping the work: `wait_for(d, &mut handle)`.
+///
+/// ```
+/// use std::time::Duration;
+/// ringloop::run(async {
+///     let mut handle = ringloop::spawn(async {
+///         ringloop::sleep(Duration::from_millis(20)).await;
+///         1
+///     });
+///     assert!(ringloop::wait_for(Duration::from_millis(1), &mut handle).await.is_err());
+///     assert!(!handle.is_finished());
+///     assert_eq!((&mut handle).await, Ok(1));
+/// });
+/// ```
+impl<T> Future for &mut JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_join(cx)
+    }
+}
+
+/// `handle.await`: see [`JoinFuture`].
+impl<T> IntoFuture for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+    type IntoFuture = JoinFuture<T>;
+
+    fn into_future(self) -> JoinFuture<T> {
+        JoinFuture { handle: self }
+    }
+}
+
+/// The future of `handle.await` (a [`JoinHandle`] awaited by value): the task's
+/// output, or a [`JoinError`].
+///
+/// Dropping it before the task finished cancels the task, as cancelling `await
+/// task` does in asyncio: a combinator given handles (a [`wait_for`] that times
+/// out, a [`gather!`] that is dropped) cancels their tasks. Await `&mut handle` or a
+/// [`shield_handle`] to wait without that.
+///
+/// [`gather!`]: crate::gather
+/// [`wait_for`]: crate::wait_for
+/// [`shield_handle`]: crate::shield_handle
+#[must_use = "futures do nothing unless awaited; dropping this one cancels the task"]
+pub struct JoinFuture<T> {
+    handle: JoinHandle<T>,
+}
+
+impl<T> JoinFuture<T> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.handle.id()
+    }
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+impl<T> Future for JoinFuture<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.handle.poll_join(cx)
+    }
+}
+
+impl<T> Drop for JoinFuture<T> {
+    fn drop(&mut self) {
+        // Returns `false` (and does nothing) when the task has finished, output
+        // taken or not.
+        self.handle.cancel();
+    }
+}
+
+impl<T> fmt::Debug for JoinFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinFuture")
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
 pub use gather::{gather_all, GatherAll};
-pub use join::{JoinError, JoinHandle, TaskId};
+pub use join::{JoinError, JoinFuture, JoinHandle, TaskId};
 pub(crate) use raw::{RawTask, RemoteTask};
 pub use spawn::{all_tasks, current_task, spawn, yield_now, TaskInfo, TaskState, YieldNow};
 pub(crate) use wake_list::WakeList;

@@ -34,7 +34,11 @@ impl From<TimeoutError> for std::io::Error {
 /// future that is ready on its first poll wins even with a zero duration. Dropping
 /// the returned future drops both. The clock starts when `wait_for` is called.
 ///
-/// Cancel-safe if `future` is.
+/// Given a [`JoinHandle`](crate::JoinHandle), a timeout cancels its task, as
+/// asyncio's `wait_for` cancels a task that times out; pass `&mut handle` or
+/// [`shield_handle`](crate::shield_handle)`(handle)` to leave it running.
+///
+/// Cancel-safe if `future` is (`&mut handle` is; a handle by value is not).
 ///
 /// ```
 /// use std::time::Duration;

@@ -218,10 +218,11 @@ pub async fn sleep_until_cond(limit: Duration, mut cond: impl FnMut() -> bool) -
     cond()
 }
 
-/// Polls `future` once with a no-op waker (no runtime needed).
-pub fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+/// Polls `future` once with a no-op waker (no runtime needed). Pass `&mut future`
+/// (or `&mut handle`: awaiting a borrowed join handle never cancels its task).
+pub fn poll_once<F: Future + Unpin>(mut future: F) -> std::task::Poll<F::Output> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    std::pin::Pin::new(future).poll(&mut cx)
+    std::pin::Pin::new(&mut future).poll(&mut cx)
 }
 
 /// Open descriptors of this process.

@@ -12,7 +12,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::cell::Cell;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -28,7 +28,7 @@ use crate::common::{is_child, matrix_test_name, open_fds, run_child, Mode};
 pub const STEP: Duration = Duration::from_secs(10);
 
 /// Awaits `fut`, failing the test (naming `what`) if it takes longer than [`STEP`].
-pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+pub async fn within<F: IntoFuture>(what: &str, fut: F) -> F::Output {
     match ringloop::wait_for(STEP, fut).await {
         Ok(out) => out,
         Err(_) => panic!("{what}: did not finish within {STEP:?}"),

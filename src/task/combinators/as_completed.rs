@@ -36,10 +36,12 @@ use crate::task::FutureSet;
 ///
 /// The futures run inside the stream (they are not spawned), only while it is
 /// polled, so they may borrow from the caller; dropping the stream drops (cancels)
-/// the futures that have not finished. [`JoinHandle`](crate::JoinHandle)s work too,
-/// since they are futures: the stream then yields `Result<T, JoinError>`s in
-/// completion order, and dropping it detaches (does not cancel) the unfinished
-/// tasks, as dropping any handle does.
+/// the futures that have not finished. [`JoinHandle`](crate::JoinHandle)s work too:
+/// the stream then yields `Result<T, JoinError>`s in completion order. Handles given
+/// by value are awaited by the stream, so dropping it cancels the unfinished tasks,
+/// as dropping any `handle.await` does; pass `handles.iter_mut()` (or
+/// [`shield_handle`](crate::shield_handle)s) to keep them running, as asyncio's
+/// `as_completed` does, and the handles stay yours.
 ///
 /// Differences from asyncio: the stream yields outputs, not awaitables; it has no
 /// timeout of its own (wrap [`AsCompleted::next`] in [`wait_for`](crate::wait_for)

@@ -3,9 +3,11 @@
 //!
 //! In Rust, cancelling means dropping a future, and a future dropped is gone. So the
 //! work must not live inside the future that may be dropped: [`shield`] spawns it as
-//! a task, and the [`Shield`] it returns only awaits that task. Dropping the shield
-//! (or timing it out with [`wait_for`](crate::wait_for)) drops a
-//! [`JoinHandle`](crate::JoinHandle), which detaches the task without stopping it:
+//! a task, and the [`Shield`] it returns only awaits that task, through its
+//! [`JoinHandle`](crate::JoinHandle) but without the cancel-on-drop of
+//! `handle.await`. Dropping the shield (or timing it out with
+//! [`wait_for`](crate::wait_for)) drops the handle unawaited, which detaches the
+//! task without stopping it:
 //!
 //! ```text
 //!   shield(fut) ──spawn──▶ task running fut ──────────────▶ finished
@@ -16,8 +18,9 @@
 //!        └── dropped / timed out: the task runs on, its output is dropped
 //! ```
 //!
-//! A task is already its own shield, since dropping its handle never cancels it;
-//! [`shield_handle`] wraps one without spawning anything.
+//! [`shield_handle`] wraps the handle of an existing task without spawning anything:
+//! where a handle given by value to [`gather!`](crate::gather), `wait_for` or `wait`
+//! would be cancelled with them, a shielded one is not.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -77,17 +80,26 @@ where
 }
 
 /// Shields an existing task: the returned [`Shield`] awaits it, and dropping the
-/// shield leaves the task running. Nothing is spawned.
+/// shield leaves the task running, like `asyncio.shield(task)`. Nothing is spawned.
 ///
-/// (A plain [`JoinHandle`] behaves the same when dropped; the [`Shield`] only has no
-/// `cancel`, so it cannot be used to stop the task by mistake. To bound a wait and
-/// keep the handle, await `&mut handle`, e.g. `wait_for(d, &mut handle)`: a timeout
-/// then drops only the borrow.)
+/// A [`JoinHandle`] awaited by value (`handle.await`, or given to a combinator such
+/// as [`gather!`](crate::gather) or [`wait_for`](crate::wait_for)) cancels its task
+/// when that await is dropped; a shielded one does not. (To bound a wait and keep
+/// the handle, `wait_for(d, &mut handle)` works too: a timeout then drops only the
+/// borrow.)
 ///
 /// ```
+/// use std::time::Duration;
 /// ringloop::run(async {
-///     let task = ringloop::spawn(async { 7 });
-///     assert_eq!(ringloop::shield_handle(task).await, Ok(7));
+///     let task = ringloop::spawn(async {
+///         ringloop::sleep(Duration::from_millis(20)).await;
+///         7
+///     });
+///     let id = task.id();
+///     let timed_out = ringloop::wait_for(Duration::from_millis(1), ringloop::shield_handle(task));
+///     assert!(timed_out.await.is_err());
+///     // The task runs on.
+///     assert!(ringloop::all_tasks().iter().any(|t| t.id == id));
 /// });
 /// ```
 pub fn shield_handle<T>(handle: JoinHandle<T>) -> Shield<T> {
@@ -135,7 +147,7 @@ impl<T> Future for Shield<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.handle).poll(cx)
+        self.handle.poll_join(cx)
     }
 }
 

@@ -19,8 +19,10 @@
 //!
 //! asyncio leaves the other awaitables running after the first exception; Rust's
 //! futures here are owned by the gather, so they are dropped, which is what the
-//! caller of a failed gather almost always wants. Spawn tasks and gather their
-//! handles to keep them running.
+//! caller of a failed gather almost always wants. Join handles given by value are
+//! dropped the same way, which cancels their tasks; gather
+//! [`shield_handle`](crate::shield_handle)`(handle)`s or `&mut handle`s to keep the
+//! tasks running past the first error, as asyncio does.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -37,7 +39,8 @@ use crate::task::InOrder;
 ///
 /// The arguments are anything that implements `IntoFuture`, evaluated in order when
 /// the macro is; the futures start when the result is first awaited. Dropping the
-/// result drops every unfinished future. "First" means first seen: futures are
+/// result drops every unfinished future (for a join handle given by value: cancels
+/// its task, see [`gather!`](crate::gather)). "First" means first seen: futures are
 /// polled in argument order, so of two that fail in the same turn, the earlier
 /// argument wins.
 ///
@@ -98,7 +101,8 @@ where
 /// Only the futures that were woken are polled, so this scales to many thousands
 /// like [`gather_all`](crate::gather_all); "first" means the first one polled to an
 /// `Err`, in wake order (in input order for a handful of futures). Dropping the
-/// returned future drops every unfinished one, and the values gathered so far. An
+/// returned future drops every unfinished one (cancelling the tasks of join handles
+/// given by value), and the values gathered so far. An
 /// empty input resolves to `Ok(vec![])`.
 ///
 /// ```

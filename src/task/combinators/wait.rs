@@ -17,8 +17,11 @@
 //!                                           Pending
 //! ```
 //!
-//! The tasks are never cancelled by `wait`: not when it returns, not when it times
-//! out, not when it is dropped.
+//! `wait` never cancels a task when it returns, whether the condition held or the
+//! timeout passed: every handle comes back. Only dropping the `Wait` itself before
+//! it returned (cancelling `await wait(...)`) cancels the tasks of the handles it
+//! still owns, as cancelling the `await` of a handle does (see
+//! [`JoinHandle`]'s docs).
 
 use std::fmt;
 use std::future::Future;
@@ -63,11 +66,13 @@ pub enum ReturnWhen {
 /// * a handle that was already awaited to completion counts as finished, but must
 ///   not be awaited again.
 ///
-/// Cancel-safe in the sense that matters: dropping the returned future, before or
-/// after it was polled, never cancels a task. It does drop the handles it holds,
-/// which *detaches* their tasks: they run on, and their outputs are dropped when
-/// they finish (a panic is then reported on stderr, as for any dropped handle).
-/// [`Wait::into_handles`] takes them back from a `Wait` that was not run to the end.
+/// Cancellation: a timeout is not one (the tasks in `pending` run on, as in
+/// asyncio). But `wait` owns the handles while it waits, so dropping the returned
+/// future before it resolved cancels the tasks still running, as dropping a
+/// `handle.await` does. (A cancelled `asyncio.wait` leaves the tasks running, but
+/// there the caller still holds them; here nobody could reach them any more.)
+/// [`Wait::into_handles`] takes the handles back, uncancelled, from a `Wait` that
+/// was not run to the end.
 ///
 /// ```
 /// use std::time::Duration;
@@ -129,8 +134,8 @@ impl<T> Wait<T> {
     ///     assert!(handles[0].cancel());
     /// });
     /// ```
-    pub fn into_handles(self) -> Vec<JoinHandle<T>> {
-        self.handles
+    pub fn into_handles(mut self) -> Vec<JoinHandle<T>> {
+        std::mem::take(&mut self.handles)
     }
 
     /// Splits the handles into `(done, pending)`, as they are now.
@@ -174,6 +179,15 @@ impl<T> Future for Wait<T> {
             }
         }
         Poll::Pending
+    }
+}
+
+impl<T> Drop for Wait<T> {
+    /// Dropped before it resolved (the handles are still here): cancels their tasks.
+    fn drop(&mut self) {
+        for handle in &self.handles {
+            handle.cancel();
+        }
     }
 }
 
