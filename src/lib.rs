@@ -107,7 +107,7 @@
 //! | `os.stat`, `os.remove`, `os.rename`, `os.mkdir` | [`fs::metadata`], [`fs::remove_file`], [`fs::rename`], [`fs::create_dir`] |
 //! | `loop.call_soon/call_later/call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `loop.time()` | [`time::now`] |
-//! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] (`run`'s future is the main task, `Task-1`) |
 //! | `asyncio.Lock/Event/Condition/Semaphore/Barrier` | [`sync`] |
 //! | `loop.create_future()` | [`sync::Promise`] |
 //! | `asyncio.Queue`, `LifoQueue`, `PriorityQueue` | [`queue::Queue`], [`queue::LifoQueue`], [`queue::PriorityQueue`] |

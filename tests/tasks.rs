@@ -251,7 +251,8 @@ matrix_test! {
     fn current_task_inside_and_outside_tasks(mode) {
         assert!(ringloop::current_task().is_none(), "outside any runtime");
         mode.run(async {
-            assert!(ringloop::current_task().is_none(), "in the main future");
+            let main = ringloop::current_task().expect("the main future is a task");
+            assert_eq!((main.name.as_str(), main.state), ("Task-1", TaskState::Running));
             let handle = ringloop::spawn(async {
                 let info = ringloop::current_task().expect("inside a task");
                 assert_eq!(info.state, TaskState::Running);
@@ -270,7 +271,7 @@ matrix_test! {
             ringloop::call_soon(move || c.set(Some(ringloop::current_task().is_none())));
             assert!(yield_until(10, || in_callback.get().is_some()).await);
             assert_eq!(in_callback.get(), Some(true), "a callback is not a task");
-            assert!(ringloop::current_task().is_none());
+            assert_eq!(ringloop::current_task(), Some(main));
         });
     }
 }
@@ -293,25 +294,71 @@ matrix_test! {
             assert_eq!(state_of(scheduled.id()), Some(TaskState::Scheduled));
             assert_eq!(state_of(to_cancel.id()), Some(TaskState::Cancelling));
             assert_eq!(state_of(finished.id()), None, "a finished task is listed");
-            assert_eq!(tasks.len(), 3, "{tasks:?}");
+            assert_eq!(tasks.len(), 4, "{tasks:?}");
+            let main = ringloop::current_task().unwrap();
+            assert_eq!(tasks[0], main, "the main task comes first");
 
-            // A task sees itself as running.
-            let me = ringloop::spawn(async {
+            // A task sees itself as running, and the main task waiting for it.
+            let me = ringloop::spawn(async move {
                 let id = ringloop::current_task().unwrap().id;
-                ringloop::all_tasks()
-                    .into_iter()
-                    .find(|t| t.id == id)
-                    .map(|t| t.state)
+                let tasks = ringloop::all_tasks();
+                let state_of = |id| tasks.iter().find(|t| t.id == id).map(|t| t.state);
+                (state_of(id), state_of(main.id))
             });
-            assert_eq!(me.await, Ok(Some(TaskState::Running)));
+            assert_eq!(
+                me.await,
+                Ok((Some(TaskState::Running), Some(TaskState::Waiting)))
+            );
 
             assert_eq!(to_cancel.await, Err(JoinError::Cancelled));
             scheduled.await.unwrap();
             let ids: Vec<_> = ringloop::all_tasks().into_iter().map(|t| t.id).collect();
-            assert_eq!(ids, [waiting.id()]);
+            assert_eq!(ids, [main.id, waiting.id()]);
             waiting.cancel();
             assert_eq!(waiting.await, Err(JoinError::Cancelled));
-            assert!(ringloop::all_tasks().is_empty());
+            assert_eq!(ringloop::all_tasks(), [main]);
         });
+    }
+}
+
+matrix_test! {
+    fn block_on_runs_its_future_as_the_main_task(mode) {
+        let rt = mode.runtime();
+        // A task spawned before `block_on` takes the first id; the main task the next.
+        let early = rt.spawn(async { ringloop::all_tasks() });
+        let (main, seen_by_task) = rt.block_on(async {
+            let main = ringloop::current_task().expect("the main task");
+            (main, early.await.unwrap())
+        });
+        assert_eq!(main.id.as_u64(), 2);
+        assert_eq!(main.name, "Task-2");
+        let listed = seen_by_task.iter().find(|t| t.id == main.id);
+        assert!(
+            matches!(listed.map(|t| t.state), Some(TaskState::Waiting | TaskState::Scheduled)),
+            "{seen_by_task:?}"
+        );
+
+        // Each `block_on` is a new main task; the last one is gone.
+        let again = rt.block_on(async {
+            let me = ringloop::current_task().unwrap();
+            assert_eq!(ringloop::all_tasks(), std::slice::from_ref(&me));
+            me
+        });
+        assert!(again.id > main.id);
+        assert_eq!(again.name, format!("Task-{}", again.id));
+
+        // A task running in a later `block_on` does not see an old main task.
+        let lister = rt.spawn(async { ringloop::all_tasks() });
+        let tasks = rt.block_on(lister).unwrap();
+        assert!(tasks.iter().all(|t| t.id != again.id), "{tasks:?}");
+        assert!(ringloop::current_task().is_none(), "outside block_on");
+
+        // A main future that panics leaves no main task behind.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async { panic!("main panics") })
+        }));
+        assert!(caught.is_err());
+        let tasks = rt.block_on(async { ringloop::spawn(async { ringloop::all_tasks() }).await });
+        assert_eq!(tasks.unwrap().len(), 2, "the old main task is still listed");
     }
 }

@@ -18,7 +18,7 @@ use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::features::Features;
 use crate::driver::IoDriver;
-use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId};
+use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId, TaskInfo, TaskState};
 use crate::time::heap::TimerHeap;
 use crate::time::{Callback, TimerAction};
 
@@ -45,6 +45,10 @@ pub(crate) struct Core {
     ready: RefCell<VecDeque<RawTask>>,
     /// The task being polled.
     current: Cell<Option<RawTask>>,
+    /// The id of the main task (the future given to `block_on`) while `block_on` runs.
+    main_task: Cell<Option<TaskId>>,
+    /// The main future is being polled.
+    main_running: Cell<bool>,
     next_task_id: Cell<u64>,
     pub(crate) timers: RefCell<TimerHeap<TimerAction>>,
     pub(crate) callbacks: RefCell<VecDeque<Callback>>,
@@ -82,6 +86,8 @@ impl Core {
             tasks: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
             current: Cell::new(None),
+            main_task: Cell::new(None),
+            main_running: Cell::new(false),
             next_task_id: Cell::new(1),
             timers: RefCell::new(TimerHeap::default()),
             callbacks: RefCell::new(VecDeque::new()),
@@ -140,8 +146,7 @@ impl Core {
     where
         F: Future + 'static,
     {
-        let id = TaskId::new(self.next_task_id.get());
-        self.next_task_id.set(id.as_u64() + 1);
+        let id = self.new_task_id();
         let raw = task::new_task(future, id, self.slot.id(), self.shared);
         if self.state.get() == State::Closed {
             // The runtime is gone: the task is born cancelled.
@@ -154,6 +159,13 @@ impl Core {
         raw.set_registry_key(key);
         self.schedule(raw);
         JoinHandle::new(raw)
+    }
+
+    /// A fresh task id (ids are never reused within a runtime).
+    fn new_task_id(&self) -> TaskId {
+        let id = TaskId::new(self.next_task_id.get());
+        self.next_task_id.set(id.as_u64() + 1);
+        id
     }
 
     /// Puts a task of this runtime on the ready queue (no-op if queued or complete).
@@ -210,13 +222,60 @@ impl Core {
         task.release_local();
     }
 
-    pub(crate) fn current_task(&self) -> Option<RawTask> {
-        self.current.get()
-    }
-
     /// The tasks that have not completed.
     pub(crate) fn tasks(&self) -> Vec<RawTask> {
         self.tasks.borrow().iter().map(|(_, t)| *t).collect()
+    }
+
+    // ----- the main task and introspection -----------------------------------------
+
+    /// `block_on` starts: its future is the main task, with a fresh id (asyncio's
+    /// `run` wraps `main()` in a task, `Task-1` when it is the first).
+    pub(crate) fn enter_main(&self) {
+        let id = self.new_task_id();
+        self.main_task.set(Some(id));
+        self.main_running.set(false);
+    }
+
+    /// `block_on` returns (or unwinds): no main task any more.
+    pub(crate) fn leave_main(&self) {
+        self.main_task.set(None);
+        self.main_running.set(false);
+    }
+
+    /// The main future is being polled (`true`) or not.
+    pub(crate) fn set_main_running(&self, running: bool) {
+        self.main_running.set(running);
+    }
+
+    /// The task being polled: a spawned task, or the main task while its future is
+    /// polled (not while a callback or the driver runs).
+    pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
+        if let Some(task) = self.current.get() {
+            return Some(TaskInfo::of(task));
+        }
+        match self.main_task.get() {
+            Some(id) if self.main_running.get() => Some(TaskInfo::main(id, TaskState::Running)),
+            _ => None,
+        }
+    }
+
+    /// Every task that has not completed, the main task first.
+    pub(crate) fn task_infos(&self) -> Vec<TaskInfo> {
+        let tasks = self.tasks.borrow();
+        let mut infos = Vec::with_capacity(tasks.len() + 1);
+        if let Some(id) = self.main_task.get() {
+            let state = if self.main_running.get() {
+                TaskState::Running
+            } else if self.shared.is_main_woken() {
+                TaskState::Scheduled
+            } else {
+                TaskState::Waiting
+            };
+            infos.push(TaskInfo::main(id, state));
+        }
+        infos.extend(tasks.iter().map(|(_, t)| TaskInfo::of(*t)));
+        infos
     }
 
     /// Schedules the tasks woken from other threads.

@@ -29,6 +29,7 @@ impl Core {
     /// Runs the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = context::enter(self.clone());
+        let _main = MainTask::enter(self);
         // The cached clock may be from the last `block_on`, or from construction.
         self.invalidate_now();
         let waker = self.main_waker();
@@ -39,7 +40,10 @@ impl Core {
         loop {
             if self.shared.take_main_woken() {
                 self.reset_op_budget();
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                self.set_main_running(true);
+                let poll = future.as_mut().poll(&mut cx);
+                self.set_main_running(false);
+                if let Poll::Ready(output) = poll {
                     // What the future still owned is released here, and entries
                     // queued in this last turn (closes, cancellations) go to the
                     // kernel now: the loop may not run again for a long time.
@@ -133,6 +137,25 @@ impl Core {
                 TimerAction::Call(f) => run_callback(f),
             }
         }
+    }
+}
+
+/// The future given to `block_on` is the main task while `block_on` runs (see
+/// `Core::enter_main`); this ends it however `block_on` ends, panics included.
+struct MainTask<'a> {
+    core: &'a Core,
+}
+
+impl<'a> MainTask<'a> {
+    fn enter(core: &'a Core) -> MainTask<'a> {
+        core.enter_main();
+        MainTask { core }
+    }
+}
+
+impl Drop for MainTask<'_> {
+    fn drop(&mut self) {
+        self.core.leave_main();
     }
 }
 

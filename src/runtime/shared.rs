@@ -170,6 +170,11 @@ impl Shared {
         self.main_woken.load(SeqCst) && self.main_woken.swap(false, SeqCst)
     }
 
+    /// Whether the main future was woken and not polled since (leaves the flag).
+    pub(crate) fn is_main_woken(&self) -> bool {
+        self.main_woken.load(SeqCst)
+    }
+
     pub(crate) fn set_main_woken(&self) {
         self.main_woken.store(true, SeqCst);
     }

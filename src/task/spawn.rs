@@ -102,6 +102,15 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
+    /// The main task (the future given to `run`/`block_on`), which has no cell.
+    pub(crate) fn main(id: TaskId, state: TaskState) -> TaskInfo {
+        TaskInfo {
+            id,
+            name: format!("Task-{id}"),
+            state,
+        }
+    }
+
     pub(crate) fn of(raw: super::RawTask) -> TaskInfo {
         let state = if raw.is_cancel_requested() {
             TaskState::Cancelling
@@ -120,35 +129,45 @@ impl TaskInfo {
     }
 }
 
-/// The task being polled, like asyncio's `current_task()`. `None` outside a task:
-/// in the future given to [`run`](crate::run)/`block_on`, in a callback, or outside
-/// a runtime.
+/// The task being polled, like asyncio's `current_task()`.
+///
+/// The future given to [`run`](crate::run) (or
+/// [`Runtime::block_on`](crate::Runtime::block_on)) is the *main task*, as
+/// `asyncio.run` wraps `main()` in a task: it has the next task id, so under `run`
+/// it is `Task-1`, and [`all_tasks`] lists it while it runs. `None` in a callback
+/// ([`call_soon`](crate::call_soon) and friends) and outside a runtime.
 ///
 /// ```
 /// ringloop::run(async {
-///     assert!(ringloop::current_task().is_none());
+///     let main = ringloop::current_task().unwrap();
+///     assert_eq!(main.name, "Task-1");
 ///     let handle = ringloop::spawn(async { ringloop::current_task().unwrap().id });
 ///     let id = handle.id();
+///     assert_ne!(id, main.id);
 ///     assert_eq!(handle.await.unwrap(), id);
 /// });
 /// ```
 pub fn current_task() -> Option<TaskInfo> {
-    context::with_core(|core| core.current_task().map(TaskInfo::of)).flatten()
+    context::with_core(|core| core.current_task_info()).flatten()
 }
 
 /// Every task of the current runtime that has not finished, like asyncio's
-/// `all_tasks()`, in no particular order. Empty outside a runtime.
+/// `all_tasks()`: the main task (the future given to [`run`](crate::run), see
+/// [`current_task`]) first, then the spawned tasks in no particular order. Empty
+/// outside a runtime.
 ///
 /// ```
 /// ringloop::run(async {
 ///     let handle = ringloop::spawn(std::future::pending::<()>());
 ///     ringloop::yield_now().await;
 ///     let tasks = ringloop::all_tasks();
+///     assert_eq!(tasks.len(), 2);
+///     assert_eq!(tasks[0].name, "Task-1");
+///     assert_eq!(tasks[0].state, ringloop::TaskState::Running);
 ///     assert!(tasks.iter().any(|t| t.id == handle.id()));
 ///     handle.cancel();
 /// });
 /// ```
 pub fn all_tasks() -> Vec<TaskInfo> {
-    context::with_core(|core| core.tasks().into_iter().map(TaskInfo::of).collect())
-        .unwrap_or_default()
+    context::with_core(|core| core.task_infos()).unwrap_or_default()
 }
