@@ -95,7 +95,7 @@
 //! | `asyncio.gather(a, b)` / `gather(*aws)` | [`gather!`]`(a, b)` / [`gather_all`]`(iter)` |
 //! | `asyncio.wait_for(aw, t)`, `asyncio.timeout(t)` | [`wait_for`]`(dur, fut)`, [`timeout`] |
 //! | `asyncio.wait(aws, return_when=...)` | [`wait`]`(handles, ReturnWhen::.., timeout)` |
-//! | `asyncio.as_completed(aws)` | [`as_completed`]`(iter)` (a `Stream`) |
+//! | `asyncio.as_completed(aws, timeout=t)` | [`as_completed`]`(iter)` (a `Stream`), [`.with_timeout(dur)`](AsCompleted::with_timeout) |
 //! | `asyncio.shield(aw)` | [`shield`]`(fut)`, [`shield_handle`]`(handle)` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
 //! | `asyncio.TaskGroup()` | [`TaskGroup`] |
@@ -146,9 +146,9 @@ pub use sync::{CancelledError, InvalidStateError};
 #[doc(hidden)]
 pub use task::combinators::poll_try_gather_slot;
 pub use task::combinators::{
-    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, FailureCause,
-    GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle,
-    TryGatherAll, Wait,
+    as_completed, shield, shield_handle, try_gather_all, wait, AsCompleted, AsCompletedTimeout,
+    FailureCause, GroupTask, ReturnWhen, Shield, TaskFailure, TaskGroup, TaskGroupError,
+    TaskGroupHandle, TryGatherAll, Wait,
 };
 pub use task::to_thread;
 pub use task::{

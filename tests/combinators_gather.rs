@@ -1,8 +1,8 @@
-//! `as_completed`, `try_gather!` and `try_gather_all`: completion order, thousands
-//! of futures each polled only when woken, join handles as inputs, dropping mid-way
-//! drops every unfinished future (and queued output) at once, the first `Err` drops
-//! the rest before the gather returns, `Ok` outputs in argument order; randomized
-//! schedules of errors and drops.
+//! `as_completed` (with and without a timeout), `try_gather!` and `try_gather_all`:
+//! completion order, thousands of futures each polled only when woken, join handles
+//! as inputs, dropping mid-way drops every unfinished future (and queued output) at
+//! once, the first `Err` drops the rest before the gather returns, `Ok` outputs in
+//! argument order; randomized schedules of errors and drops.
 
 mod common;
 
@@ -298,6 +298,76 @@ matrix_test! {
             let cancelled = ringloop::spawn(std::future::pending::<()>());
             cancelled.cancel();
             assert_eq!(as_completed([cancelled]).next().await, Some(Err(JoinError::Cancelled)));
+        });
+    }
+}
+
+matrix_test! {
+    fn as_completed_with_a_timeout(mode) {
+        mode.run(async {
+            const HOUR_MS: u64 = 3_600_000;
+            // Outputs in completion order until the timeout, then one TimeoutError
+            // per unfinished future, which is dropped at the timeout.
+            let drops = Drops::new();
+            let futures = [HOUR_MS, 1, HOUR_MS, 2, HOUR_MS].map(|ms| {
+                let token = drops.token();
+                async move {
+                    let _token = token;
+                    after(ms, ms).await
+                }
+            });
+            let mut stream = as_completed(futures).with_timeout(Duration::from_millis(50));
+            assert_eq!(stream.len(), 5);
+            assert_eq!(stream.next().await, Some(Ok(1)));
+            assert_eq!(stream.next().await, Some(Ok(2)));
+            assert_eq!(drops.count(), 2);
+            let started = Instant::now();
+            assert_eq!(stream.next().await, Some(Err(ringloop::TimeoutError)));
+            assert!(started.elapsed() < Duration::from_secs(30));
+            assert_eq!(drops.count(), 5, "the unfinished futures were not dropped at the timeout");
+            assert_eq!(stream.size_hint(), (2, Some(2)));
+            assert!(!stream.is_terminated());
+            assert_eq!(stream.next().await, Some(Err(ringloop::TimeoutError)));
+            assert_eq!(stream.next().await, Some(Err(ringloop::TimeoutError)));
+            assert_eq!(stream.next().await, None);
+            assert!(stream.is_terminated());
+            assert_eq!(stream.next().await, None);
+
+            // Everything done in time: no error, and the end comes at once.
+            let mut stream = as_completed([after(2, 'b'), after(1, 'a')]).with_timeout(Duration::from_secs(3600));
+            assert_eq!(stream.next().await, Some(Ok('a')));
+            assert_eq!(stream.next().await, Some(Ok('b')));
+            assert_eq!(stream.next().await, None);
+
+            // A zero timeout still takes what is ready at the first poll.
+            let futures: Vec<Pin<Box<dyn Future<Output = u32>>>> =
+                vec![Box::pin(std::future::pending()), Box::pin(async { 7 })];
+            let mut stream = as_completed(futures).with_timeout(Duration::ZERO);
+            assert_eq!(stream.next().await, Some(Ok(7)));
+            assert_eq!(stream.next().await, Some(Err(ringloop::TimeoutError)));
+            assert_eq!(stream.next().await, None);
+
+            // Join handles: by value, cancelled at the timeout; borrowed, left running.
+            let spawn_slow = |drops: &Drops| {
+                let token = drops.token();
+                ringloop::spawn(async move {
+                    let _token = token;
+                    after(40, ()).await
+                })
+            };
+            let (kept_drops, given_drops) = (Drops::new(), Drops::new());
+            let mut kept = [spawn_slow(&kept_drops), spawn_slow(&kept_drops)];
+            let given = [spawn_slow(&given_drops), spawn_slow(&given_drops)];
+            let mut borrowed = as_completed(kept.iter_mut()).with_timeout(Duration::from_millis(1));
+            let mut owned = as_completed(given).with_timeout(Duration::from_millis(1));
+            assert_eq!(owned.next().await, Some(Err(ringloop::TimeoutError)));
+            assert_eq!(borrowed.next().await, Some(Err(ringloop::TimeoutError)));
+            drop((owned, borrowed));
+            assert!(yield_until(10, || given_drops.count() == 2).await, "the owned handles were not cancelled");
+            for handle in kept {
+                assert_eq!(wait_for(Duration::from_secs(5), handle).await, Ok(Ok(())));
+            }
+            assert_eq!(kept_drops.count(), 2);
         });
     }
 }

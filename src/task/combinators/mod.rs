@@ -4,7 +4,7 @@
 //! | asyncio | ringloop | file |
 //! |---|---|---|
 //! | `wait(aws, return_when=...)` | [`wait`](crate::wait) over join handles | `wait.rs` |
-//! | `as_completed(aws)` | [`as_completed`](crate::as_completed), a `Stream` | `as_completed.rs` |
+//! | `as_completed(aws, timeout=...)` | [`as_completed`](crate::as_completed), a `Stream`; [`with_timeout`](crate::AsCompleted::with_timeout) | `as_completed.rs` |
 //! | `shield(aw)` | [`shield`](crate::shield), [`shield_handle`](crate::shield_handle) | `shield.rs` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`](crate::try_gather), [`try_gather_all`](crate::try_gather_all) | `try_gather.rs` |
 //! | `TaskGroup` | [`TaskGroup`](crate::TaskGroup) | `task_group.rs`, `group_state.rs`, `group_error.rs` |
@@ -21,7 +21,7 @@ mod task_group;
 mod try_gather;
 mod wait;
 
-pub use as_completed::{as_completed, AsCompleted};
+pub use as_completed::{as_completed, AsCompleted, AsCompletedTimeout};
 pub use group_error::{FailureCause, TaskFailure, TaskGroupError};
 pub use shield::{shield, shield_handle, Shield};
 pub use task_group::{GroupTask, TaskGroup, TaskGroupHandle};
