@@ -99,6 +99,7 @@
 //! | `asyncio.shield(aw)` | [`shield`]`(fut)`, [`shield_handle`]`(handle)` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`]`(a, b)`, [`try_gather_all`]`(iter)` |
 //! | `asyncio.TaskGroup()` | [`TaskGroup`] |
+//! | `tg.create_task(coro, name=n)`, `task.cancel()` on a member | [`TaskGroup::spawn_named`], [`GroupTask::cancel`] |
 //! | `asyncio.to_thread(f)`, `loop.run_in_executor(None, f)` | [`to_thread`]`(f)` |
 //! | `asyncio.open_connection`, `asyncio.start_server` | [`net::open_connection`], [`net::start_server`] |
 //! | `StreamReader`, `StreamWriter` | [`net::StreamReader`], [`net::StreamWriter`] |

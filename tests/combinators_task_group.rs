@@ -1,8 +1,9 @@
 //! `TaskGroup`: values in spawn order, the first `Err` or panic cancelling the
 //! siblings at once (their futures dropped, whether or not `join` runs), spawning
 //! after a failure or after the group closed, nested spawning through a handle,
-//! dropping the group or its `join`, an empty group; randomized schedules of
-//! failures, nested spawns and cancellations over many seeds.
+//! dropping the group or its `join`, an empty group, named members, cancelling one
+//! member; randomized schedules of failures, nested spawns and cancellations over
+//! many seeds.
 
 mod common;
 
@@ -443,6 +444,100 @@ matrix_test! {
                 error.failures[0].cause,
                 FailureCause::Panicked("destructor blew up".to_owned())
             );
+        });
+    }
+}
+
+matrix_test! {
+    fn members_have_names(mode) {
+        mode.run(async {
+            let group = TaskGroup::<String, String>::new();
+            let named = group.spawn_named("fetcher", async {
+                ringloop::yield_now().await;
+                Ok(ringloop::current_task().unwrap().name)
+            });
+            let plain = group.spawn(async { Ok(ringloop::current_task().unwrap().name) });
+            let handle = group.handle();
+            let nested = Rc::new(RefCell::new(None));
+            let n = nested.clone();
+            group.spawn_named("spawner", async move {
+                let task = handle.spawn_named("nested", async { Ok(ringloop::current_task().unwrap().name) });
+                *n.borrow_mut() = Some(task);
+                Ok("spawner".to_owned())
+            });
+            assert_eq!(named.name(), "fetcher");
+            assert_eq!(plain.name(), format!("Task-{}", plain.id()));
+            let listed = ringloop::all_tasks();
+            assert!(listed.iter().any(|t| t.id == named.id() && t.name == "fetcher"), "{listed:?}");
+            let values = bounded(group.join()).await.unwrap();
+            assert_eq!(values, ["fetcher".to_owned(), plain.name(), "spawner".into(), "nested".into()]);
+            assert_eq!(nested.borrow().as_ref().unwrap().name(), "nested");
+            assert_eq!(named.name(), "fetcher", "the name outlives the task");
+
+            // A closed group's spawn keeps the name too.
+            let group = TaskGroup::<(), ()>::new();
+            let handle = group.handle();
+            bounded(group.join()).await.unwrap();
+            let late = handle.spawn_named("late", async { Ok(()) });
+            assert_eq!((late.name().as_str(), late.index()), ("late", None));
+        });
+    }
+}
+
+matrix_test! {
+    fn cancelling_one_member_leaves_the_group_going(mode) {
+        mode.run(async {
+            let drops = Drops::new();
+            let group = TaskGroup::new();
+            group.spawn(async { Ok::<_, String>(1) });
+            let doomed = group.spawn(forever(drops.token()));
+            let sibling_done = Rc::new(Cell::new(false));
+            let done = sibling_done.clone();
+            group.spawn(async move {
+                ringloop::sleep(Duration::from_millis(20)).await;
+                done.set(true);
+                Ok(3)
+            });
+            ringloop::yield_now().await;
+            assert!(doomed.cancel());
+            assert!(yield_until(10, || drops.count() == 1).await, "the member was not cancelled");
+            assert!(doomed.is_finished());
+            assert!(!doomed.cancel(), "cancelled twice");
+            assert!(!sibling_done.get());
+            // The group is not failed: its other members run to the end, and it
+            // succeeds without the cancelled member's value.
+            assert_eq!(bounded(group.join()).await, Ok(vec![1, 3]));
+            assert!(sibling_done.get());
+
+            // A member that cancels itself, and one cancelled before it started.
+            let group = TaskGroup::<u32, String>::new();
+            let me = Rc::new(RefCell::new(None::<ringloop::GroupTask>));
+            let m = me.clone();
+            let itself = group.spawn(async move {
+                ringloop::yield_now().await;
+                assert!(m.borrow().as_ref().unwrap().cancel());
+                ringloop::yield_now().await;
+                unreachable!("ran past its own cancel");
+            });
+            *me.borrow_mut() = Some(itself.clone());
+            let unstarted = group.spawn(async { Ok(5) });
+            assert!(unstarted.cancel());
+            group.spawn(async { Ok(6) });
+            assert_eq!(bounded(group.join()).await, Ok(vec![6]));
+
+            // With a failure as well, the cancelled member counts as cancelled.
+            let drops = Drops::new();
+            let group = TaskGroup::new();
+            let doomed = group.spawn(forever(drops.token()));
+            group.spawn(async {
+                ringloop::sleep(Duration::from_millis(5)).await;
+                Err::<u32, _>("boom".to_owned())
+            });
+            ringloop::yield_now().await;
+            assert!(doomed.cancel());
+            let error = bounded(group.join()).await.unwrap_err();
+            assert_eq!(error.errors().collect::<Vec<_>>(), [&"boom".to_owned()]);
+            assert_eq!(error.cancelled, 1);
         });
     }
 }

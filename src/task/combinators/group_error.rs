@@ -50,7 +50,8 @@ pub struct TaskGroupError<E> {
     /// down) without any failure.
     pub failures: Vec<TaskFailure<E>>,
     /// How many tasks were cancelled (the siblings of the first failure that had not
-    /// finished, and tasks spawned after it).
+    /// finished, tasks spawned after it, and tasks cancelled through
+    /// [`GroupTask::cancel`](super::GroupTask::cancel)).
     pub cancelled: usize,
 }
 

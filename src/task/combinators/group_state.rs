@@ -20,6 +20,10 @@
 //!                                                                    once and not tracked)
 //! ```
 //!
+//! A member cancelled through its own [`GroupTask::cancel`] ends *dismissed*: like
+//! asyncio's `task.cancel()` on a member, that is neither a failure nor a reason to
+//! cancel the siblings, and `join` leaves it out of the values.
+//!
 //! The state lives in an `Rc` owned by the [`TaskGroup`](super::TaskGroup); member
 //! guards and [`TaskGroupHandle`](super::TaskGroupHandle)s hold weak references, so
 //! a running task never keeps a dropped group alive. No borrow is held while waking
@@ -46,14 +50,67 @@ pub(super) struct Group<T, E> {
 /// its handle (and so its task cell) is let go as soon as it ends, so a long-lived
 /// group that keeps spawning holds one small slot per task, not one task each.
 pub(super) enum Slot<T, E> {
-    /// Running; its handle, to cancel it (`None` only while it is being spawned).
-    Running(Option<JoinHandle<()>>),
+    /// Running; what it shares with its [`GroupTask`]s (its handle, to cancel it).
+    Running(Rc<MemberInfo>),
     /// Returned `Ok(value)`.
     Done(T),
     /// Returned an `Err` or panicked.
     Failed(TaskId, FailureCause<E>),
     /// Cancelled (by a sibling's failure, the group's drop, or the runtime's end).
     Cancelled,
+    /// Cancelled through its own [`GroupTask::cancel`], asyncio's `task.cancel()` on
+    /// a member: not a failure, and not a reason to fail the group.
+    Dismissed,
+}
+
+/// What a task of the group shares with its [`GroupTask`]s: whether it finished, its
+/// name, and its handle while it runs.
+pub(super) struct MemberInfo {
+    finished: Cell<bool>,
+    /// [`GroupTask::cancel`] cancelled it.
+    dismissed: Cell<bool>,
+    /// The name given at spawn (the default one is derived from the id).
+    name: Option<String>,
+    /// The task's handle until its wrapper ends (`None` while it is being spawned,
+    /// and after). A `Cell`, taken and put back, so that no borrow is ever held
+    /// across a call into the task machinery.
+    handle: Cell<Option<JoinHandle<()>>>,
+}
+
+impl MemberInfo {
+    fn new(name: Option<String>) -> Rc<MemberInfo> {
+        Rc::new(MemberInfo {
+            finished: Cell::new(false),
+            dismissed: Cell::new(false),
+            name,
+            handle: Cell::new(None),
+        })
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        self.finished.get()
+    }
+
+    pub(super) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Cancels the task (see `JoinHandle::cancel`); `false` if it has finished.
+    fn cancel_task(&self) -> bool {
+        let handle = self.handle.take();
+        let cancelled = handle.as_ref().is_some_and(JoinHandle::cancel);
+        self.handle.set(handle);
+        cancelled
+    }
+
+    /// [`GroupTask::cancel`]: cancels the task as its own decision, not the group's.
+    pub(super) fn dismiss(&self) -> bool {
+        let cancelled = self.cancel_task();
+        if cancelled {
+            self.dismissed.set(true);
+        }
+        cancelled
+    }
 }
 
 struct State<T, E> {
@@ -75,7 +132,7 @@ struct State<T, E> {
 struct Member<T, E> {
     group: Weak<Group<T, E>>,
     index: usize,
-    finished: Rc<Cell<bool>>,
+    info: Rc<MemberInfo>,
     outcome: Option<Outcome<T, E>>,
 }
 
@@ -92,11 +149,19 @@ impl<T, E> Member<T, E> {
 
 impl<T, E> Drop for Member<T, E> {
     fn drop(&mut self) {
-        self.finished.set(true);
-        let outcome = self.outcome.take().unwrap_or(Outcome::Cancelled);
+        self.info.finished.set(true);
+        // The task is ending: dropping its handle (after the report) only detaches it.
+        let handle = self.info.handle.take();
+        let outcome = match self.outcome.take() {
+            Some(outcome) => outcome,
+            None if self.info.dismissed.get() => Outcome::Dismissed,
+            None => Outcome::Cancelled,
+        };
         if let Some(group) = self.group.upgrade() {
-            group.member_done(self.index, outcome);
+            let id = handle.as_ref().map_or(TaskId::new(0), JoinHandle::id);
+            group.member_done(self.index, id, outcome);
         }
+        drop(handle);
     }
 }
 
@@ -105,6 +170,7 @@ enum Outcome<T, E> {
     Done(T),
     Failed(FailureCause<E>),
     Cancelled,
+    Dismissed,
 }
 
 /// Spawns `future` in a wrapper holding `member`, which reports the end of the task
@@ -158,60 +224,66 @@ fn message_of(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// A task of a closed group: spawned and cancelled at once, tracked by no one.
 #[track_caller]
-pub(super) fn spawn_cancelled<F, T, E>(future: F) -> GroupTask
+pub(super) fn spawn_cancelled<F, T, E>(future: F, name: Option<String>) -> GroupTask
 where
     F: Future<Output = Result<T, E>> + 'static,
     T: 'static,
     E: 'static,
 {
-    let finished = Rc::new(Cell::new(false));
+    let info = MemberInfo::new(name);
     let member = Member {
         group: Weak::new(),
         index: 0,
-        finished: finished.clone(),
+        info: info.clone(),
         outcome: None,
     };
     let handle = spawn_member(future, member);
+    if let Some(name) = info.name() {
+        handle.set_name(name);
+    }
     handle.cancel();
-    GroupTask::new(handle.id(), None, finished)
+    GroupTask::new(handle.id(), None, info)
 }
 
 impl<T: 'static, E: 'static> Group<T, E> {
-    /// Spawns `future` into the group (see `TaskGroup::spawn`).
+    /// Spawns `future` into the group, named `name` if given (see
+    /// `TaskGroup::spawn`).
     #[track_caller]
-    pub(super) fn spawn<F>(group: &Rc<Self>, future: F) -> GroupTask
+    pub(super) fn spawn<F>(group: &Rc<Self>, future: F, name: Option<String>) -> GroupTask
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
-        let (index, failed) = {
+        let (index, failed, info) = {
             let mut state = group.state.borrow_mut();
             if state.closed {
                 drop(state);
-                return spawn_cancelled(future);
+                return spawn_cancelled(future, name);
             }
-            state.slots.push(Slot::Running(None));
+            let info = MemberInfo::new(name);
+            state.slots.push(Slot::Running(info.clone()));
             state.running += 1;
-            (state.slots.len() - 1, state.failed)
+            (state.slots.len() - 1, state.failed, info)
         };
-        let finished = Rc::new(Cell::new(false));
         let member = Member {
             group: Rc::downgrade(group),
             index,
-            finished: finished.clone(),
+            info: info.clone(),
             outcome: None,
         };
         // If this panics (no runtime), the member is dropped with the future and
         // marks the slot cancelled, undoing the `running += 1`.
         let handle = spawn_member(future, member);
+        if let Some(name) = info.name() {
+            handle.set_name(name);
+        }
         if failed {
             handle.cancel();
         }
         let id = handle.id();
-        let mut state = group.state.borrow_mut();
-        if let Slot::Running(slot) = &mut state.slots[index] {
-            *slot = Some(handle);
-        }
-        GroupTask::new(id, Some(index), finished)
+        // The task has not run yet (it starts at the next scheduling step), so its
+        // wrapper is still there to take the handle back when it ends.
+        info.handle.set(Some(handle));
+        GroupTask::new(id, Some(index), info)
     }
 }
 
@@ -269,8 +341,8 @@ impl<T, E> Group<T, E> {
         if !state.closed {
             state.closed = true;
             for slot in &state.slots {
-                if let Slot::Running(Some(handle)) = slot {
-                    handle.cancel();
+                if let Slot::Running(info) = slot {
+                    info.cancel_task();
                 }
             }
         }
@@ -282,9 +354,9 @@ impl<T, E> Group<T, E> {
         (state.slots.len(), state.running, state.failed)
     }
 
-    /// Task `index` ended with `outcome`; a failure cancels the others.
-    fn member_done(&self, index: usize, outcome: Outcome<T, E>) {
-        let (joiner, handle) = {
+    /// Task `index` (id `id`) ended with `outcome`; a failure cancels the others.
+    fn member_done(&self, index: usize, id: TaskId, outcome: Outcome<T, E>) {
+        let (joiner, info) = {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
             state.running -= 1;
@@ -292,24 +364,19 @@ impl<T, E> Group<T, E> {
                 // Closed by `join` meanwhile: nothing is tracked any more.
                 return;
             };
-            let handle = match std::mem::replace(slot, Slot::Cancelled) {
-                Slot::Running(handle) => handle,
-                _ => None,
-            };
             let failed = matches!(outcome, Outcome::Failed(_));
-            *slot = match outcome {
+            let new = match outcome {
                 Outcome::Done(value) => Slot::Done(value),
-                Outcome::Failed(cause) => {
-                    let id = handle.as_ref().map_or(TaskId::new(0), JoinHandle::id);
-                    Slot::Failed(id, cause)
-                }
+                Outcome::Failed(cause) => Slot::Failed(id, cause),
                 Outcome::Cancelled => Slot::Cancelled,
+                Outcome::Dismissed => Slot::Dismissed,
             };
+            let info = std::mem::replace(slot, new);
             if failed && !state.failed {
                 state.failed = true;
                 for slot in &state.slots {
-                    if let Slot::Running(Some(sibling)) = slot {
-                        sibling.cancel();
+                    if let Slot::Running(sibling) = slot {
+                        sibling.cancel_task();
                     }
                 }
             }
@@ -318,10 +385,10 @@ impl<T, E> Group<T, E> {
             } else {
                 None
             };
-            (joiner, handle)
+            (joiner, info)
         };
-        // The task is ending: dropping its handle only detaches it.
-        drop(handle);
+        // Outside the borrow: the last reference to a `MemberInfo` may hold a name.
+        drop(info);
         if let Some(joiner) = joiner {
             joiner.wake();
         }

@@ -10,13 +10,12 @@
 //! Dropping the group (or its `join` future) before that cancels every task, as
 //! cancelling the body of `async with TaskGroup()` does.
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::IntoFuture;
 use std::rc::{Rc, Weak};
 
 use super::group_error::{TaskFailure, TaskGroupError};
-use super::group_state::{spawn_cancelled, Group, Slot};
+use super::group_state::{spawn_cancelled, Group, MemberInfo, Slot};
 use crate::TaskId;
 
 /// A set of tasks that succeed or fail together, like asyncio's `TaskGroup`.
@@ -61,14 +60,15 @@ pub struct TaskGroupHandle<T, E> {
     group: Weak<Group<T, E>>,
 }
 
-/// A task of a [`TaskGroup`], as returned by [`TaskGroup::spawn`]: its id, its place
-/// in spawn order, and whether it has finished. Its output goes to
+/// A task of a [`TaskGroup`], as returned by [`TaskGroup::spawn`] (asyncio's task
+/// from `tg.create_task`): its id, name, place in spawn order, whether it has
+/// finished, and [`cancel`](Self::cancel) to stop this one task. Its output goes to
 /// [`TaskGroup::join`].
 #[derive(Clone)]
 pub struct GroupTask {
     id: TaskId,
     index: Option<usize>,
-    finished: Rc<Cell<bool>>,
+    info: Rc<MemberInfo>,
 }
 
 impl<T: 'static, E: 'static> TaskGroup<T, E> {
@@ -103,7 +103,34 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         F: IntoFuture<Output = Result<T, E>>,
         F::IntoFuture: 'static,
     {
-        Group::spawn(&self.group, future.into_future())
+        Group::spawn(&self.group, future.into_future(), None)
+    }
+
+    /// [`spawn`](Self::spawn) with a name, like `tg.create_task(coro, name=...)`:
+    /// the task's name in [`GroupTask::name`], [`current_task`](crate::current_task),
+    /// [`all_tasks`](crate::all_tasks) and panic reports.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a ringloop runtime.
+    ///
+    /// ```
+    /// ringloop::run(async {
+    ///     let group = ringloop::TaskGroup::<String, ()>::new();
+    ///     let task = group.spawn_named("fetcher", async {
+    ///         Ok(ringloop::current_task().unwrap().name)
+    ///     });
+    ///     assert_eq!(task.name(), "fetcher");
+    ///     assert_eq!(group.join().await, Ok(vec!["fetcher".to_owned()]));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> GroupTask
+    where
+        F: IntoFuture<Output = Result<T, E>>,
+        F::IntoFuture: 'static,
+    {
+        Group::spawn(&self.group, future.into_future(), Some(name.into()))
     }
 
     /// A cloneable handle that spawns into this group, for its tasks to spawn more
@@ -131,6 +158,11 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// an `Err` or panicked, the failures (the other tasks having been cancelled at
     /// the first failure). A group with no task gives `Ok(vec![])` at once.
     ///
+    /// A task cancelled through its own [`GroupTask::cancel`] is neither a value nor
+    /// a failure: it is left out of the vector (as asyncio's `TaskGroup` ignores a
+    /// member cancelled by `task.cancel()`). A task cancelled any other way (the
+    /// runtime shutting down) makes `join` return an error counting it.
+    ///
     /// Once `join` returns, the group is closed: tasks spawned through a
     /// [`TaskGroupHandle`] afterwards are cancelled at once. (Awaited from inside one
     /// of the group's own tasks, `join` would wait for that task, that is forever.)
@@ -146,6 +178,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             failures: Vec::new(),
             cancelled: 0,
         };
+        let mut dismissed = 0;
         for (index, slot) in slots.into_iter().enumerate() {
             match slot {
                 Slot::Done(value) => values.push(value),
@@ -153,11 +186,13 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
                 // Nothing runs once `running` is 0; a slot still `Running` would be a
                 // task that never reported, counted as cancelled.
                 Slot::Cancelled | Slot::Running(_) => error.cancelled += 1,
+                Slot::Dismissed => dismissed += 1,
             }
         }
         if error.failures.is_empty() && error.cancelled == 0 {
             Ok(values)
         } else {
+            error.cancelled += dismissed;
             Err(error)
         }
     }
@@ -189,9 +224,32 @@ impl<T: 'static, E: 'static> TaskGroupHandle<T, E> {
         F: IntoFuture<Output = Result<T, E>>,
         F::IntoFuture: 'static,
     {
+        self.spawn_maybe_named(future.into_future(), None)
+    }
+
+    /// Spawns `future` into the group with a name, as [`TaskGroup::spawn_named`]
+    /// does; if the group has been joined or dropped, as for [`spawn`](Self::spawn).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a ringloop runtime.
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<String>, future: F) -> GroupTask
+    where
+        F: IntoFuture<Output = Result<T, E>>,
+        F::IntoFuture: 'static,
+    {
+        self.spawn_maybe_named(future.into_future(), Some(name.into()))
+    }
+
+    #[track_caller]
+    fn spawn_maybe_named<F>(&self, future: F, name: Option<String>) -> GroupTask
+    where
+        F: std::future::Future<Output = Result<T, E>> + 'static,
+    {
         match self.group.upgrade() {
-            Some(group) => Group::spawn(&group, future.into_future()),
-            None => spawn_cancelled(future.into_future()),
+            Some(group) => Group::spawn(&group, future, name),
+            None => spawn_cancelled(future, name),
         }
     }
 }
@@ -205,12 +263,8 @@ impl<T, E> Clone for TaskGroupHandle<T, E> {
 }
 
 impl GroupTask {
-    pub(super) fn new(id: TaskId, index: Option<usize>, finished: Rc<Cell<bool>>) -> GroupTask {
-        GroupTask {
-            id,
-            index,
-            finished,
-        }
+    pub(super) fn new(id: TaskId, index: Option<usize>, info: Rc<MemberInfo>) -> GroupTask {
+        GroupTask { id, index, info }
     }
 
     /// The task's id.
@@ -218,16 +272,52 @@ impl GroupTask {
         self.id
     }
 
+    /// The task's name: the one given to [`TaskGroup::spawn_named`], or `Task-<id>`.
+    pub fn name(&self) -> String {
+        match self.info.name() {
+            Some(name) => name.to_owned(),
+            None => format!("Task-{}", self.id),
+        }
+    }
+
     /// The task's place in spawn order, which is its value's place in the vector
-    /// [`TaskGroup::join`] returns. `None` for a task spawned into a group that was
-    /// already joined or dropped (it was cancelled at once).
+    /// [`TaskGroup::join`] returns (when no task before it was cancelled through
+    /// [`cancel`](Self::cancel), which leaves a task out of that vector). `None` for
+    /// a task spawned into a group that was already joined or dropped (it was
+    /// cancelled at once).
     pub fn index(&self) -> Option<usize> {
         self.index
     }
 
     /// Whether the task has finished (returned, panicked, or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.finished.get()
+        self.info.is_finished()
+    }
+
+    /// Cancels this task alone, like asyncio's `task.cancel()` on a member of a
+    /// `TaskGroup`: its future is dropped at its next suspension point, its siblings
+    /// go on, and the group does not fail because of it: [`TaskGroup::join`] leaves
+    /// it out of the values. Returns `false` (and changes nothing) when the task has
+    /// already finished.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// ringloop::run(async {
+    ///     let group = ringloop::TaskGroup::<u32, ()>::new();
+    ///     group.spawn(async { Ok(1) });
+    ///     let slow = group.spawn(async {
+    ///         ringloop::sleep(Duration::from_secs(3600)).await;
+    ///         Ok(2)
+    ///     });
+    ///     group.spawn(async { Ok(3) });
+    ///     assert!(slow.cancel());
+    ///     assert_eq!(group.join().await, Ok(vec![1, 3]));
+    ///     assert!(slow.is_finished());
+    ///     assert!(!slow.cancel());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.info.dismiss()
     }
 }
 
@@ -255,7 +345,8 @@ impl fmt::Debug for GroupTask {
         f.debug_struct("GroupTask")
             .field("id", &self.id)
             .field("index", &self.index)
-            .field("finished", &self.finished.get())
+            .field("name", &self.info.name())
+            .field("finished", &self.info.is_finished())
             .finish()
     }
 }
