@@ -334,7 +334,9 @@ matrix_test! {
             assert_eq!(stream.next().await, None);
 
             // Everything done in time: no error, and the end comes at once.
-            let mut stream = as_completed([after(2, 'b'), after(1, 'a')]).with_timeout(Duration::from_secs(3600));
+            let polls = Rc::new(Cell::new(0));
+            let futures = [yield_times(3, &polls, 'b'), yield_times(1, &polls, 'a')];
+            let mut stream = as_completed(futures).with_timeout(Duration::from_secs(3600));
             assert_eq!(stream.next().await, Some(Ok('a')));
             assert_eq!(stream.next().await, Some(Ok('b')));
             assert_eq!(stream.next().await, None);
