@@ -135,6 +135,7 @@ pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod wait_list;
 
 /// Owned buffers for I/O operations.
 pub mod buf {

@@ -41,9 +41,6 @@ mod event;
 mod lock;
 mod promise;
 mod semaphore;
-// `WaitList::is_notified` is there for the queues; the primitives here do not use it.
-#[allow(dead_code)]
-mod waiters;
 
 pub use barrier::{Barrier, BarrierWait};
 pub use bounded_semaphore::BoundedSemaphore;
@@ -57,4 +54,4 @@ pub use lock::{Lock, LockAcquire, LockGuard};
 pub use promise::{DoneCallbackId, Promise, PromiseWait};
 pub use semaphore::{Permit, Semaphore, SemaphoreAcquire};
 
-pub(crate) use waiters::{WaitList, WaiterKey};
+pub(crate) use crate::wait_list::{WaitList, WaiterKey};

@@ -380,24 +380,15 @@ impl<T: Clone> Future for PromiseWait<T> {
             State::Cancelled => Some(Err(CancelledError)),
         };
         let mut waiters = inner.waiters.borrow_mut();
-        match (output, this.waiter) {
-            (Some(output), waiter) => {
-                if let Some(key) = waiter {
-                    let _ = waiters.remove(key);
-                    this.waiter = None;
-                }
+        match output {
+            Some(output) => {
+                waiters.leave(&mut this.waiter);
                 Poll::Ready(output)
             }
-            (None, None) => {
-                this.waiter = Some(waiters.push_back(Some(cx.waker().clone())));
-                Poll::Pending
-            }
-            (None, Some(key)) => {
-                // Only `finish` notifies, after the state left `Pending`; if the waiter
-                // was consumed anyway, listen again rather than miss the wake.
-                if waiters.poll(key, cx).is_ready() {
-                    this.waiter = Some(waiters.push_back(Some(cx.waker().clone())));
-                }
+            // Only `finish` notifies, after the state left `Pending`; a waiter
+            // notified anyway listens again rather than miss the wake.
+            None => {
+                waiters.park(&mut this.waiter, cx.waker());
                 Poll::Pending
             }
         }
@@ -406,8 +397,13 @@ impl<T: Clone> Future for PromiseWait<T> {
 
 impl<T> Drop for PromiseWait<T> {
     fn drop(&mut self) {
-        if let Some(key) = self.waiter {
-            let _ = self.promise.inner.waiters.borrow_mut().remove(key);
+        if self.waiter.is_some() {
+            let _ = self
+                .promise
+                .inner
+                .waiters
+                .borrow_mut()
+                .leave(&mut self.waiter);
         }
     }
 }

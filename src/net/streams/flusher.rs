@@ -50,7 +50,8 @@ impl Drop for Alive {
             state.buf = Vec::new();
             state.in_flight = 0;
         }
-        let waiters = std::mem::take(&mut state.waiters);
+        let mut waiters = Vec::new();
+        state.waiters.notify_all((), &mut waiters);
         drop(state);
         drop(op);
         waiters.into_iter().for_each(Waker::wake);
@@ -126,7 +127,7 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
             state.paused = false;
             state.buf = Vec::new();
             state.in_flight = 0;
-            woken.append(&mut state.waiters);
+            state.waiters.notify_all((), woken);
             return Poll::Ready(());
         }
         if !state.buf.is_empty() {
@@ -160,7 +161,8 @@ pub(crate) fn finish(shared: &WriterShared) {
     // ENOTCONN: the peer is gone already, which is what shutting down wants.
     let _ = shared.transport.shutdown(how);
     state.done = true;
-    let waiters = std::mem::take(&mut state.waiters);
+    let mut waiters = Vec::new();
+    state.waiters.notify_all((), &mut waiters);
     drop(state);
     waiters.into_iter().for_each(Waker::wake);
 }

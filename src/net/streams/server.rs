@@ -16,7 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
-use std::task::{Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 use slab::Slab;
@@ -28,6 +28,7 @@ use crate::net::addr::{resolve, ToSocketAddrs};
 use crate::net::socket::Socket;
 use crate::net::{TcpListener, UnixListener};
 use crate::task::JoinHandle;
+use crate::wait_list::{ListedWait, WaitList};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -48,8 +49,9 @@ struct Inner {
     /// Connection tasks still running, and their writers (for `abort_clients`).
     clients: RefCell<Slab<Client>>,
     closed: Cell<bool>,
-    /// Tasks in `serve_forever` or `wait_closed`.
-    waiters: RefCell<Vec<Waker>>,
+    /// Tasks in `serve_forever` or `wait_closed`; each leaves when its future is
+    /// dropped.
+    waiters: RefCell<WaitList>,
     /// A Unix socket file to remove at `close`.
     unix_path: Option<PathBuf>,
 }
@@ -268,7 +270,7 @@ impl Inner {
             listeners: RefCell::new(Vec::new()),
             clients: RefCell::new(Slab::new()),
             closed: Cell::new(false),
-            waiters: RefCell::new(Vec::new()),
+            waiters: RefCell::new(WaitList::new()),
             unix_path,
         })
     }
@@ -326,8 +328,9 @@ impl Inner {
     }
 
     fn wake_all(&self) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        waiters.into_iter().for_each(Waker::wake);
+        let mut woken = Vec::new();
+        self.waiters.borrow_mut().notify_all((), &mut woken);
+        woken.into_iter().for_each(Waker::wake);
     }
 
     fn wake_if_done(&self) {
@@ -336,11 +339,9 @@ impl Inner {
         }
     }
 
-    fn register(&self, waker: &Waker) {
-        let mut waiters = self.waiters.borrow_mut();
-        if !waiters.iter().any(|w| w.will_wake(waker)) {
-            waiters.push(waker.clone());
-        }
+    /// A wait on this server's list of waiters.
+    fn listed_wait(&self) -> ListedWait<'_, WaitList> {
+        ListedWait::new(&self.waiters, |list| list)
     }
 }
 
@@ -398,14 +399,9 @@ impl Server {
             }
         }
         let guard = CloseOnDrop(&self.inner);
-        poll_fn(|cx| {
-            if self.inner.closed.get() {
-                return Poll::Ready(());
-            }
-            self.inner.register(cx.waker());
-            Poll::Pending
-        })
-        .await;
+        let mut wait = self.inner.listed_wait();
+        poll_fn(|cx| wait.poll_until(cx, |_| self.inner.closed.get().then_some(()))).await;
+        drop(wait);
         drop(guard);
     }
 
@@ -442,12 +438,12 @@ impl Server {
     ///
     /// Cancel-safe.
     pub async fn wait_closed(&self) {
+        let inner = &self.inner;
+        let mut wait = inner.listed_wait();
         poll_fn(|cx| {
-            if self.inner.closed.get() && self.inner.clients.borrow().is_empty() {
-                return Poll::Ready(());
-            }
-            self.inner.register(cx.waker());
-            Poll::Pending
+            wait.poll_until(cx, |_| {
+                (inner.closed.get() && inner.clients.borrow().is_empty()).then_some(())
+            })
         })
         .await
     }

@@ -20,10 +20,11 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use super::flusher::{self, SendOp};
 use super::transport::Transport;
+use crate::wait_list::{ListedWait, WaitList};
 
 /// asyncio's default high-water mark (64 KiB); the low mark is a quarter of it.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -84,8 +85,8 @@ pub(crate) struct WriterState {
     pub(crate) flusher_alive: bool,
     /// The parked flusher's waker.
     pub(crate) flusher_waker: Option<Waker>,
-    /// Tasks in `drain` or `wait_closed`.
-    pub(crate) waiters: Vec<Waker>,
+    /// Tasks in `drain` or `wait_closed`; each leaves when its future is dropped.
+    pub(crate) waiters: WaitList,
 }
 
 impl WriterState {
@@ -97,7 +98,7 @@ impl WriterState {
     pub(crate) fn update_paused(&mut self, woken: &mut Vec<Waker>) {
         if self.paused && self.buffered() <= self.low {
             self.paused = false;
-            woken.append(&mut self.waiters);
+            self.waiters.notify_all((), woken);
         }
     }
 }
@@ -109,6 +110,11 @@ pub(crate) struct WriterShared {
 }
 
 impl WriterShared {
+    /// A wait on the writer's list of waiters (for `drain` and `wait_closed`).
+    fn listed_wait(&self) -> ListedWait<'_, WriterState> {
+        ListedWait::new(&self.state, |state| &mut state.waiters)
+    }
+
     /// See [`StreamWriter::abort`].
     pub(crate) fn abort(&self) {
         let mut state = self.state.borrow_mut();
@@ -120,7 +126,8 @@ impl WriterShared {
         // Dropped outside the borrow: the cancellation reaches the driver.
         let op = state.op.take();
         let flusher = state.flusher_waker.take();
-        let waiters = std::mem::take(&mut state.waiters);
+        let mut waiters = Vec::new();
+        state.waiters.notify_all((), &mut waiters);
         drop(state);
         drop(op);
         let _ = self.transport.shutdown(std::net::Shutdown::Both);
@@ -186,7 +193,7 @@ impl StreamWriter {
                     error: None,
                     flusher_alive: false,
                     flusher_waker: None,
-                    waiters: Vec::new(),
+                    waiters: WaitList::new(),
                 }),
             }),
         }
@@ -270,18 +277,14 @@ impl StreamWriter {
     ///
     /// Cancel-safe: the data stays buffered and is sent anyway.
     pub async fn drain(&self) -> io::Result<()> {
+        let mut wait = self.shared.listed_wait();
         poll_fn(|cx| {
-            let mut state = self.shared.state.borrow_mut();
-            if let Some(e) = &state.error {
-                return Poll::Ready(Err(e.to_error()));
-            }
-            if !state.paused || state.done {
-                return Poll::Ready(Ok(()));
-            }
-            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                state.waiters.push(cx.waker().clone());
-            }
-            Poll::Pending
+            wait.poll_until(cx, |state| {
+                if let Some(e) = &state.error {
+                    return Some(Err(e.to_error()));
+                }
+                (!state.paused || state.done).then_some(Ok(()))
+            })
         })
         .await
     }
@@ -355,18 +358,14 @@ impl StreamWriter {
     ///
     /// Cancel-safe.
     pub async fn wait_closed(&self) -> io::Result<()> {
+        let mut wait = self.shared.listed_wait();
         poll_fn(|cx| {
-            let mut state = self.shared.state.borrow_mut();
-            if let Some(e) = &state.error {
-                return Poll::Ready(Err(e.to_error()));
-            }
-            if state.done {
-                return Poll::Ready(Ok(()));
-            }
-            if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                state.waiters.push(cx.waker().clone());
-            }
-            Poll::Pending
+            wait.poll_until(cx, |state| {
+                if let Some(e) = &state.error {
+                    return Some(Err(e.to_error()));
+                }
+                state.done.then_some(Ok(()))
+            })
         })
         .await
     }
