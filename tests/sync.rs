@@ -33,6 +33,8 @@ mod lock;
 mod promise;
 #[path = "sync/semaphore.rs"]
 mod semaphore;
+#[path = "sync/semaphore_asyncio.rs"]
+mod semaphore_asyncio;
 
 /// Seeds per randomized schedule (per driver).
 const SEEDS: u64 = 200;

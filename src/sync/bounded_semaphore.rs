@@ -95,16 +95,17 @@ impl BoundedSemaphore {
         Ok(())
     }
 
-    /// Whether [`acquire`](BoundedSemaphore::acquire) would wait.
+    /// Whether [`acquire`](BoundedSemaphore::acquire) would wait; as
+    /// [`Semaphore::locked`].
     ///
     /// ```
     /// assert!(ringloop::sync::BoundedSemaphore::new(0).locked());
     /// ```
     pub fn locked(&self) -> bool {
-        self.inner.permits.get() == 0
+        self.inner.locked()
     }
 
-    /// How many permits are available now.
+    /// The count of permits held by nobody; as [`Semaphore::available_permits`].
     ///
     /// ```
     /// assert_eq!(ringloop::sync::BoundedSemaphore::new(3).available_permits(), 3);

@@ -2,19 +2,29 @@
 //! hand-off; and its [`Permit`].
 //!
 //! ```text
-//!   acquire():  permits > 0  →  permits -= 1, ready at once
-//!               permits = 0  →  join the wait list
-//!   release():  a task waits →  the oldest waiter is notified with the permit
-//!               nobody waits →  permits += 1
+//!   acquire():  nobody in line and permits > 0  →  permits -= 1, ready at once
+//!               otherwise                       →  join the line (the wait list)
+//!   release():  a task waits  →  the oldest waiter is handed the permit (notified)
+//!               nobody waits  →  permits += 1
+//!   a waiter leaves the line (takes its permit, or is dropped):
+//!               while permits > 0 and a task waits: hand it a permit
 //! ```
 //!
 //! As in [`Lock`](super::Lock), a released permit goes straight to the oldest
-//! waiter, so the count is never above zero while tasks wait (*permits > 0 ⇒ nobody
-//! waits*): a newcomer cannot take a permit ahead of them, which is what asyncio 3.13's
-//! semaphore guarantees too (it decrements the count when it wakes a waiter). A waiter
-//! dropped after it was handed a permit but before it ran gets the permit back from
-//! [`WaitList::remove`] and releases it in turn, so a cancelled waiter never leaks a
-//! permit. Uncontended `acquire` and release touch one `Cell`: no allocation, no wake.
+//! waiter, which owns it before it even runs. *In line* means waiting, or handed a
+//! permit and not yet run: asyncio 3.13 keeps a woken waiter in its queue until it
+//! runs, and its `locked()` and `acquire` count it. So while a woken waiter has not
+//! run, a task that releases and at once acquires again queues behind it even if
+//! its release went to the count (no waiter was left to hand it to), and
+//! [`Semaphore::locked`] is `true`. The permits that piled up meanwhile are handed
+//! on when the woken waiter takes its own (asyncio's `acquire` does this in its
+//! `finally`), so they never sit in the count while tasks wait, once the line has
+//! moved: *permits > 0 and a task waits ⇒ a woken waiter has not run yet*.
+//!
+//! A waiter dropped after it was handed a permit but before it ran gets the permit
+//! back from [`WaitList::remove`] and gives it back, to the next waiter or to the
+//! count, so a cancelled waiter never leaks a permit. Uncontended `acquire` and
+//! release touch one `Cell` and an empty list: no allocation, no wake.
 //!
 //! [`BoundedSemaphore`] (`bounded_semaphore.rs`) shares this state and the same
 //! [`Permit`]; it refuses a `release` that would raise the count above its initial
@@ -25,7 +35,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 #[cfg(doc)]
 use super::BoundedSemaphore;
@@ -35,7 +45,8 @@ pub(super) struct Inner {
     pub(super) permits: Cell<usize>,
     /// The most permits the count may hold (`usize::MAX` when unbounded).
     pub(super) bound: usize,
-    /// Tasks waiting for a permit; notified with the permit itself (hand-off).
+    /// The line: tasks waiting for a permit, and tasks handed one (notified with
+    /// the permit itself) that have not taken it yet.
     waiters: RefCell<WaitList<()>>,
 }
 
@@ -69,15 +80,49 @@ impl Inner {
         }
     }
 
-    pub(super) fn try_acquire(self: &Rc<Self>) -> Option<Permit> {
-        let permits = self.permits.get();
-        if permits == 0 {
-            return None;
+    /// Whether an acquire would have to wait: no permit, or tasks in line (waiting,
+    /// or handed a permit and not yet run), asyncio 3.13's `locked()`.
+    pub(super) fn locked(&self) -> bool {
+        if self.permits.get() == 0 {
+            return true;
         }
-        self.permits.set(permits - 1);
-        Some(Permit {
+        let waiters = self.waiters.borrow();
+        !waiters.is_empty() || waiters.notified_pending() > 0
+    }
+
+    /// Takes a permit from the count, if nobody is in line.
+    fn take_now(&self) -> bool {
+        if self.locked() {
+            return false;
+        }
+        self.permits.set(self.permits.get() - 1);
+        true
+    }
+
+    pub(super) fn try_acquire(self: &Rc<Self>) -> Option<Permit> {
+        self.take_now().then(|| Permit {
             sem: Some(self.clone()),
         })
+    }
+
+    /// After a waiter left the line: hands the permits in the count to the waiters
+    /// still waiting, as many as there are permits (they queued behind a woken
+    /// waiter while releases went to the count).
+    fn hand_on_surplus(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut waiters = self.waiters.borrow_mut();
+            while self.permits.get() > 0 {
+                match waiters.notify_one(()) {
+                    Ok(waker) => {
+                        self.permits.set(self.permits.get() - 1);
+                        wakers.extend(waker);
+                    }
+                    Err(()) => break,
+                }
+            }
+        }
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     pub(super) fn acquire(self: &Rc<Self>) -> SemaphoreAcquire {
@@ -171,8 +216,10 @@ impl Semaphore {
         self.inner.acquire()
     }
 
-    /// Takes a permit if one is available now, without waiting. `None` while the
-    /// count is zero (permits handed to waiters that have not run yet are theirs).
+    /// Takes a permit if [`acquire`](Semaphore::acquire) would not wait. `None`
+    /// while [`locked`](Semaphore::locked): no permit in the count, or tasks in line
+    /// (permits handed to waiters that have not run yet are theirs, and a task
+    /// woken but not yet run keeps its place ahead of newcomers).
     ///
     /// ```
     /// let sem = ringloop::sync::Semaphore::new(1);
@@ -196,18 +243,23 @@ impl Semaphore {
         self.inner.release();
     }
 
-    /// Whether [`acquire`](Semaphore::acquire) would wait (asyncio's `locked()`):
-    /// no permit is available.
+    /// Whether [`acquire`](Semaphore::acquire) would wait (asyncio 3.13's
+    /// `locked()`): no permit is in the count, or tasks are in line (waiting, or
+    /// handed a permit and not yet run; a release that finds nobody waiting goes to
+    /// the count, but a newcomer still queues behind them).
     ///
     /// ```
     /// let sem = ringloop::sync::Semaphore::new(0);
     /// assert!(sem.locked());
     /// ```
     pub fn locked(&self) -> bool {
-        self.inner.permits.get() == 0
+        self.inner.locked()
     }
 
-    /// How many permits are available now (asyncio's private `_value`).
+    /// The count of permits held by nobody (asyncio's private `_value`). It may be
+    /// above zero while [`locked`](Semaphore::locked), for as long as a waiter
+    /// handed a permit has not run: that waiter hands the count on to the tasks
+    /// queued behind it when it takes its own.
     ///
     /// ```
     /// let sem = ringloop::sync::Semaphore::new(2);
@@ -290,13 +342,11 @@ impl Future for SemaphoreAcquire {
             .expect("SemaphoreAcquire polled after it completed");
         match this.waiter {
             None => {
-                let permits = sem.permits.get();
-                if permits == 0 {
+                if !sem.take_now() {
                     let key = sem.waiters.borrow_mut().push_back(Some(cx.waker().clone()));
                     this.waiter = Some(key);
                     return Poll::Pending;
                 }
-                sem.permits.set(permits - 1);
             }
             Some(key) => {
                 // Ready: a release handed its permit over (the count never saw it).
@@ -304,6 +354,7 @@ impl Future for SemaphoreAcquire {
                     return Poll::Pending;
                 }
                 this.waiter = None;
+                sem.hand_on_surplus();
             }
         }
         Poll::Ready(Permit {
@@ -320,6 +371,8 @@ impl Drop for SemaphoreAcquire {
                 // Handed a permit but never ran: pass it on.
                 sem.release();
             }
+            // Out of line: waiters queued behind it may take the count's permits.
+            sem.hand_on_surplus();
         }
     }
 }
