@@ -23,6 +23,8 @@ use common::Rng;
 
 #[path = "sync/barrier.rs"]
 mod barrier;
+#[path = "sync/barrier_asyncio.rs"]
+mod barrier_asyncio;
 #[path = "sync/condition.rs"]
 mod condition;
 #[path = "sync/event.rs"]

@@ -1,6 +1,7 @@
 //! Barrier: arrival indices, cyclic rounds, n_waiting/parties/broken, abort and
-//! reset, a waiter cancelled while the barrier fills, and randomized cancel
-//! schedules.
+//! reset (also while a round drains), a waiter cancelled while the barrier fills,
+//! and randomized cancel schedules. asyncio's own scenarios are in
+//! `barrier_asyncio.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -85,16 +86,22 @@ matrix_test! {
             assert_eq!(barrier.wait().await, Ok(2));
             assert_eq!(poll_once(&mut a), Poll::Ready(Ok(0)));
             assert_eq!(poll_once(&mut b), Poll::Ready(Ok(1)));
-            // A round that has passed is not broken by a later abort.
+            // A round that has passed, but whose released tasks have not run yet, is
+            // broken for them by an abort (asyncio: they check the state as they
+            // run); the task that completed it had passed.
             let mut a = barrier.wait();
             assert!(poll_once(&mut a).is_pending());
             let mut b = barrier.wait();
             assert!(poll_once(&mut b).is_pending());
             let mut c = barrier.wait();
             assert_eq!(poll_once(&mut c), Poll::Ready(Ok(2)));
+            assert!(format!("{barrier:?}").contains("Draining"), "{barrier:?}");
             barrier.abort();
-            assert_eq!(poll_once(&mut a), Poll::Ready(Ok(0)));
-            assert_eq!(poll_once(&mut b), Poll::Ready(Ok(1)));
+            assert_eq!(poll_once(&mut a), Poll::Ready(Err(BrokenBarrierError)));
+            assert_eq!(poll_once(&mut b), Poll::Ready(Err(BrokenBarrierError)));
+            assert!(barrier.broken());
+            barrier.reset();
+            assert!(format!("{barrier:?}").contains("Filling"), "{barrier:?}");
             assert_eq!(BrokenBarrierError.to_string(), "the barrier is broken (aborted, or reset while waiting)");
         });
     }
@@ -164,69 +171,45 @@ const PARTIES: usize = 3;
 /// What the test knows about a [`Barrier`] in a randomized schedule.
 #[derive(Default)]
 struct Tracker {
-    /// Bumped whenever the barrier lets its waiters go (a round, a reset, an abort).
-    epoch: Cell<u64>,
-    /// Waiters of the current epoch that are still waiting (joined, not dropped).
-    live: Cell<usize>,
     /// Completed rounds.
     rounds: Cell<usize>,
     /// `(round, index)` of every pass that was observed.
     log: RefCell<Vec<(usize, usize)>>,
 }
 
-impl Tracker {
-    fn new_epoch(&self) {
-        self.epoch.set(self.epoch.get() + 1);
-        self.live.set(0);
-    }
-}
-
-/// A joined waiter of epoch `.1`: leaving (completing or dropped) before the epoch
-/// ends makes it one fewer live waiter.
-struct Joined<'a>(&'a Tracker, u64);
-
-impl Drop for Joined<'_> {
-    fn drop(&mut self) {
-        if self.0.epoch.get() == self.1 {
-            self.0.live.set(self.0.live.get() - 1);
-        }
-    }
-}
-
-/// Waits on `barrier`, checking that it counts exactly the live waiters: the first
-/// poll sees `n_waiting` equal to the waiters the test knows are waiting, and then
-/// either joins (one more) or, as the `PARTIES`-th, completes the round with index
-/// `PARTIES - 1`. Logs `(round, index)` of a pass.
+/// Waits on `barrier`, watching how it counts. A poll either leaves the wait
+/// outside (the barrier drains or resets: `n_waiting` is 0), or lets it in (one
+/// more waiting), or completes the round (it was the `PARTIES`-th: index
+/// `PARTIES - 1`, and the barrier drains: `n_waiting` is 0); `n_waiting` never
+/// reaches `PARTIES`. Logs `(round, index)` of a pass, where `round` is how many
+/// rounds had completed when the task got in.
 async fn tracked_wait(barrier: &Barrier, t: &Tracker) -> Result<usize, BrokenBarrierError> {
     let mut wait = barrier.wait();
-    let mut round = None;
-    let mut joined = None;
+    let mut entered = None;
     poll_fn(|cx| {
-        let first = round.is_none();
-        let round = *round.get_or_insert(t.rounds.get());
         let before = barrier.n_waiting();
-        if first {
-            assert_eq!(before, t.live.get(), "n_waiting counts a waiter that left");
-        }
+        let rounds = t.rounds.get();
         let poll = Pin::new(&mut wait).poll(cx);
-        if first {
-            match &poll {
-                Poll::Pending => {
-                    assert_eq!(barrier.n_waiting(), before + 1);
-                    t.live.set(t.live.get() + 1);
-                    joined = Some(Joined(t, t.epoch.get()));
+        let after = barrier.n_waiting();
+        assert!(after < PARTIES, "n_waiting {after}");
+        match &poll {
+            Poll::Pending => {
+                if entered.is_none() && after == before + 1 {
+                    entered = Some(rounds);
                 }
-                Poll::Ready(Ok(index)) => {
-                    assert_eq!((before, *index), (PARTIES - 1, PARTIES - 1));
-                    assert_eq!(barrier.n_waiting(), 0);
-                    t.rounds.set(t.rounds.get() + 1);
-                    t.new_epoch();
-                }
-                Poll::Ready(Err(_)) => assert!(barrier.broken()),
             }
-        }
-        if let Poll::Ready(Ok(index)) = poll {
-            t.log.borrow_mut().push((round, index));
+            Poll::Ready(Ok(index)) => {
+                let round = match entered {
+                    Some(round) => round,
+                    None => {
+                        assert_eq!((before, *index, after), (PARTIES - 1, PARTIES - 1, 0));
+                        t.rounds.set(rounds + 1);
+                        rounds
+                    }
+                };
+                t.log.borrow_mut().push((round, *index));
+            }
+            Poll::Ready(Err(_)) => {}
         }
         poll
     })
@@ -235,9 +218,10 @@ async fn tracked_wait(barrier: &Barrier, t: &Tracker) -> Result<usize, BrokenBar
 
 /// One seeded schedule: workers loop on `wait()` (some waits abandoned, some
 /// workers cancelled, now and then a `reset()`) until enough rounds have passed and
-/// the barrier is aborted. The barrier must count exactly the waiters still waiting
-/// (a dropped waiter leaves), complete each round at its `PARTIES`-th arrival, and
-/// hand out distinct indices.
+/// the barrier is aborted. The barrier must complete each round at its
+/// `PARTIES`-th arrival, hand out distinct indices, and count its tasks exactly (a
+/// dropped waiter leaves): once everyone is gone, a reset makes it empty, and a
+/// fresh round passes.
 async fn barrier_schedule(seed: u64) {
     const WORKERS: u64 = 7;
     const ROUNDS: usize = 15;
@@ -266,7 +250,6 @@ async fn barrier_schedule(seed: u64) {
         while tracker.rounds.get() < ROUNDS {
             if rng.chance(3) {
                 barrier.reset();
-                tracker.new_epoch();
             }
             ringloop::yield_now().await;
         }
@@ -275,7 +258,6 @@ async fn barrier_schedule(seed: u64) {
         .await
         .unwrap_or_else(|_| panic!("seed {seed}: rounds stopped at {}", tracker.rounds.get()));
     barrier.abort();
-    tracker.new_epoch();
     let results = ringloop::wait_for(SCHEDULE_LIMIT, ringloop::gather_all(workers))
         .await
         .unwrap_or_else(|_| panic!("seed {seed}: a worker hung after abort"));
@@ -312,7 +294,26 @@ async fn barrier_schedule(seed: u64) {
             "seed {seed}: round {round}"
         );
     }
+    // Nobody is left inside: a reset empties the barrier at once, and a round
+    // passes (a count left behind would keep it resetting, or trip it early).
+    barrier.reset();
+    assert!(
+        format!("{barrier:?}").contains("Filling"),
+        "seed {seed}: {barrier:?}"
+    );
     assert_eq!(barrier.n_waiting(), 0, "seed {seed}");
+    let round = (0..PARTIES).map(|_| {
+        let barrier = barrier.clone();
+        ringloop::spawn(async move { barrier.wait().await })
+    });
+    let mut indices: Vec<_> = ringloop::wait_for(SCHEDULE_LIMIT, ringloop::gather_all(round))
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: the last round hung"))
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>(), "seed {seed}");
 }
 
 matrix_test! {
