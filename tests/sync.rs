@@ -31,6 +31,8 @@ mod condition;
 mod event;
 #[path = "sync/lock.rs"]
 mod lock;
+#[path = "sync/locks_asyncio.rs"]
+mod locks_asyncio;
 #[path = "sync/promise.rs"]
 mod promise;
 #[path = "sync/semaphore.rs"]

@@ -19,9 +19,10 @@
 //!
 //! asyncio gets the same order differently (release clears the flag and wakes the
 //! first waiter; `acquire` refuses newcomers while live waiters exist; the woken
-//! waiter sets the flag when it runs). The observable difference: between a hand-off
-//! and the new owner running, [`Lock::locked`] is `true` here and `False` in asyncio;
-//! either way nobody else can take the lock in that window.
+//! waiter sets the flag when it runs). What it reports is kept: between a hand-off
+//! and the new owner running, [`Lock::locked`] is `false` (nobody holds the lock
+//! yet: the waiter handed it is the list's one notified node), while `lock()` and
+//! [`Lock::try_lock`] still queue or fail, as asyncio's `acquire` waits then.
 //!
 //! A waiter dropped after it was handed the lock but before it ran gets the lock
 //! back from [`WaitList::remove`] and releases it in turn, to the next waiter or to
@@ -145,9 +146,10 @@ impl Lock {
         Some(LockGuard { lock: self.clone() })
     }
 
-    /// Whether the lock is held (asyncio's `lock.locked()`). Also `true` from the
-    /// moment a release hands the lock to a waiter until that waiter's guard is
-    /// dropped.
+    /// Whether the lock is held (asyncio's `lock.locked()`). As in asyncio, a lock
+    /// released to a waiter that has not run yet is not held until that waiter
+    /// runs; it is not free either: [`try_lock`](Lock::try_lock) fails and
+    /// [`lock`](Lock::lock) queues behind the waiter.
     ///
     /// ```
     /// let lock = ringloop::sync::Lock::new();
@@ -157,7 +159,7 @@ impl Lock {
     /// assert!(!lock.locked());
     /// ```
     pub fn locked(&self) -> bool {
-        self.inner.locked.get()
+        self.inner.locked.get() && self.inner.waiters.borrow().notified_pending() == 0
     }
 
     /// Releases the lock: to the oldest waiter if there is one, else to nobody.

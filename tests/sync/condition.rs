@@ -444,6 +444,10 @@ async fn condition_schedule(seed: u64) {
         shop.most.get()
     );
     assert!(!shop.lock.locked(), "seed {seed}: the lock was leaked");
+    assert!(
+        shop.lock.try_lock().is_some(),
+        "seed {seed}: the lock was leaked"
+    );
 }
 
 matrix_test! {
