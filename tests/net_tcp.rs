@@ -305,6 +305,53 @@ matrix_test! {
     }
 }
 
+/// Writes on `write` (whose peer does not read) until a write does not finish
+/// within 100 ms: the send buffer is full. Bounded: panics past 1 GiB.
+async fn fill_send_buffer<F, Fut>(mut write: F)
+where
+    F: FnMut(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = ringloop::buf::BufResult<usize, Vec<u8>>>,
+{
+    let mut sent = 0;
+    loop {
+        let op = write(vec![b'F'; 1 << 16]);
+        match ringloop::wait_for(std::time::Duration::from_millis(100), op).await {
+            Ok((n, _)) => sent += n.unwrap(),
+            Err(_) => return,
+        }
+        assert!(sent < 1 << 30, "the send buffer never filled");
+    }
+}
+
+matrix_test! {
+    fn a_zero_length_write_returns_at_once_on_a_full_socket(mode) {
+        mode.run(async {
+            // As send(2) and io_uring do: nothing to send waits for nothing, even
+            // when there is no room (on epoll it used to wait for the peer to read).
+            let (client, _server) = tcp_pair().await;
+            fill_send_buffer(|buf| client.write(buf)).await;
+            let (n, buf) = within("an empty write", client.write(Vec::new())).await;
+            assert_eq!((n.unwrap(), buf.len()), (0, 0));
+            let (n, _) = within("an empty writev", client.writev(vec![Vec::<u8>::new(); 2])).await;
+            assert_eq!(n.unwrap(), 0);
+            within("an empty write_all", client.write_all(Vec::new())).await.0.unwrap();
+
+            let (a, _b) = ringloop::net::UnixStream::pair().unwrap();
+            fill_send_buffer(|buf| a.write(buf)).await;
+            let (n, _) = within("an empty Unix write", a.write(Vec::new())).await;
+            assert_eq!(n.unwrap(), 0);
+            let (n, _) = within("an empty Unix writev", a.writev(Vec::<Vec<u8>>::new())).await;
+            assert_eq!(n.unwrap(), 0);
+
+            // A stream writer never waits to write nothing either.
+            let (_r, writer) = a.into_streams();
+            writer.write(&vec![b'W'; 1 << 20]).unwrap();
+            writer.write(b"").unwrap();
+            assert_eq!(writer.buffered(), 1 << 20);
+        });
+    }
+}
+
 matrix_test! {
     fn owned_buffer_operations(mode) {
         mode.run(async {

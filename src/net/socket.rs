@@ -108,7 +108,7 @@ impl Socket {
     }
 
     pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        Op::new(Send::new(self.fd.clone(), buf)).await
+        Op::new(Send::new(self.fd.clone(), buf, self.datagram)).await
     }
 
     /// Writes all of `buf`, in as many sends as it takes.
@@ -122,7 +122,7 @@ impl Socket {
     }
 
     pub(crate) async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> BufResult<usize, Vec<B>> {
-        Op::new(SendMsg::new(self.fd.clone(), bufs, None)).await
+        Op::new(SendMsg::new(self.fd.clone(), bufs, None, self.datagram)).await
     }
 
     /// Receives one datagram and its sender.
@@ -137,7 +137,8 @@ impl Socket {
 
     /// Sends one datagram to `to`.
     pub(crate) async fn send_to<B: IoBuf>(&self, buf: B, to: SockAddr) -> BufResult<usize, B> {
-        let (result, mut bufs) = Op::new(SendMsg::new(self.fd.clone(), vec![buf], Some(to))).await;
+        let (result, mut bufs) =
+            Op::new(SendMsg::new(self.fd.clone(), vec![buf], Some(to), true)).await;
         let buf = bufs.pop().expect("the buffer comes back");
         (result, buf)
     }

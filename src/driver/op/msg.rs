@@ -179,20 +179,30 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
 }
 
 /// Sends the initialised bytes of `bufs` in order, to `to` if given (an
-/// unconnected datagram socket). Always with `MSG_NOSIGNAL`.
+/// unconnected datagram socket). Always with `MSG_NOSIGNAL`. Nothing to send on
+/// a stream socket returns at once, as for [`Send`](super::Send).
 pub(crate) struct SendMsg<B> {
     fd: SharedFd,
     bufs: Vec<B>,
     hdr: Box<MsgHdr>,
+    /// A stream socket with nothing to send.
+    empty_stream: bool,
 }
 
 impl<B: IoBuf> SendMsg<B> {
-    pub(crate) fn new(fd: SharedFd, bufs: Vec<B>, to: Option<SockAddr>) -> SendMsg<B> {
+    pub(crate) fn new(
+        fd: SharedFd,
+        bufs: Vec<B>,
+        to: Option<SockAddr>,
+        datagram: bool,
+    ) -> SendMsg<B> {
         let iov = write_iovecs(&bufs);
+        let empty_stream = !datagram && bufs.iter().all(|b| b.bytes_init() == 0);
         SendMsg {
             fd,
             bufs,
             hdr: MsgHdr::new(iov, to),
+            empty_stream,
         }
     }
 }
@@ -208,6 +218,9 @@ unsafe impl<B: IoBuf> OpKind for SendMsg<B> {
     }
 
     fn readiness(&self) -> Readiness<'_> {
+        if self.empty_stream {
+            return Readiness::Never;
+        }
         Readiness::Fd(&self.fd, Interest::Write)
     }
 

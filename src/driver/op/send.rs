@@ -12,17 +12,21 @@ use crate::driver::sys;
 
 /// Sends `buf`'s initialised bytes; like `send(2)`, it may send fewer. Always with
 /// `MSG_NOSIGNAL`: a peer that went away is an `EPIPE` error, never a `SIGPIPE`.
+/// On a stream socket, nothing to send returns at once (0, or the socket's
+/// error), as `send(2)` does, without waiting for room; on a datagram socket it
+/// is an empty datagram, which waits for room like any other.
 ///
 /// Not cancel-safe in the sense of "all or nothing": a send dropped in flight may
 /// have sent some bytes already.
 pub(crate) struct Send<B> {
     fd: SharedFd,
     buf: B,
+    datagram: bool,
 }
 
 impl<B: IoBuf> Send<B> {
-    pub(crate) fn new(fd: SharedFd, buf: B) -> Send<B> {
-        Send { fd, buf }
+    pub(crate) fn new(fd: SharedFd, buf: B, datagram: bool) -> Send<B> {
+        Send { fd, buf, datagram }
     }
 
     fn len(&self) -> u32 {
@@ -42,6 +46,11 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
     }
 
     fn readiness(&self) -> Readiness<'_> {
+        if self.len() == 0 && !self.datagram {
+            // `send(2)` of nothing on a stream never reports EAGAIN: waiting for
+            // room first would wait for the peer to read.
+            return Readiness::Never;
+        }
         Readiness::Fd(&self.fd, Interest::Write)
     }
 

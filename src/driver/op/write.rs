@@ -68,6 +68,10 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
     }
 
     fn readiness(&self) -> Readiness<'_> {
+        if self.pipe && self.len() == 0 {
+            // A pipe write of nothing returns 0 at once, never EAGAIN.
+            return Readiness::Never;
+        }
         Readiness::Fd(&self.fd, Interest::Write)
     }
 

@@ -76,7 +76,7 @@ impl Transport {
     /// One send of `buf`'s bytes (maybe fewer are sent), not yet polled.
     pub(crate) fn send_op(&self, buf: Slice<Vec<u8>>) -> SendOp {
         match self {
-            Transport::Socket(s) => SendOp::Socket(Op::new(Send::new(s.fd().clone(), buf))),
+            Transport::Socket(s) => SendOp::Socket(Op::new(Send::new(s.fd().clone(), buf, false))),
             Transport::Pipe(p) => match p.fd() {
                 Some(fd) => SendOp::Pipe(Op::new(Write::pipe(fd, buf))),
                 None => SendOp::Closed(Some(buf)),
