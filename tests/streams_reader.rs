@@ -424,6 +424,31 @@ matrix_test! {
 }
 
 matrix_test! {
+    fn lines_search_each_line_from_its_start(mode) {
+        for kind in Kind::ALL {
+            mode.run(async move {
+                // A line found after a wait, taken whole: the next search starts
+                // at the next line's first byte, not where the last one stopped.
+                let (peer, mut reader, _writer) = stream_pair(kind).await;
+                let mut lines = reader.lines();
+                peer.send(b"abc").await;
+                assert!(ringloop::wait_for(SHORT, next(&mut lines)).await.is_err());
+                peer.send(b"\n").await;
+                let line = ringloop::wait_for(SOON, next(&mut lines)).await.unwrap();
+                assert_eq!(line.unwrap().unwrap(), b"abc\n");
+                peer.send(b"x\ny\n").await;
+                peer.shutdown_write();
+                let mut got = Vec::new();
+                while let Some(line) = next(&mut lines).await {
+                    got.push(line.unwrap());
+                }
+                assert_eq!(got, [b"x\n".to_vec(), b"y\n".to_vec()]);
+            });
+        }
+    }
+}
+
+matrix_test! {
     fn set_limit_changes_what_readline_accepts(mode) {
         mode.run(async {
             let (peer, mut reader, _writer) = stream_pair(Kind::Tcp).await;

@@ -74,6 +74,11 @@ pub struct Features {
     pub multishot_accept: bool,
     /// Multishot receive (6.0).
     pub multishot_recv: bool,
+    /// A multishot receive can be given a total byte limit (the entry's `optlen`,
+    /// 6.17), after which it ends. Found by trying one (older kernels refuse the
+    /// field). Stream readers receive this way only where the limit exists: it is
+    /// what keeps what they receive bounded (`net/streams/receive.rs`).
+    pub multishot_recv_limit: bool,
     /// Provided-buffer rings (5.19).
     pub buf_ring: bool,
     /// Zero-copy send (`IORING_OP_SEND_ZC`, 6.0).
@@ -109,6 +114,7 @@ impl Features {
             fast_poll: false,
             multishot_accept: false,
             multishot_recv: false,
+            multishot_recv_limit: false,
             buf_ring: false,
             send_zc: false,
             msg_ring: false,
@@ -168,6 +174,7 @@ impl Features {
             fast_poll: params.is_feature_fast_poll(),
             multishot_accept: false,
             multishot_recv: false,
+            multishot_recv_limit: false,
             buf_ring: false,
             send_zc: false,
             msg_ring: false,

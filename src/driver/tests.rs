@@ -508,6 +508,7 @@ fn the_probe_respects_the_5_10_mask() {
         old.coop_taskrun,
         old.multishot_accept,
         old.multishot_recv,
+        old.multishot_recv_limit,
         old.buf_ring,
         old.send_zc,
         old.msg_ring,

@@ -55,7 +55,7 @@ pub(crate) use path::{MkDirAt, RenameAt, UnlinkAt};
 pub(crate) use poll::PollAdd;
 pub(crate) use read::Read;
 pub(crate) use recv::Recv;
-pub(crate) use recv_multi::RecvStream;
+pub(crate) use recv_multi::{limit_supported as recv_limit_supported, RecvStream};
 pub(crate) use send::Send;
 pub(crate) use statx::Statx;
 pub(crate) use vectored::{ReadV, WriteV};

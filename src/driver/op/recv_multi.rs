@@ -1,30 +1,43 @@
 //! A stream's multishot receive (`IORING_OP_RECV` with `IORING_RECV_MULTISHOT`,
-//! 6.0) into the runtime's provided-buffer ring (`uring/buf_ring.rs`).
+//! 6.0) into the runtime's provided-buffer ring (`uring/buf_ring.rs`), with a
+//! total byte limit (6.17).
 //!
-//! One entry per connection receives for as long as it is armed: each arrival of
-//! data is a CQE, whose bytes are copied into the stream's [`Inbox`] while the CQE
-//! is reaped, the buffer going straight back to the ring. No receive is submitted
-//! per read, and a connection that waits for data holds no buffer.
+//! One entry receives for as long as it is armed: each arrival of data is a CQE,
+//! whose bytes are copied into the stream's [`Inbox`] while the CQE is reaped, the
+//! buffer going straight back to the ring. No receive is submitted per read, and a
+//! connection that waits for data holds no buffer.
+//!
+//! Each arm is given a *budget*, the total number of bytes the kernel may receive
+//! before it ends the op (the entry's `optlen`): the kernel stops by itself, in the
+//! same completion that reaches the budget, so that no CQE can arrive after we
+//! decide to stop, however many completions one reap holds. The last completion
+//! may overshoot the budget by less than one provided buffer (16 KiB), as a receive
+//! fills the buffer it picked. So from the moment of an arm, what the inbox
+//! receives is less than `budget + 16 KiB`; the reader chooses the budget
+//! (`net/streams/receive.rs`). Without the limit (older kernels, which refuse the
+//! field), streams receive one single-shot receive at a time instead.
 //!
 //! ```text
-//!   poll_fill ──inbox empty, not armed──▶ arm (one SQE)
+//!   poll_fill ──inbox empty, not armed──▶ arm with a budget (one SQE)
 //!   CQE n > 0 (F_MORE) ──▶ bytes appended to the inbox, reader woken
+//!   CQE n > 0, no F_MORE ─▶ the budget is spent: re-armed by the next poll_fill
 //!   CQE 0              ──▶ end of stream
 //!   CQE -ENOBUFS       ──▶ ended (the pool ran dry in one reap): re-armed by the
 //!                          next poll_fill; the data is still in the socket
 //!   CQE error          ──▶ kept for the reader, ended
-//!   inbox ≥ INBOX_MAX  ──▶ cancelled (nobody reads: back-pressure), re-armed
-//!                          when the reader has taken the data
 //!   stream dropped     ──▶ cancelled (at its runtime's next turn if dropped
 //!                          elsewhere); what still arrives is dropped
 //! ```
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use io_uring::{cqueue, opcode, types};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::Multishot;
@@ -32,18 +45,93 @@ use crate::driver::uring::{buf_ring, BufRing, Orphan};
 use crate::driver::IoDriver;
 use crate::runtime::context;
 
-/// Bytes buffered in the inbox before receiving pauses.
-const INBOX_MAX: usize = 256 * 1024;
+/// Where a submission entry keeps `optlen` (`struct io_uring_sqe` in the kernel's
+/// `io_uring.h`: a `u32` after `user_data`, `buf_index` and `personality`).
+const SQE_OPTLEN: usize = 44;
+/// The size of a submission entry (without `IORING_SETUP_SQE128`).
+const SQE_SIZE: usize = 64;
+const _: () = assert!(std::mem::size_of::<squeue::Entry>() == SQE_SIZE);
+
+/// A multishot receive on `fd` into buffer group `group` that ends after `limit`
+/// bytes (which must not be 0: 0 means no limit). `io_uring`'s `RecvMulti` has no
+/// setter for the limit, so it is written into the built entry.
+fn recv_multi_limited(fd: RawFd, group: u16, limit: u32) -> squeue::Entry {
+    let sqe = opcode::RecvMulti::new(types::Fd(fd), group).build();
+    // SAFETY: `Entry` is a `#[repr(C)]` struct whose one field is the kernel's
+    // `io_uring_sqe`, 64 bytes (asserted above), so its bytes are that struct's;
+    // every field of the struct is an integer, so any bytes are a valid entry.
+    let mut bytes: [u8; SQE_SIZE] = unsafe { std::mem::transmute(sqe) };
+    bytes[SQE_OPTLEN..SQE_OPTLEN + 4].copy_from_slice(&limit.to_ne_bytes());
+    // SAFETY: as above, and the bytes came from an entry.
+    unsafe { std::mem::transmute::<[u8; SQE_SIZE], squeue::Entry>(bytes) }
+}
+
+/// Whether the kernel takes a total byte limit on a multishot receive (6.17).
+/// Asked once per process, on a ring of its own: an older kernel refuses the entry
+/// (`EINVAL`: it wants the field zero); a newer one starts the receive, which
+/// fails with `ENOBUFS` as the probe names a buffer group that does not exist.
+pub(crate) fn limit_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| probe_limit().unwrap_or(false))
+}
+
+fn probe_limit() -> io::Result<bool> {
+    const NO_SUCH_GROUP: u16 = 0xfffe;
+    let mut ring = IoUring::new(2)?;
+    let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    // A byte to receive: whatever the kernel does, the entry completes at once.
+    std::io::Write::write_all(&mut &b, b"x")?;
+    let sqe = recv_multi_limited(a.as_raw_fd(), NO_SUCH_GROUP, 1).user_data(1);
+    // SAFETY: the entry holds no pointer (its buffers would come from a group).
+    unsafe { ring.submission().push(&sqe) }.map_err(io::Error::other)?;
+    let timeout = types::Timespec::from(Duration::from_secs(5));
+    let args = types::SubmitArgs::new().timespec(&timeout);
+    match ring.submitter().submit_with_args(1, &args) {
+        Ok(_) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ETIME) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let result = ring.completion().next().map(|cqe| cqe.result());
+    // Dropping the ring cancels the entry if it were still armed; it points to
+    // no memory of ours.
+    Ok(matches!(result, Some(res) if res != -libc::EINVAL))
+}
 
 /// What the multishot receive delivered and the stream has not taken yet.
+///
+/// While the reader waits for data, it lends its buffer here (`lent`): the bytes
+/// it holds are at the front of `data`, and what arrives is appended behind them,
+/// so that one buffer holds both (two would double what a waiting reader costs).
 #[derive(Default)]
 struct Inbox {
     data: Vec<u8>,
+    /// The reader's buffer is `data`, its first `lent` bytes the reader's own.
+    lent: Option<usize>,
     eof: bool,
     error: Option<i32>,
     /// Where the op is armed, while it is.
     armed: Option<Multishot>,
     waker: Option<Waker>,
+}
+
+/// Below this size the inbox grows by one provided buffer at a time, above it by
+/// doubling: a lent buffer holds what its read asks for plus the read-ahead, and
+/// doubling would make its capacity up to twice that.
+const GROW_BY_STEPS_BELOW: usize = 1024 * 1024;
+
+impl Inbox {
+    fn append(&mut self, bytes: &[u8]) {
+        let needed = self.data.len() + bytes.len();
+        if needed > self.data.capacity() {
+            let target = if needed < GROW_BY_STEPS_BELOW {
+                needed + buf_ring::BUF_SIZE
+            } else {
+                needed.saturating_mul(2)
+            };
+            self.data.reserve_exact(target - self.data.len());
+        }
+        self.data.extend_from_slice(bytes);
+    }
 }
 
 /// The receiving side of a stream socket on a multishot receive.
@@ -54,11 +142,12 @@ pub(crate) struct RecvStream {
 
 impl RecvStream {
     /// Whether the current runtime can receive this way: io_uring with multishot
-    /// receive and buffer rings (6.0), and the runtime's buffer ring registered
-    /// (registering it now if this is the first stream).
+    /// receive, its byte limit, and buffer rings (6.17), and the runtime's buffer
+    /// ring registered (registering it now if this is the first stream).
     pub(crate) fn available() -> bool {
         context::with_core(|core| {
-            if !(core.features.multishot_recv && core.features.buf_ring) {
+            let f = &core.features;
+            if !(f.multishot_recv && f.multishot_recv_limit && f.buf_ring) {
                 return false;
             }
             match &mut *core.driver.borrow_mut() {
@@ -76,24 +165,55 @@ impl RecvStream {
         }
     }
 
-    /// Moves what arrived into `dst` (appended; swapped in when `dst` is empty):
-    /// `Ok(n)` bytes, `Ok(0)` at the end of the stream.
+    /// Bytes in the inbox: what arrived, and the reader's own while lent.
+    pub(crate) fn held(&self) -> usize {
+        self.inbox.borrow().data.len()
+    }
+
+    /// Moves what arrived into `dst`, the reader's buffer (taking it back if it
+    /// was lent; appended or swapped in otherwise); returns how many bytes arrived.
+    pub(crate) fn take(&mut self, dst: &mut Vec<u8>) -> usize {
+        let mut inbox = self.inbox.borrow_mut();
+        if let Some(own) = inbox.lent.take() {
+            // `dst` is the empty vector left in place of the lent buffer.
+            debug_assert!(dst.is_empty());
+            *dst = std::mem::take(&mut inbox.data);
+            return dst.len() - own;
+        }
+        let n = inbox.data.len();
+        if n == 0 {
+            return 0;
+        }
+        if dst.is_empty() {
+            *dst = std::mem::take(&mut inbox.data);
+        } else {
+            if dst.len() + n < GROW_BY_STEPS_BELOW {
+                // As `Inbox::append`: no buffer twice the size of what it holds.
+                dst.reserve_exact(n);
+            }
+            dst.extend_from_slice(&inbox.data);
+            // Not kept: the next arrivals may be few.
+            inbox.data = Vec::new();
+        }
+        n
+    }
+
+    /// Moves what arrived into `dst` (see [`take`](Self::take)): `Ok(n)` bytes,
+    /// `Ok(0)` at the end of the stream. With nothing there: arms a receive if
+    /// none is armed, one that may receive `budget` bytes (at least 1; less than
+    /// `budget` + 16 KiB arrive before it ends), and lends `dst` to the inbox
+    /// until the next call (`dst` is left empty).
     pub(crate) fn poll_fill(
         &mut self,
         dst: &mut Vec<u8>,
+        budget: usize,
         cx: &Context<'_>,
     ) -> Poll<io::Result<usize>> {
-        let mut inbox = self.inbox.borrow_mut();
-        if !inbox.data.is_empty() {
-            let n = inbox.data.len();
-            if dst.is_empty() {
-                std::mem::swap(dst, &mut inbox.data);
-            } else {
-                dst.extend_from_slice(&inbox.data);
-                inbox.data.clear();
-            }
+        let n = self.take(dst);
+        if n > 0 {
             return Poll::Ready(Ok(n));
         }
+        let mut inbox = self.inbox.borrow_mut();
         if let Some(errno) = inbox.error.take() {
             return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
         }
@@ -110,7 +230,7 @@ impl RecvStream {
         }
         if inbox.armed.is_none() {
             drop(inbox);
-            match self.arm() {
+            match self.arm(budget) {
                 Ok(armed) => {
                     inbox = self.inbox.borrow_mut();
                     inbox.armed = Some(armed);
@@ -125,10 +245,14 @@ impl RecvStream {
         {
             inbox.waker = Some(cx.waker().clone());
         }
+        debug_assert!(inbox.data.is_empty() && inbox.lent.is_none());
+        inbox.lent = Some(dst.len());
+        inbox.data = std::mem::take(dst);
         Poll::Pending
     }
 
-    fn arm(&self) -> io::Result<Multishot> {
+    fn arm(&self, budget: usize) -> io::Result<Multishot> {
+        let budget = u32::try_from(budget).unwrap_or(u32::MAX).max(1);
         let armed = context::with_core(|core| {
             let mut driver = core.driver.borrow_mut();
             let IoDriver::Uring(uring) = &mut *driver else {
@@ -139,13 +263,11 @@ impl RecvStream {
             let ring = uring
                 .buf_ring()
                 .ok_or_else(|| io::Error::other("the runtime's buffer ring is unavailable"))?;
-            let sqe = opcode::RecvMulti::new(types::Fd(self.fd.raw()), buf_ring::GROUP).build();
+            let sqe = recv_multi_limited(self.fd.raw(), buf_ring::GROUP, budget);
             let sink = Box::new(RecvSink {
                 inbox: Rc::downgrade(&self.inbox),
                 runtime: core.id(),
                 ring,
-                full: false,
-                cancel_sent: false,
                 _fd: self.fd.clone(),
             });
             // SAFETY: the entry holds no pointer: the kernel picks its buffers
@@ -195,8 +317,6 @@ struct RecvSink {
     /// The runtime whose ring holds this op.
     runtime: u64,
     ring: Rc<BufRing>,
-    full: bool,
-    cancel_sent: bool,
     /// Keeps the descriptor open while the op is armed, so that its number is not
     /// reused under the op (the op is cancelled when the stream is dropped).
     _fd: SharedFd,
@@ -211,7 +331,7 @@ impl Orphan for RecvSink {
                 // SAFETY: the CQE reports `res` bytes in buffer `bid` of the
                 // runtime's group, not yet given back.
                 let data = unsafe { self.ring.data(bid, res as usize) };
-                inbox.borrow_mut().data.extend_from_slice(data);
+                inbox.borrow_mut().append(data);
             }
         }
         if let Some(bid) = bid {
@@ -226,22 +346,10 @@ impl Orphan for RecvSink {
             e if e == -libc::ENOBUFS || e == -libc::ECANCELED => {}
             e => inbox.error = Some(-e),
         }
-        if !cqueue::more(flags) {
-            if inbox.armed.is_some_and(|m| m.runtime == self.runtime) {
-                inbox.armed = None;
-            }
-        } else if inbox.data.len() >= INBOX_MAX {
-            self.full = true;
+        if !cqueue::more(flags) && inbox.armed.is_some_and(|m| m.runtime == self.runtime) {
+            inbox.armed = None;
         }
         woken.extend(inbox.waker.take());
-    }
-
-    fn wants_cancel(&mut self) -> bool {
-        if self.full && !self.cancel_sent {
-            self.cancel_sent = true;
-            return true;
-        }
-        false
     }
 
     fn released(&self) -> bool {

@@ -26,8 +26,8 @@ use io_uring::IoUring;
 pub(crate) const GROUP: u16 = 0;
 /// Buffers in the pool.
 const ENTRIES: u16 = 256;
-/// Bytes per buffer.
-const BUF_SIZE: usize = 16 * 1024;
+/// Bytes per buffer: the most one receive completion delivers.
+pub(crate) const BUF_SIZE: usize = 16 * 1024;
 /// The kernel wants the entries page-aligned.
 const PAGE: usize = 4096;
 

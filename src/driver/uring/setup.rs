@@ -69,7 +69,11 @@ pub(super) fn create(entries: u32, compat: KernelCompat) -> io::Result<(IoUring,
                     Ok(()) => Some(&probe),
                     Err(_) => None,
                 };
-                let features = Features::uring(compat, ring.params(), flags, probe);
+                let mut features = Features::uring(compat, ring.params(), flags, probe);
+                // A flag of an opcode, found by trying it (once per process).
+                features.multishot_recv_limit = features.multishot_recv
+                    && features.buf_ring
+                    && crate::driver::op::recv_limit_supported();
                 return Ok((ring, features));
             }
             // EINVAL: this kernel does not know one of the flags; try fewer.

@@ -1,7 +1,8 @@
 //! asyncio's streams: [`StreamReader`] and [`StreamWriter`] over a connection,
 //! [`open_connection`], and servers ([`start_server`], [`Server`]).
 //!
-//! * `reader.rs`: the buffered reader, one receive kept in flight inside it.
+//! * `reader.rs`: the buffered reader, one receive kept in flight inside it;
+//!   `receive.rs`: how it receives, and how much (its flow control and bound).
 //! * `writer.rs` and `flusher.rs`: the buffered writer and the task that sends
 //!   its buffer, with asyncio's high/low water marks.
 //! * `server.rs`: accept loops and connection tasks.
@@ -11,6 +12,7 @@ mod connect;
 mod error;
 mod flusher;
 mod reader;
+mod receive;
 mod server;
 mod transport;
 mod writer;

@@ -1,17 +1,19 @@
 //! [`StreamReader`]: asyncio's buffered reader over a stream transport.
 //!
 //! The reader owns a buffer and at most one receive in flight (on io_uring with
-//! multishot receive, 6.0: one multishot receive for the stream's life, see
-//! `driver/op/recv_multi.rs`). Every read method is
-//! a `poll_*` state machine over those two: a read whose future is dropped leaves
-//! the receive running inside the reader, and its bytes are in the buffer for the
-//! next call. So every method is cancel-safe, and nothing is ever cancelled in the
-//! kernel except when the reader itself is dropped.
+//! multishot receive: one multishot receive at a time, see
+//! `driver/op/recv_multi.rs`). Every read method is a `poll_*` state machine over
+//! those two: a read whose future is dropped leaves the receive running inside the
+//! reader, and its bytes are in the buffer for the next call. So every method is
+//! cancel-safe, and nothing is ever cancelled in the kernel except when the reader
+//! itself is dropped.
 //!
-//! The buffer grows only as a read needs it: `read(n)` receives only when the
-//! buffer is empty, `readuntil` stops receiving once more than `limit` bytes are
-//! buffered without the separator. Each receive asks for `chunk` bytes, which
-//! starts small (idle connections hold little) and doubles while receives fill it.
+//! How much the reader receives, and the bound on what it holds (flow control),
+//! are in `receive.rs`: in short, a receive starts only for a read that needs more
+//! bytes than are buffered, and what is buffered stays below what that read asks
+//! for plus 64 KiB. While a read waits on a multishot receive, the buffer is lent
+//! to the receive's inbox, where the arriving bytes are appended to it; every read
+//! starts by taking it back (`reclaim`).
 
 use std::future::poll_fn;
 use std::io;
@@ -21,14 +23,12 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::error::{IncompleteReadError, ReadUntilError};
-use super::transport::{Receiver, Transport};
+use super::receive::Inflow;
+use super::transport::Transport;
 
 /// The default limit of `readuntil` / `readline`, as asyncio's (64 KiB).
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
 
-/// Receive sizes: from 4 KiB, doubling up to 64 KiB while receives fill them.
-const MIN_CHUNK: usize = 4 * 1024;
-const MAX_CHUNK: usize = 64 * 1024;
 /// An empty buffer larger than this is freed.
 const SHRINK_ABOVE: usize = 256 * 1024;
 
@@ -38,6 +38,13 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// [`start_server`](crate::net::start_server),
 /// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams), or a child
 /// process's piped stdout or stderr ([`Child`](crate::process::Child)).
+///
+/// It receives only while a read needs more than it holds, and holds less than
+/// what that read asks for plus 64 KiB (asyncio pauses its transport above twice
+/// the limit instead): a peer that sends faster than the program reads waits in
+/// the kernel's buffers. What a read "asks for": `read(n)` any byte,
+/// `readexactly(n)` n bytes, `readuntil`/`readline` the limit plus the separator,
+/// `read_to_end` everything.
 ///
 /// ```
 /// use ringloop::net::{TcpListener, TcpStream};
@@ -58,17 +65,13 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// # });
 /// ```
 pub struct StreamReader {
-    transport: Transport,
+    /// The transport and its receive in flight.
+    inflow: Inflow,
     /// Buffered bytes are `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
     limit: usize,
-    chunk: usize,
-    /// How it receives, and the receive in flight.
-    receiver: Receiver,
-    /// An empty buffer for the next single-shot receive.
-    spare: Vec<u8>,
     /// Where `readuntil` resumes its search for the separator (bytes of
     /// `buf[pos..]` already searched), so a long wait does not rescan. Only valid
     /// for the separator of the call that set it: each `readuntil`, `readline`
@@ -79,7 +82,7 @@ pub struct StreamReader {
 impl std::fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamReader")
-            .field("transport", &self.transport)
+            .field("transport", self.inflow.transport())
             .field("buffered", &self.buffered())
             .field("eof", &self.eof)
             .field("limit", &self.limit)
@@ -90,14 +93,11 @@ impl std::fmt::Debug for StreamReader {
 impl StreamReader {
     pub(crate) fn new(transport: Transport) -> StreamReader {
         StreamReader {
-            transport,
+            inflow: Inflow::new(transport),
             buf: Vec::new(),
             pos: 0,
             eof: false,
             limit: DEFAULT_LIMIT,
-            chunk: MIN_CHUNK,
-            receiver: Receiver::Unchosen,
-            spare: Vec::new(),
             searched: 0,
         }
     }
@@ -114,7 +114,13 @@ impl StreamReader {
 
     /// Bytes received and not read yet.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len() - self.pos + self.inflow.held()
+    }
+
+    /// Brings what arrived meanwhile into the buffer (and takes the buffer back
+    /// from a multishot receive it was lent to): every read starts with this.
+    fn reclaim(&mut self) {
+        self.inflow.reclaim(&mut self.buf);
     }
 
     /// Whether the stream has ended and every byte was read (asyncio's `at_eof`).
@@ -135,10 +141,11 @@ impl StreamReader {
     /// Cancel-safe: bytes received before the drop stay buffered.
     pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
         poll_fn(|cx| {
+            self.reclaim();
             while !self.eof {
-                std::task::ready!(self.poll_fill(cx))?;
+                std::task::ready!(self.poll_fill(usize::MAX, cx))?;
             }
-            Poll::Ready(Ok(self.take(self.buffered())))
+            Poll::Ready(Ok(self.take(usize::MAX)))
         })
         .await
     }
@@ -202,7 +209,12 @@ impl StreamReader {
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
-        let n = n.min(self.buffered());
+        let n = n.min(self.buf.len() - self.pos);
+        if self.pos == 0 && n == self.buf.len() && n > 0 {
+            // All of it: the buffer itself, rather than a copy beside it.
+            self.searched = 0;
+            return std::mem::take(&mut self.buf);
+        }
         let out = self.buf[self.pos..self.pos + n].to_vec();
         self.consume(n);
         out
@@ -221,59 +233,18 @@ impl StreamReader {
         }
     }
 
-    /// Receives once more into the buffer: `Ok(n)` bytes arrived (0: end of
-    /// stream, remembered).
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    /// Receives more into the buffer for a read that needs `want` bytes
+    /// buffered (and has fewer): `Ok(n)` bytes arrived (0: end of stream,
+    /// remembered).
+    fn poll_fill(&mut self, want: usize, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.eof {
             return Poll::Ready(Ok(0));
-        }
-        if matches!(self.receiver, Receiver::Unchosen) {
-            self.receiver = self.transport.receiver();
         }
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let n = match &mut self.receiver {
-            Receiver::Multishot(stream) => std::task::ready!(stream.poll_fill(&mut self.buf, cx))?,
-            Receiver::Single(receive) => {
-                let receive = receive.get_or_insert_with(|| {
-                    let mut buf = std::mem::take(&mut self.spare);
-                    if buf.capacity() > MAX_CHUNK {
-                        // A buffer a large read grew, swapped out: receiving into
-                        // its whole capacity would make later receives (and the
-                        // buffers they are swapped with) as large. Receives stay
-                        // at `chunk` bytes.
-                        buf = Vec::new();
-                    }
-                    buf.clear();
-                    buf.reserve_exact(self.chunk);
-                    self.transport.receive(buf)
-                });
-                let (result, mut received) = std::task::ready!(receive.poll(cx));
-                self.receiver = Receiver::Single(None);
-                let n = match result {
-                    Ok(n) => n,
-                    Err(e) => {
-                        self.spare = received;
-                        return Poll::Ready(Err(e));
-                    }
-                };
-                if n == received.capacity() && self.chunk < MAX_CHUNK {
-                    self.chunk *= 2;
-                }
-                if self.buf.is_empty() {
-                    // The common case: hand the received buffer over, keep the old one.
-                    std::mem::swap(&mut self.buf, &mut received);
-                } else {
-                    self.buf.extend_from_slice(&received);
-                }
-                received.clear();
-                self.spare = received;
-                n
-            }
-            Receiver::Unchosen => unreachable!("chosen above"),
-        };
+        let n = std::task::ready!(self.inflow.poll_fill(&mut self.buf, want, cx))?;
         if n == 0 {
             self.eof = true;
         }
@@ -284,8 +255,9 @@ impl StreamReader {
         if n == 0 {
             return Poll::Ready(Ok(Vec::new()));
         }
-        while self.buffered() == 0 && !self.eof {
-            std::task::ready!(self.poll_fill(cx))?;
+        self.reclaim();
+        while self.buf.len() == self.pos && !self.eof {
+            std::task::ready!(self.poll_fill(1, cx))?;
         }
         Poll::Ready(Ok(self.take(n)))
     }
@@ -295,14 +267,15 @@ impl StreamReader {
         n: usize,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Vec<u8>, IncompleteReadError>> {
-        while self.buffered() < n {
-            let error = match std::task::ready!(self.poll_fill(cx)) {
+        self.reclaim();
+        while self.buf.len() - self.pos < n {
+            let error = match std::task::ready!(self.poll_fill(n, cx)) {
                 Ok(0) => None,
                 Ok(_) => continue,
                 Err(e) => Some(e),
             };
             return Poll::Ready(Err(IncompleteReadError {
-                partial: self.take(self.buffered()),
+                partial: self.take(usize::MAX),
                 expected: Some(n),
                 error,
             }));
@@ -325,6 +298,7 @@ impl StreamReader {
                 )),
             })));
         }
+        self.reclaim();
         loop {
             let data = &self.buf[self.pos..];
             let from = self.searched.saturating_sub(sep.len() - 1);
@@ -341,13 +315,16 @@ impl StreamReader {
                     consumed: data.len(),
                 }));
             }
-            let error = match std::task::ready!(self.poll_fill(cx)) {
+            // Enough bytes to find the separator ending past the limit, or to
+            // overrun it: no more are needed.
+            let want = self.limit.saturating_add(sep.len());
+            let error = match std::task::ready!(self.poll_fill(want, cx)) {
                 Ok(0) => None,
                 Ok(_) => continue,
                 Err(e) => Some(e),
             };
             return Poll::Ready(Err(ReadUntilError::Incomplete(IncompleteReadError {
-                partial: self.take(self.buffered()),
+                partial: self.take(usize::MAX),
                 expected: None,
                 error,
             })));
