@@ -1,6 +1,7 @@
 //! `examples/chat.rs`, in process on every driver: nicknames, the welcome with
 //! who is there, joins and departures announced, lines broadcast to every other
-//! client with the sender's name, and a client that does not read: the others
+//! client with the sender's name, a client's half line cut by a reset never sent
+//! on as a line, and a client that does not read: the others
 //! are served meanwhile, and it is told exactly how many messages it missed.
 
 #[allow(dead_code, unreachable_pub)]
@@ -233,6 +234,116 @@ matrix_test! {
             drop((alice, carol, slow));
             server.close();
             ringloop::wait_for(SOON, server.wait_closed()).await.expect("handlers left running");
+        });
+    }
+}
+
+/// A chat client on a raw socket that resets its connection when dropped (no
+/// end of stream first, as a stream writer's drop would send).
+struct Resetter {
+    stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+impl Resetter {
+    async fn join(addr: std::net::SocketAddr, name: &str) -> Resetter {
+        let std_stream = std::net::TcpStream::connect(addr).unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        setsockopt(&std_stream, sockopt::Linger, &linger).unwrap();
+        let mut client = Resetter {
+            stream: TcpStream::from_std(std_stream).unwrap(),
+            pending: Vec::new(),
+        };
+        assert_eq!(client.line().await, "* welcome to the chat; your nickname?");
+        client.send(&format!("{name}\n")).await;
+        assert!(client.line().await.starts_with("* welcome"));
+        client
+    }
+
+    async fn send(&self, text: &str) {
+        self.stream
+            .write_all(text.as_bytes().to_vec())
+            .await
+            .0
+            .unwrap();
+    }
+
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=at).collect();
+                return String::from_utf8(line[..at].to_vec()).unwrap();
+            }
+            let (n, buf) = ringloop::wait_for(SOON, self.stream.read(Vec::with_capacity(4096)))
+                .await
+                .expect("no line from the chat server");
+            assert!(n.unwrap() > 0, "the chat server closed the connection");
+            self.pending.extend_from_slice(&buf);
+        }
+    }
+}
+
+matrix_test! {
+    fn a_reset_clients_half_line_is_not_broadcast(mode) {
+        const RESETTERS: usize = 25;
+        const MAX_LINES: usize = 50_000;
+        mode.run(async {
+            let server = chat::start_chat("127.0.0.1:0").await.unwrap();
+            let addr = server.local_addr().unwrap();
+            let (mut alice, _) = Client::join(addr, "alice").await;
+            let mut resetters = Vec::new();
+            for i in 0..RESETTERS {
+                let client = Resetter::join(addr, &format!("r{i}")).await;
+                assert_eq!(alice.line().await, format!("* r{i} joined"));
+                // Half a line: no newline before the reset.
+                client.send(&format!("half from r{i}")).await;
+                resetters.push(client);
+            }
+            // bob talks all the time: the server's writers send to every client.
+            let (bob, _) = Client::join(addr, "bob").await;
+            assert_eq!(alice.line().await, "* bob joined");
+            let talking = std::rc::Rc::new(std::cell::Cell::new(true));
+            let talker = {
+                let talking = talking.clone();
+                ringloop::spawn(async move {
+                    let mut n = 0;
+                    while talking.get() && n < MAX_LINES {
+                        bob.say(&format!("tick {n}"));
+                        bob.writer.drain().await.unwrap();
+                        n += 1;
+                        ringloop::yield_now().await;
+                    }
+                    bob.say("done");
+                    bob
+                })
+            };
+            for client in &mut resetters {
+                while !client.line().await.starts_with("bob: tick") {}
+            }
+            // Reset, while bob's lines are being sent to them.
+            drop(resetters);
+            ringloop::sleep(Duration::from_millis(200)).await;
+            talking.set(false);
+            let (mut half_lines, mut left) = (Vec::new(), 0);
+            loop {
+                let line = alice.line().await;
+                if line == "bob: done" {
+                    break;
+                }
+                if line.contains("half from") {
+                    half_lines.push(line);
+                } else if line.ends_with(" left") {
+                    left += 1;
+                }
+            }
+            let _bob = talker.await.unwrap();
+            eprintln!("{left} of {RESETTERS} departures seen");
+            assert!(half_lines.is_empty(), "reset clients' half lines were broadcast: {half_lines:?}");
+            drop(alice);
+            server.close();
         });
     }
 }

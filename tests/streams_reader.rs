@@ -1,6 +1,7 @@
 //! `StreamReader`: `read`, `read_to_end`, `readline`, `readexactly` (end of stream
 //! and I/O errors), `readuntil` (separators split across receives, the end of the
-//! stream, the limit, an empty separator), `at_eof`, `lines()`, `set_limit`, and the
+//! stream, the limit, an empty separator), `at_eof` (as soon as the end arrived),
+//! `lines()`, `set_limit`, and the
 //! cancel-safety of every method, case by case and randomized over seeds, on TCP
 //! and Unix connections.
 
@@ -184,9 +185,15 @@ matrix_test! {
             let error = e.error.as_ref().expect("an I/O error, not the end of the stream");
             assert_eq!(error.raw_os_error(), Some(libc::ECONNRESET), "{error}");
             assert_eq!(std::io::Error::from(e).raw_os_error(), Some(libc::ECONNRESET));
-            // The error was reported; the stream is over.
-            let after = ringloop::wait_for(SOON, reader.read(10)).await.unwrap();
-            assert!(matches!(&after, Ok(v) if v.is_empty()), "{after:?}");
+            // The error was reported; the stream is over, with that error (not a
+            // clean end), every time.
+            for _ in 0..2 {
+                let after = ringloop::wait_for(SOON, reader.read(10)).await.unwrap();
+                let after = after.expect_err("a reset stream ends with its error");
+                assert_eq!(after.raw_os_error(), Some(libc::ECONNRESET));
+            }
+            assert!(!reader.at_eof());
+            assert_eq!(reader.exception().and_then(|e| e.raw_os_error()), Some(libc::ECONNRESET));
 
             // readuntil and readline: the same, the partial bytes in the error.
             for line in [false, true] {
@@ -274,6 +281,39 @@ matrix_test! {
                 );
                 assert!(reader.at_eof());
                 assert_eq!(incomplete(reader.readuntil(b"|").await).partial, b"");
+            });
+        }
+    }
+}
+
+matrix_test! {
+    fn at_eof_once_the_end_has_arrived(mode) {
+        for kind in Kind::ALL {
+            mode.run(async move {
+                let (peer, mut reader, _writer) = stream_pair(kind).await;
+                peer.send(b"a\nb\n").await;
+                peer.shutdown_write();
+                assert_eq!(reader.readline().await.unwrap(), b"a\n");
+                assert_eq!(reader.readline().await.unwrap(), b"b\n");
+                if ringloop::features().multishot_recv_limit {
+                    // The end arrived behind the last bytes: known without a read
+                    // (once its completion is in, a loop turn or so later).
+                    let known = common::sleep_until_cond(SOON, || reader.at_eof()).await;
+                    assert!(known, "{kind:?}: at_eof stays false");
+                } else {
+                    // The end is a receive that returns 0: one more read.
+                    assert!(!reader.at_eof());
+                    assert_eq!(reader.read(10).await.unwrap(), b"");
+                    assert!(reader.at_eof());
+                }
+                // Never before the bytes are read.
+                let (peer, mut reader, _writer) = stream_pair(kind).await;
+                peer.send(b"a\nb\n").await;
+                peer.shutdown_write();
+                assert_eq!(reader.readline().await.unwrap(), b"a\n");
+                ringloop::sleep(Duration::from_millis(10)).await;
+                assert!(!reader.at_eof());
+                assert_eq!(reader.buffered(), 2);
             });
         }
     }

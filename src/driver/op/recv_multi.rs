@@ -251,6 +251,12 @@ impl RecvStream {
         Poll::Pending
     }
 
+    /// Whether the end of the stream has arrived with nothing left before it.
+    pub(crate) fn end_arrived(&self) -> bool {
+        let inbox = self.inbox.borrow();
+        inbox.eof && inbox.data.is_empty() && inbox.error.is_none()
+    }
+
     fn arm(&self, budget: usize) -> io::Result<Multishot> {
         let budget = u32::try_from(budget).unwrap_or(u32::MAX).max(1);
         let armed = context::with_core(|core| {

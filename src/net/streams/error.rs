@@ -1,4 +1,5 @@
-//! The errors of [`StreamReader`](super::StreamReader)'s exact and delimited reads.
+//! The errors of [`StreamReader`](super::StreamReader)'s exact and delimited reads,
+//! and [`SavedError`], an error kept to be reported again.
 
 use std::fmt;
 use std::io;
@@ -89,6 +90,32 @@ impl From<ReadUntilError> for io::Error {
         match e {
             ReadUntilError::Incomplete(e) => e.into(),
             overrun => io::Error::new(io::ErrorKind::InvalidData, overrun),
+        }
+    }
+}
+
+/// An error kept to report it to every later call (`io::Error` is not `Clone`).
+#[derive(Debug)]
+pub(crate) struct SavedError {
+    kind: io::ErrorKind,
+    raw: Option<i32>,
+    message: String,
+}
+
+impl SavedError {
+    pub(crate) fn new(e: &io::Error) -> SavedError {
+        SavedError {
+            kind: e.kind(),
+            raw: e.raw_os_error(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A new error like the saved one: the same errno, or the same kind and text.
+    pub(crate) fn to_error(&self) -> io::Error {
+        match self.raw {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(self.kind, self.message.clone()),
         }
     }
 }

@@ -22,8 +22,9 @@ use std::net::Shutdown;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use super::error::SavedError;
 pub(crate) use super::transport::SendOp;
-use super::writer::{Ending, SavedError, WriterShared};
+use super::writer::{Ending, WriterShared};
 use crate::buf::{IoBuf, Slice};
 
 /// Marks the flusher gone when its task ends, however it ends (cancelled at
@@ -66,6 +67,26 @@ pub(crate) fn run(shared: Rc<WriterShared>) -> impl Future<Output = ()> {
     async move {
         let shared = &alive.0;
         poll_fn(|cx| poll_flush(shared, cx)).await;
+    }
+}
+
+/// Takes in the result of a send that completed, as the flusher task would at its
+/// next poll (with its waker, which the poll keeps registered): for the reader
+/// half, before it reports the end of the stream (see `transport.rs`).
+pub(crate) fn settle(shared: &WriterShared) {
+    let waker = {
+        let state = shared.state.borrow();
+        if state.done || state.op.is_none() {
+            return;
+        }
+        state.flusher_waker.clone()
+    };
+    if let Some(waker) = waker {
+        let mut cx = Context::from_waker(&waker);
+        if poll_flush(shared, &mut cx).is_ready() {
+            // Done here: let the flusher task see it and exit.
+            waker.wake();
+        }
     }
 }
 
@@ -122,6 +143,8 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
                 }
                 Err(e) => e,
             };
+            // The reader half reports it too, instead of a clean end of stream.
+            shared.transport.note_error(&error);
             state.error = Some(SavedError::new(&error));
             state.done = true;
             state.paused = false;

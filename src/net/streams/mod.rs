@@ -14,6 +14,8 @@ mod flusher;
 mod reader;
 mod receive;
 mod server;
+#[cfg(test)]
+mod tests;
 mod transport;
 mod writer;
 
@@ -25,11 +27,11 @@ pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};
 
 use crate::driver::fd::SharedFd;
 use crate::net::socket::Socket;
-use transport::{Pipe, Transport};
+use transport::Transport;
 
 /// The reader and writer of a connected stream socket.
 pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
-    let transport = Transport::Socket(socket);
+    let transport = Transport::socket(socket);
     (
         StreamReader::new(transport.clone()),
         StreamWriter::new(transport),
@@ -38,10 +40,10 @@ pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
 
 /// A reader of the read end of a pipe (non-blocking).
 pub(crate) fn pipe_reader(fd: SharedFd) -> StreamReader {
-    StreamReader::new(Transport::Pipe(Pipe::new(fd)))
+    StreamReader::new(Transport::pipe(fd))
 }
 
 /// A writer of the write end of a pipe (non-blocking).
 pub(crate) fn pipe_writer(fd: SharedFd) -> StreamWriter {
-    StreamWriter::new(Transport::Pipe(Pipe::new(fd)))
+    StreamWriter::new(Transport::pipe(fd))
 }

@@ -14,6 +14,11 @@
 //! for plus 64 KiB. While a read waits on a multishot receive, the buffer is lent
 //! to the receive's inbox, where the arriving bytes are appended to it; every read
 //! starts by taking it back (`reclaim`).
+//!
+//! The end of the stream: a receive that returns 0, or (multishot) an end that
+//! arrived in the inbox. If the connection was lost with an error by then, seen
+//! by either half (the writer's send met the reset, see `transport.rs`), reads end
+//! with that error, after every byte received before it.
 
 use std::future::poll_fn;
 use std::io;
@@ -22,7 +27,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::error::{IncompleteReadError, ReadUntilError};
+use super::error::{IncompleteReadError, ReadUntilError, SavedError};
 use super::receive::Inflow;
 use super::transport::Transport;
 
@@ -45,6 +50,11 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// the kernel's buffers. What a read "asks for": `read(n)` any byte,
 /// `readexactly(n)` n bytes, `readuntil`/`readline` the limit plus the separator,
 /// `read_to_end` everything.
+///
+/// A connection reset (or another error that ends the connection), whether this
+/// reader or the connection's [`StreamWriter`](crate::net::StreamWriter) met it,
+/// ends the stream with that error rather than a clean end: reads return the
+/// bytes that came before it, then fail with it, every time.
 ///
 /// ```
 /// use ringloop::net::{TcpListener, TcpStream};
@@ -70,7 +80,11 @@ pub struct StreamReader {
     /// Buffered bytes are `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
+    /// The end of the stream was reached.
     eof: bool,
+    /// The connection was lost with this error before the end was reached: the
+    /// end reads as the error.
+    lost: Option<SavedError>,
     limit: usize,
     /// Where `readuntil` resumes its search for the separator (bytes of
     /// `buf[pos..]` already searched), so a long wait does not rescan. Only valid
@@ -97,6 +111,7 @@ impl StreamReader {
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            lost: None,
             limit: DEFAULT_LIMIT,
             searched: 0,
         }
@@ -123,9 +138,31 @@ impl StreamReader {
         self.inflow.reclaim(&mut self.buf);
     }
 
-    /// Whether the stream has ended and every byte was read (asyncio's `at_eof`).
+    /// Whether the stream has ended and every byte was read (asyncio's `at_eof`):
+    /// true as soon as the end has arrived and nothing is buffered, without
+    /// another read. On the multishot path an end that arrived with the last
+    /// bytes counts; on the single-shot paths (epoll, pipes, older kernels) the end
+    /// is known once a receive returned it. False when the stream ended with an
+    /// error (see [`exception`](Self::exception)).
     pub fn at_eof(&self) -> bool {
-        self.eof && self.buffered() == 0
+        if self.buffered() > 0 {
+            return false;
+        }
+        if self.eof {
+            return self.lost.is_none();
+        }
+        self.inflow.end_arrived() && self.inflow.transport().lost().is_none()
+    }
+
+    /// The error that ended the connection, if one did: a reset seen by this
+    /// reader or by the writer of the same connection (asyncio's `exception()`
+    /// after `connection_lost(exc)`). A copy: the same errno, or the same kind and
+    /// message.
+    pub fn exception(&self) -> Option<io::Error> {
+        if let Some(e) = &self.lost {
+            return Some(e.to_error());
+        }
+        self.inflow.transport().lost()
     }
 
     /// Up to `n` bytes: what is buffered, or else what the next receive brings.
@@ -138,12 +175,16 @@ impl StreamReader {
 
     /// Everything up to the end of the stream (asyncio's `read(-1)`).
     ///
-    /// Cancel-safe: bytes received before the drop stay buffered.
+    /// Cancel-safe: bytes received before the drop stay buffered; so do they
+    /// when the stream ends with an error.
     pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
         poll_fn(|cx| {
             self.reclaim();
             while !self.eof {
                 std::task::ready!(self.poll_fill(usize::MAX, cx))?;
+            }
+            if let Some(e) = &self.lost {
+                return Poll::Ready(Err(e.to_error()));
             }
             Poll::Ready(Ok(self.take(usize::MAX)))
         })
@@ -234,21 +275,38 @@ impl StreamReader {
     }
 
     /// Receives more into the buffer for a read that needs `want` bytes
-    /// buffered (and has fewer): `Ok(n)` bytes arrived (0: end of stream,
-    /// remembered).
+    /// buffered (and has fewer): `Ok(n)` bytes arrived, `Ok(0)` the stream ended.
+    /// An end after the connection was lost is that error, every time.
     fn poll_fill(&mut self, want: usize, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.eof {
-            return Poll::Ready(Ok(0));
+            return match &self.lost {
+                Some(e) => Poll::Ready(Err(e.to_error())),
+                None => Poll::Ready(Ok(0)),
+            };
         }
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let n = std::task::ready!(self.inflow.poll_fill(&mut self.buf, want, cx))?;
-        if n == 0 {
-            self.eof = true;
+        match std::task::ready!(self.inflow.poll_fill(&mut self.buf, want, cx)) {
+            Ok(0) => {
+                let transport = self.inflow.transport();
+                // A send that met a reset may have completed unseen: see it first.
+                transport.settle_writer();
+                self.eof = true;
+                self.lost = transport.lost().map(|e| SavedError::new(&e));
+                match &self.lost {
+                    Some(e) => Poll::Ready(Err(e.to_error())),
+                    None => Poll::Ready(Ok(0)),
+                }
+            }
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) => {
+                // The writer half fails with it too.
+                self.inflow.transport().note_error(&e);
+                Poll::Ready(Err(e))
+            }
         }
-        Poll::Ready(Ok(n))
     }
 
     fn poll_read(&mut self, n: usize, cx: &mut Context<'_>) -> Poll<io::Result<Vec<u8>>> {
@@ -256,8 +314,10 @@ impl StreamReader {
             return Poll::Ready(Ok(Vec::new()));
         }
         self.reclaim();
-        while self.buf.len() == self.pos && !self.eof {
-            std::task::ready!(self.poll_fill(1, cx))?;
+        while self.buf.len() == self.pos {
+            if std::task::ready!(self.poll_fill(1, cx))? == 0 {
+                break;
+            }
         }
         Poll::Ready(Ok(self.take(n)))
     }

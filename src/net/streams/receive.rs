@@ -162,4 +162,11 @@ impl Inflow {
             stream.take(buf);
         }
     }
+
+    /// Whether the end of the stream has arrived, with no received byte left
+    /// before it (known without a receive on the multishot path only: elsewhere
+    /// the end is a receive that returned 0).
+    pub(crate) fn end_arrived(&self) -> bool {
+        matches!(&self.receiver, Receiver::Multishot(stream) if stream.end_arrived())
+    }
 }

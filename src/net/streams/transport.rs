@@ -1,26 +1,84 @@
-//! [`Transport`]: the descriptor under a stream reader or writer, and the one
-//! receive that a reader keeps in flight.
+//! [`Transport`]: the descriptor under a stream reader or writer, what the two
+//! halves of one connection know about its loss, and the one receive that a
+//! reader keeps in flight.
+//!
+//! The kernel reports a reset (`ECONNRESET`) once, to the first operation that
+//! touches the socket after it. When that is the writer's send, the reader's next
+//! receive only sees the end of the stream, and the other way round. So the
+//! halves share the connection's fate ([`Transport::lost`]): an error that ended
+//! either half is recorded here, and the reader reports it instead of a clean end
+//! of stream, the writer instead of accepting more data. Before the reader calls
+//! an end of stream clean, it takes in the result of a send that has completed but
+//! that the writer's task has not looked at yet ([`Transport::settle_writer`]),
+//! so the order in which the two tasks run cannot turn a reset into a clean end.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
+use super::error::SavedError;
+use super::flusher;
+use super::writer::WriterShared;
 use crate::buf::{BufResult, Slice};
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{Op, Read, Recv, RecvStream, Send, Write};
 use crate::net::socket::Socket;
 
-/// What a stream reads from and writes to.
+/// What a stream reads from and writes to: the descriptor, and the state the
+/// reader and the writer of one connection share. Clones share both.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    io: Io,
+    shared: Rc<Connection>,
+}
+
 #[derive(Clone, Debug)]
-pub(crate) enum Transport {
+enum Io {
     /// A connected stream socket (TCP or Unix).
     Socket(Socket),
     /// One end of a pipe (a child process's stdin, stdout or stderr).
     Pipe(Pipe),
+}
+
+/// What the two halves of a connection share.
+#[derive(Default)]
+struct Connection {
+    /// The error that ended the connection, as the first half to meet it saw it.
+    lost: RefCell<Option<SavedError>>,
+    /// The writer half, if one was made, to take in a completed send's result.
+    writer: RefCell<Weak<WriterShared>>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("io", &self.io)
+            .field("lost", &*self.shared.lost.borrow())
+            .finish()
+    }
+}
+
+/// Whether an error of a receive or a send means the connection is gone (a
+/// reset, a broken pipe, a timeout...), rather than a passing condition (an
+/// interruption, a lack of memory or buffers), or an error of ours (the runtime
+/// shut down, a stream used on another runtime), which carry no errno.
+fn ends_connection(e: &io::Error) -> bool {
+    match e.raw_os_error() {
+        Some(code) => ![
+            libc::EINTR,
+            libc::EAGAIN,
+            libc::ENOBUFS,
+            libc::ENOMEM,
+            libc::ECANCELED,
+        ]
+        .contains(&code),
+        None => false,
+    }
 }
 
 /// One end of a pipe, non-blocking. Pipes have no `recv`/`send` nor `shutdown`:
@@ -50,23 +108,73 @@ fn pipe_closed() -> io::Error {
 }
 
 impl Transport {
+    /// A connected stream socket's transport.
+    pub(crate) fn socket(socket: Socket) -> Transport {
+        Transport {
+            io: Io::Socket(socket),
+            shared: Rc::default(),
+        }
+    }
+
+    /// A pipe end's transport.
+    pub(crate) fn pipe(fd: SharedFd) -> Transport {
+        Transport {
+            io: Io::Pipe(Pipe::new(fd)),
+            shared: Rc::default(),
+        }
+    }
+
+    /// Records `e`, met by either half, if it ends the connection and is the
+    /// first such error. Returns whether it does.
+    pub(crate) fn note_error(&self, e: &io::Error) -> bool {
+        if !ends_connection(e) {
+            return false;
+        }
+        let mut lost = self.shared.lost.borrow_mut();
+        if lost.is_none() {
+            *lost = Some(SavedError::new(e));
+        }
+        true
+    }
+
+    /// The error that ended the connection, if one did.
+    pub(crate) fn lost(&self) -> Option<io::Error> {
+        self.shared.lost.borrow().as_ref().map(SavedError::to_error)
+    }
+
+    /// Remembers the writer half (weakly: the writer holds the transport, and a
+    /// dropped writer's flusher task still finishes on its own).
+    pub(crate) fn set_writer(&self, writer: Weak<WriterShared>) {
+        *self.shared.writer.borrow_mut() = writer;
+    }
+
+    /// Lets the writer half take in the result of a send that completed, as its
+    /// own task would at its next poll: called by the reader before it reports a
+    /// clean end of stream, so that a reset the send met is known by then.
+    pub(crate) fn settle_writer(&self) {
+        let writer = self.shared.writer.borrow().upgrade();
+        if let Some(writer) = writer {
+            flusher::settle(&writer);
+        }
+    }
+
     /// How a reader on this transport receives, on the running driver: one
     /// multishot receive for the stream's life where the kernel has it (6.0),
     /// else one receive at a time.
     pub(crate) fn receiver(&self) -> Receiver {
-        match self {
-            Transport::Socket(s) if RecvStream::available() => {
+        match &self.io {
+            Io::Socket(s) if RecvStream::available() => {
                 Receiver::Multishot(RecvStream::new(s.fd().clone()))
             }
-            Transport::Socket(_) | Transport::Pipe(_) => Receiver::Single(None),
+            Io::Socket(_) | Io::Pipe(_) => Receiver::Single(None),
         }
     }
 
     /// A receive into `buf`, to be kept in the reader until it completes.
     pub(crate) fn receive(&self, buf: Vec<u8>) -> Receive {
-        match self {
-            Transport::Socket(s) => Receive::Socket(Op::new(Recv::new(s.fd().clone(), buf, false))),
-            Transport::Pipe(p) => match p.fd() {
+        match &self.io {
+            Io::Socket(s) => Receive::Socket(Op::new(Recv::new(s.fd().clone(), buf, false))),
+            Io::Pipe(p) => match p.fd() {
                 Some(fd) => Receive::Pipe(Op::new(Read::new(fd, buf, None))),
                 None => Receive::Closed(Some(buf)),
             },
@@ -75,9 +183,9 @@ impl Transport {
 
     /// One send of `buf`'s bytes (maybe fewer are sent), not yet polled.
     pub(crate) fn send_op(&self, buf: Slice<Vec<u8>>) -> SendOp {
-        match self {
-            Transport::Socket(s) => SendOp::Socket(Op::new(Send::new(s.fd().clone(), buf, false))),
-            Transport::Pipe(p) => match p.fd() {
+        match &self.io {
+            Io::Socket(s) => SendOp::Socket(Op::new(Send::new(s.fd().clone(), buf, false))),
+            Io::Pipe(p) => match p.fd() {
                 Some(fd) => SendOp::Pipe(Op::new(Write::pipe(fd, buf))),
                 None => SendOp::Closed(Some(buf)),
             },
@@ -85,10 +193,10 @@ impl Transport {
     }
 
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Transport::Socket(s) => s.shutdown(how),
+        match &self.io {
+            Io::Socket(s) => s.shutdown(how),
             // A pipe end has one direction: shutting it down closes it.
-            Transport::Pipe(p) => {
+            Io::Pipe(p) => {
                 let fd = p.fd.borrow_mut().take();
                 drop(fd);
                 Ok(())
@@ -96,10 +204,10 @@ impl Transport {
         }
     }
 
-    pub(crate) fn socket(&self) -> Option<&Socket> {
-        match self {
-            Transport::Socket(s) => Some(s),
-            Transport::Pipe(_) => None,
+    pub(crate) fn as_socket(&self) -> Option<&Socket> {
+        match &self.io {
+            Io::Socket(s) => Some(s),
+            Io::Pipe(_) => None,
         }
     }
 }

@@ -22,6 +22,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
+use super::error::SavedError;
 use super::flusher::{self, SendOp};
 use super::transport::Transport;
 use crate::wait_list::{ListedWait, WaitList};
@@ -38,31 +39,6 @@ pub(crate) enum Ending {
     Eof,
     /// `close`: shut down both halves.
     Close,
-}
-
-/// An error kept to report it to every later call (`io::Error` is not `Clone`).
-#[derive(Debug)]
-pub(crate) struct SavedError {
-    kind: io::ErrorKind,
-    raw: Option<i32>,
-    message: String,
-}
-
-impl SavedError {
-    pub(crate) fn new(e: &io::Error) -> SavedError {
-        SavedError {
-            kind: e.kind(),
-            raw: e.raw_os_error(),
-            message: e.to_string(),
-        }
-    }
-
-    pub(crate) fn to_error(&self) -> io::Error {
-        match self.raw {
-            Some(code) => io::Error::from_raw_os_error(code),
-            None => io::Error::new(self.kind, self.message.clone()),
-        }
-    }
 }
 
 /// The writer's state, shared with its flusher.
@@ -113,6 +89,14 @@ impl WriterShared {
     /// A wait on the writer's list of waiters (for `drain` and `wait_closed`).
     fn listed_wait(&self) -> ListedWait<'_, WriterState> {
         ListedWait::new(&self.state, |state| &mut state.waiters)
+    }
+
+    /// Why the writer cannot go on: the error that ended the connection (seen
+    /// by either half), else the writer's own (the runtime shut down).
+    pub(crate) fn failure(&self, state: &WriterState) -> Option<io::Error> {
+        self.transport
+            .lost()
+            .or_else(|| state.error.as_ref().map(SavedError::to_error))
     }
 
     /// See [`StreamWriter::abort`].
@@ -178,7 +162,7 @@ fn closed_error() -> io::Error {
 
 impl StreamWriter {
     pub(crate) fn new(transport: Transport) -> StreamWriter {
-        StreamWriter {
+        let writer = StreamWriter {
             shared: Rc::new(WriterShared {
                 transport,
                 state: RefCell::new(WriterState {
@@ -196,19 +180,25 @@ impl StreamWriter {
                     waiters: WaitList::new(),
                 }),
             }),
-        }
+        };
+        writer
+            .shared
+            .transport
+            .set_writer(Rc::downgrade(&writer.shared));
+        writer
     }
 
     /// Buffers `data` to be sent; never waits. Call [`drain`](Self::drain) to let
     /// the buffer empty when much is written.
     ///
-    /// Fails if the writer is closing (after `write_eof` or `close`), if an earlier
-    /// send failed (the peer reset the connection: the same error again), or
-    /// outside a ringloop runtime. Nothing is buffered then.
+    /// Fails if the writer is closing (after `write_eof` or `close`), if the
+    /// connection was lost (an earlier send failed, or the reader half met a
+    /// reset: that error again), or outside a ringloop runtime. Nothing is
+    /// buffered then.
     pub fn write(&self, data: &[u8]) -> io::Result<()> {
         let mut state = self.shared.state.borrow_mut();
-        if let Some(e) = &state.error {
-            return Err(e.to_error());
+        if let Some(e) = self.shared.failure(&state) {
+            return Err(e);
         }
         if state.ending != Ending::Open {
             return Err(closed_error());
@@ -273,15 +263,16 @@ impl StreamWriter {
 
     /// Waits until the buffer is back under the low-water mark, if the writer is
     /// paused (above the high-water mark); returns at once otherwise. Gives the
-    /// error of a failed send.
+    /// error that ended the connection (a failed send, or a reset the reader half
+    /// met).
     ///
     /// Cancel-safe: the data stays buffered and is sent anyway.
     pub async fn drain(&self) -> io::Result<()> {
         let mut wait = self.shared.listed_wait();
         poll_fn(|cx| {
             wait.poll_until(cx, |state| {
-                if let Some(e) = &state.error {
-                    return Some(Err(e.to_error()));
+                if let Some(e) = self.shared.failure(state) {
+                    return Some(Err(e));
                 }
                 (!state.paused || state.done).then_some(Ok(()))
             })
@@ -346,23 +337,24 @@ impl StreamWriter {
         Rc::downgrade(&self.shared)
     }
 
-    /// Whether `close` or `write_eof` was called, or the writer failed.
+    /// Whether `close` or `write_eof` was called, or the writer failed (or the
+    /// connection was lost).
     pub fn is_closing(&self) -> bool {
         let state = self.shared.state.borrow();
-        state.ending != Ending::Open || state.error.is_some()
+        state.ending != Ending::Open || self.shared.failure(&state).is_some()
     }
 
     /// Waits until the writer is done: everything buffered was sent and the
     /// connection shut down after [`close`](Self::close) or
-    /// [`write_eof`](Self::write_eof), or a send failed (its error).
+    /// [`write_eof`](Self::write_eof), or the connection was lost (its error).
     ///
     /// Cancel-safe.
     pub async fn wait_closed(&self) -> io::Result<()> {
         let mut wait = self.shared.listed_wait();
         poll_fn(|cx| {
             wait.poll_until(cx, |state| {
-                if let Some(e) = &state.error {
-                    return Some(Err(e.to_error()));
+                if let Some(e) = self.shared.failure(state) {
+                    return Some(Err(e));
                 }
                 state.done.then_some(Ok(()))
             })
@@ -403,7 +395,7 @@ impl StreamWriter {
     fn socket(&self) -> io::Result<&crate::net::socket::Socket> {
         self.shared
             .transport
-            .socket()
+            .as_socket()
             .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "not a socket"))
     }
 }
