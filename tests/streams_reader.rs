@@ -335,10 +335,11 @@ matrix_test! {
                 assert_eq!(overrun(reader.readuntil(b"||").await), 10, "again");
                 assert_eq!(reader.readexactly(16).await.unwrap(), b"0123456789||rest");
 
-                // Not found within the limit: `consumed` counts the buffered bytes.
+                // Not found within the limit: `consumed` counts the buffered bytes
+                // where no separator starts (asyncio's: all but the last one here).
                 peer.send(b"0123456789abc").await;
                 fill(&mut reader, 13).await;
-                assert_eq!(overrun(reader.readuntil(b"||").await), 13);
+                assert_eq!(overrun(reader.readuntil(b"||").await), 12);
                 assert_eq!(reader.buffered(), 13);
                 assert_eq!(reader.readexactly(13).await.unwrap(), b"0123456789abc");
 

@@ -5,7 +5,8 @@
 //! | `asyncio.open_connection(host, port)` | [`open_connection`]`(addr)` → `(StreamReader, StreamWriter)` |
 //! | `asyncio.start_server(cb, host, port)` | [`start_server`]`(cb, addr)` → [`Server`] |
 //! | `open_unix_connection`, `start_unix_server` | [`open_unix_connection`], [`start_unix_server`] |
-//! | `StreamReader.read/readline/readexactly/readuntil` | [`StreamReader`] |
+//! | `StreamReader.read/readline/readexactly/readuntil` | [`StreamReader`] (`readuntil((a, b))`: [`StreamReader::readuntil_any`]) |
+//! | `StreamReader()`, `feed_data/feed_eof/set_exception/exception` | [`StreamReader::new`], [`StreamFeeder`] |
 //! | `StreamWriter.write/drain/write_eof/close/wait_closed` | [`StreamWriter`] |
 //! | `loop.sock_*`, raw sockets | [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`], [`UnixStream`] |
 //!
@@ -46,7 +47,8 @@ pub use addr::ToSocketAddrs;
 pub use std::net::Shutdown;
 pub use streams::{
     open_connection, open_unix_connection, start_server, start_unix_server, IncompleteReadError,
-    Lines, ReadUntilError, Server, StreamReader, StreamWriter, DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
+    Lines, ReadUntilError, Server, StreamFeeder, StreamReader, StreamWriter, DEFAULT_HIGH_WATER,
+    DEFAULT_LIMIT,
 };
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;

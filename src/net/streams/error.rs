@@ -54,7 +54,8 @@ pub enum ReadUntilError {
     Incomplete(IncompleteReadError),
     /// The separator is further than the reader's limit (found past it, or not
     /// found within it), like asyncio's `LimitOverrunError`. `consumed` counts the
-    /// bytes before the separator, or the bytes buffered when it was not found.
+    /// bytes before the separator, or, when it was not found, the buffered bytes
+    /// where no separator starts (all but the last `longest separator - 1`).
     /// `readuntil` leaves the data in the buffer; `readline` drops it (up to and
     /// including the separator if it was found), as asyncio does.
     LimitOverrun {

@@ -2,7 +2,8 @@
 //! [`open_connection`], and servers ([`start_server`], [`Server`]).
 //!
 //! * `reader.rs`: the buffered reader, one receive kept in flight inside it;
-//!   `receive.rs`: how it receives, and how much (its flow control and bound).
+//!   `receive.rs`: how it receives, and how much (its flow control and bound);
+//!   `feed.rs`: what the program feeds it instead.
 //! * `writer.rs` and `flusher.rs`: the buffered writer and the task that sends
 //!   its buffer, with asyncio's high/low water marks.
 //! * `server.rs`: accept loops and connection tasks.
@@ -10,6 +11,7 @@
 
 mod connect;
 mod error;
+mod feed;
 mod flusher;
 mod reader;
 mod receive;
@@ -21,6 +23,7 @@ mod writer;
 
 pub use connect::{open_connection, open_unix_connection};
 pub use error::{IncompleteReadError, ReadUntilError};
+pub use feed::StreamFeeder;
 pub use reader::{Lines, StreamReader, DEFAULT_LIMIT};
 pub use server::{start_server, start_unix_server, Server};
 pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};
@@ -33,14 +36,14 @@ use transport::Transport;
 pub(crate) fn split(socket: Socket) -> (StreamReader, StreamWriter) {
     let transport = Transport::socket(socket);
     (
-        StreamReader::new(transport.clone()),
+        StreamReader::from_transport(transport.clone()),
         StreamWriter::new(transport),
     )
 }
 
 /// A reader of the read end of a pipe (non-blocking).
 pub(crate) fn pipe_reader(fd: SharedFd) -> StreamReader {
-    StreamReader::new(Transport::pipe(fd))
+    StreamReader::from_transport(Transport::pipe(fd))
 }
 
 /// A writer of the write end of a pipe (non-blocking).

@@ -1,4 +1,5 @@
-//! [`StreamReader`]: asyncio's buffered reader over a stream transport.
+//! [`StreamReader`]: asyncio's buffered reader over a stream transport, or fed
+//! by the program.
 //!
 //! The reader owns a buffer and at most one receive in flight (on io_uring with
 //! multishot receive: one multishot receive at a time, see
@@ -16,20 +17,26 @@
 //! starts by taking it back (`reclaim`).
 //!
 //! The end of the stream: a receive that returns 0, or (multishot) an end that
-//! arrived in the inbox. If the connection was lost with an error by then, seen
-//! by either half (the writer's send met the reset, see `transport.rs`), reads end
-//! with that error, after every byte received before it.
+//! arrived in the inbox, or `feed_eof`. If the connection was lost with an error
+//! by then, seen by either half (the writer's send met the reset, see
+//! `transport.rs`), reads end with that error, after every byte received before it.
 
+use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
 use super::error::{IncompleteReadError, ReadUntilError, SavedError};
+use super::feed::Feed;
 use super::receive::Inflow;
 use super::transport::Transport;
+
+mod fed;
+mod until;
 
 /// The default limit of `readuntil` / `readline`, as asyncio's (64 KiB).
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
@@ -42,7 +49,9 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// From [`open_connection`](crate::net::open_connection), a server callback of
 /// [`start_server`](crate::net::start_server),
 /// [`TcpStream::into_streams`](crate::net::TcpStream::into_streams), or a child
-/// process's piped stdout or stderr ([`Child`](crate::process::Child)).
+/// process's piped stdout or stderr ([`Child`](crate::process::Child)); or
+/// [`StreamReader::new`], a reader without a transport that reads what the
+/// program feeds it.
 ///
 /// It receives only while a read needs more than it holds, and holds less than
 /// what that read asks for plus 64 KiB (asyncio pauses its transport above twice
@@ -75,28 +84,33 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// # });
 /// ```
 pub struct StreamReader {
-    /// The transport and its receive in flight.
-    inflow: Inflow,
+    /// The transport and its receive in flight; `None` without a transport.
+    inflow: Option<Inflow>,
+    /// What a `StreamFeeder` (or `feed_data`) handed over and the buffer has
+    /// not taken yet; made by the first feed.
+    feed: Option<Rc<RefCell<Feed>>>,
     /// Buffered bytes are `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
-    /// The end of the stream was reached.
+    /// The end of the stream was reached (received, or fed).
     eof: bool,
     /// The connection was lost with this error before the end was reached: the
     /// end reads as the error.
     lost: Option<SavedError>,
+    /// Set by `set_exception`: every read fails with it.
+    exception: Option<SavedError>,
     limit: usize,
-    /// Where `readuntil` resumes its search for the separator (bytes of
-    /// `buf[pos..]` already searched), so a long wait does not rescan. Only valid
-    /// for the separator of the call that set it: each `readuntil`, `readline`
-    /// and `lines()` starts again from 0.
+    /// Where `readuntil` resumes its search for the separators: no separator
+    /// starts in `buf[pos..][..searched]` (asyncio's `offset`), so a long wait
+    /// does not rescan. Only valid for the separators of the call that set it:
+    /// each `readuntil`, `readline` and `lines()` starts again from 0.
     searched: usize,
 }
 
 impl std::fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamReader")
-            .field("transport", self.inflow.transport())
+            .field("transport", &self.inflow.as_ref().map(Inflow::transport))
             .field("buffered", &self.buffered())
             .field("eof", &self.eof)
             .field("limit", &self.limit)
@@ -104,17 +118,54 @@ impl std::fmt::Debug for StreamReader {
     }
 }
 
+impl Default for StreamReader {
+    fn default() -> StreamReader {
+        StreamReader::new()
+    }
+}
+
 impl StreamReader {
-    pub(crate) fn new(transport: Transport) -> StreamReader {
+    pub(crate) fn from_transport(transport: Transport) -> StreamReader {
         StreamReader {
-            inflow: Inflow::new(transport),
+            inflow: Some(Inflow::new(transport)),
+            ..StreamReader::new()
+        }
+    }
+
+    /// A reader without a transport, like asyncio's `StreamReader()`: it reads
+    /// what [`feed_data`](Self::feed_data) (or a [`StreamFeeder`](crate::net::StreamFeeder)) hands it, up to
+    /// [`feed_eof`](Self::feed_eof). For protocol tests and parsers.
+    ///
+    /// ```
+    /// use ringloop::net::StreamReader;
+    /// # ringloop::run(async {
+    /// let mut reader = StreamReader::new();
+    /// reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    /// reader.feed_eof();
+    /// assert_eq!(reader.readuntil(b"\r\n").await.unwrap(), b"GET / HTTP/1.1\r\n");
+    /// assert_eq!(reader.readuntil(b"\r\n\r\n").await.unwrap(), b"Host: x\r\n\r\n");
+    /// assert!(reader.at_eof());
+    /// # });
+    /// ```
+    pub fn new() -> StreamReader {
+        StreamReader {
+            inflow: None,
+            feed: None,
             buf: Vec::new(),
             pos: 0,
             eof: false,
             lost: None,
+            exception: None,
             limit: DEFAULT_LIMIT,
             searched: 0,
         }
+    }
+
+    /// [`new`](Self::new) with the limit of `readuntil`/`readline` (at least 1).
+    pub fn with_limit(limit: usize) -> StreamReader {
+        let mut reader = StreamReader::new();
+        reader.set_limit(limit);
+        reader
     }
 
     /// The limit of `readuntil`/`readline` (default [`DEFAULT_LIMIT`]).
@@ -127,15 +178,17 @@ impl StreamReader {
         self.limit = limit.max(1);
     }
 
-    /// Bytes received and not read yet.
+    /// Bytes received (or fed) and not read yet.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos + self.inflow.held()
+        self.buf.len() - self.pos + self.inflow.as_ref().map_or(0, Inflow::held)
     }
 
     /// Brings what arrived meanwhile into the buffer (and takes the buffer back
     /// from a multishot receive it was lent to): every read starts with this.
     fn reclaim(&mut self) {
-        self.inflow.reclaim(&mut self.buf);
+        if let Some(inflow) = &mut self.inflow {
+            inflow.reclaim(&mut self.buf);
+        }
     }
 
     /// Whether the stream has ended and every byte was read (asyncio's `at_eof`):
@@ -145,24 +198,25 @@ impl StreamReader {
     /// is known once a receive returned it. False when the stream ended with an
     /// error (see [`exception`](Self::exception)).
     pub fn at_eof(&self) -> bool {
-        if self.buffered() > 0 {
+        if self.buffered() > 0 || self.exception.is_some() {
             return false;
         }
         if self.eof {
             return self.lost.is_none();
         }
-        self.inflow.end_arrived() && self.inflow.transport().lost().is_none()
-    }
-
-    /// The error that ended the connection, if one did: a reset seen by this
-    /// reader or by the writer of the same connection (asyncio's `exception()`
-    /// after `connection_lost(exc)`). A copy: the same errno, or the same kind and
-    /// message.
-    pub fn exception(&self) -> Option<io::Error> {
-        if let Some(e) = &self.lost {
-            return Some(e.to_error());
+        if let Some(feed) = &self.feed {
+            let feed = feed.borrow();
+            if !feed.data.is_empty() || feed.exception.is_some() {
+                return false;
+            }
+            if feed.eof {
+                return true;
+            }
         }
-        self.inflow.transport().lost()
+        match &self.inflow {
+            Some(inflow) => inflow.end_arrived() && inflow.transport().lost().is_none(),
+            None => false,
+        }
     }
 
     /// Up to `n` bytes: what is buffered, or else what the next receive brings.
@@ -179,6 +233,9 @@ impl StreamReader {
     /// when the stream ends with an error.
     pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
         poll_fn(|cx| {
+            if let Some(e) = self.failed() {
+                return Poll::Ready(Err(e));
+            }
             self.reclaim();
             while !self.eof {
                 std::task::ready!(self.poll_fill(usize::MAX, cx))?;
@@ -201,14 +258,38 @@ impl StreamReader {
 
     /// Bytes up to and including `separator`. At the end of the stream before it,
     /// `Incomplete` with every remaining byte; past the limit, `LimitOverrun` with
-    /// the data left in the buffer.
+    /// the data left in the buffer (asyncio's rules: the limit counts the bytes
+    /// before the separator).
     ///
     /// Cancel-safe. An empty separator is an `Incomplete` error of kind
     /// `InvalidInput` that consumes nothing.
     pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>, ReadUntilError> {
-        // An earlier, cancelled call may have searched for another separator.
+        self.readuntil_any(&[separator]).await
+    }
+
+    /// Bytes up to and including the first of several separators to end
+    /// (asyncio 3.13's `readuntil` with a tuple): the shortest possible result
+    /// that ends with any of them. For the limit, the match is the shortest
+    /// separator that ends there.
+    ///
+    /// ```
+    /// use ringloop::net::StreamReader;
+    /// # ringloop::run(async {
+    /// let mut reader = StreamReader::new();
+    /// reader.feed_data(b"one\r\ntwo\nthree").unwrap();
+    /// reader.feed_eof();
+    /// assert_eq!(reader.readuntil_any(&[b"\r\n", b"\n"]).await.unwrap(), b"one\r\n");
+    /// assert_eq!(reader.readuntil_any(&[b"\r\n", b"\n"]).await.unwrap(), b"two\n");
+    /// assert!(reader.readuntil_any(&[b"\r\n", b"\n"]).await.is_err()); // "three", then the end
+    /// # });
+    /// ```
+    ///
+    /// Cancel-safe. No separator, or an empty one, is an `Incomplete` error of
+    /// kind `InvalidInput` that consumes nothing.
+    pub async fn readuntil_any(&mut self, separators: &[&[u8]]) -> Result<Vec<u8>, ReadUntilError> {
+        // An earlier, cancelled call may have searched for other separators.
         self.searched = 0;
-        poll_fn(|cx| self.poll_readuntil(separator, cx)).await
+        poll_fn(|cx| self.poll_readuntil(separators, cx)).await
     }
 
     /// One line, up to and including `\n`; at the end of the stream, the last
@@ -274,23 +355,47 @@ impl StreamReader {
         }
     }
 
-    /// Receives more into the buffer for a read that needs `want` bytes
+    /// Brings more bytes into the buffer for a read that needs `want` of them
     /// buffered (and has fewer): `Ok(n)` bytes arrived, `Ok(0)` the stream ended.
     /// An end after the connection was lost is that error, every time.
     fn poll_fill(&mut self, want: usize, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.failed() {
+            return Poll::Ready(Err(e));
+        }
+        self.reclaim();
+        let before = self.buf.len() - self.pos;
+        if self.take_feed() {
+            if let Some(e) = self.failed() {
+                return Poll::Ready(Err(e));
+            }
+            let n = self.buf.len() - self.pos - before;
+            if n > 0 || self.eof {
+                return Poll::Ready(Ok(n));
+            }
+        }
         if self.eof {
             return match &self.lost {
                 Some(e) => Poll::Ready(Err(e.to_error())),
                 None => Poll::Ready(Ok(0)),
             };
         }
+        if let Some(feed) = &self.feed {
+            // Woken by a feeder as well as by the transport.
+            let mut feed = feed.borrow_mut();
+            if !feed.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                feed.waker = Some(cx.waker().clone());
+            }
+        }
+        let Some(inflow) = &mut self.inflow else {
+            return Poll::Pending;
+        };
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        match std::task::ready!(self.inflow.poll_fill(&mut self.buf, want, cx)) {
+        match std::task::ready!(inflow.poll_fill(&mut self.buf, want, cx)) {
             Ok(0) => {
-                let transport = self.inflow.transport();
+                let transport = inflow.transport();
                 // A send that met a reset may have completed unseen: see it first.
                 transport.settle_writer();
                 self.eof = true;
@@ -303,13 +408,16 @@ impl StreamReader {
             Ok(n) => Poll::Ready(Ok(n)),
             Err(e) => {
                 // The writer half fails with it too.
-                self.inflow.transport().note_error(&e);
+                inflow.transport().note_error(&e);
                 Poll::Ready(Err(e))
             }
         }
     }
 
     fn poll_read(&mut self, n: usize, cx: &mut Context<'_>) -> Poll<io::Result<Vec<u8>>> {
+        if let Some(e) = self.failed() {
+            return Poll::Ready(Err(e));
+        }
         if n == 0 {
             return Poll::Ready(Ok(Vec::new()));
         }
@@ -327,6 +435,13 @@ impl StreamReader {
         n: usize,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Vec<u8>, IncompleteReadError>> {
+        if let Some(e) = self.failed() {
+            return Poll::Ready(Err(IncompleteReadError {
+                partial: Vec::new(),
+                expected: Some(n),
+                error: Some(e),
+            }));
+        }
         self.reclaim();
         while self.buf.len() - self.pos < n {
             let error = match std::task::ready!(self.poll_fill(n, cx)) {
@@ -342,80 +457,6 @@ impl StreamReader {
         }
         Poll::Ready(Ok(self.take(n)))
     }
-
-    fn poll_readuntil(
-        &mut self,
-        sep: &[u8],
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Vec<u8>, ReadUntilError>> {
-        if sep.is_empty() {
-            return Poll::Ready(Err(ReadUntilError::Incomplete(IncompleteReadError {
-                partial: Vec::new(),
-                expected: None,
-                error: Some(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the separator must have at least one byte",
-                )),
-            })));
-        }
-        self.reclaim();
-        loop {
-            let data = &self.buf[self.pos..];
-            let from = self.searched.saturating_sub(sep.len() - 1);
-            if let Some(i) = find(&data[from..], sep) {
-                let at = from + i;
-                if at > self.limit {
-                    return Poll::Ready(Err(ReadUntilError::LimitOverrun { consumed: at }));
-                }
-                return Poll::Ready(Ok(self.take(at + sep.len())));
-            }
-            self.searched = data.len();
-            if data.len() > self.limit {
-                return Poll::Ready(Err(ReadUntilError::LimitOverrun {
-                    consumed: data.len(),
-                }));
-            }
-            // Enough bytes to find the separator ending past the limit, or to
-            // overrun it: no more are needed.
-            let want = self.limit.saturating_add(sep.len());
-            let error = match std::task::ready!(self.poll_fill(want, cx)) {
-                Ok(0) => None,
-                Ok(_) => continue,
-                Err(e) => Some(e),
-            };
-            return Poll::Ready(Err(ReadUntilError::Incomplete(IncompleteReadError {
-                partial: self.take(usize::MAX),
-                expected: None,
-                error,
-            })));
-        }
-    }
-
-    fn poll_readline(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<u8>, ReadUntilError>> {
-        match std::task::ready!(self.poll_readuntil(b"\n", cx)) {
-            Ok(line) => Poll::Ready(Ok(line)),
-            Err(ReadUntilError::Incomplete(e)) if e.error.is_none() => Poll::Ready(Ok(e.partial)),
-            Err(ReadUntilError::LimitOverrun { consumed }) => {
-                let data = &self.buf[self.pos..];
-                let drop = if data[consumed..].starts_with(b"\n") {
-                    consumed + 1
-                } else {
-                    data.len()
-                };
-                self.consume(drop);
-                Poll::Ready(Err(ReadUntilError::LimitOverrun { consumed }))
-            }
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-}
-
-/// The position of `needle` in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.len() == 1 {
-        return haystack.iter().position(|&b| b == needle[0]);
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The lines of a [`StreamReader`] (see [`StreamReader::lines`]).
