@@ -3,7 +3,8 @@
 //! total byte limit (6.17).
 //!
 //! One entry receives for as long as it is armed: each arrival of data is a CQE,
-//! whose bytes are copied into the stream's [`Inbox`] while the CQE is reaped, the
+//! whose bytes are copied into the stream's [`Inbox`] while the CQE is reaped (into
+//! the reader's own buffer, lent to the inbox while a read waits), the provided
 //! buffer going straight back to the ring. No receive is submitted per read, and a
 //! connection that waits for data holds no buffer.
 //!
@@ -360,5 +361,33 @@ impl Orphan for RecvSink {
 
     fn released(&self) -> bool {
         self.inbox.strong_count() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes of an entry.
+    fn bytes(sqe: squeue::Entry) -> [u8; SQE_SIZE] {
+        // SAFETY: as in `recv_multi_limited`.
+        unsafe { std::mem::transmute(sqe) }
+    }
+
+    #[test]
+    fn the_limit_goes_where_the_crate_puts_optlen() {
+        // `SetSockOpt` sets `optlen` through the crate's own bindings: the same
+        // four bytes must hold the receive's limit.
+        let optlen = 0x1122_3344;
+        let setsockopt =
+            bytes(opcode::SetSockOpt::new(types::Fd(7), 1, 2, std::ptr::null(), optlen).build());
+        assert_eq!(setsockopt[SQE_OPTLEN..SQE_OPTLEN + 4], optlen.to_ne_bytes());
+        let limited = bytes(recv_multi_limited(7, 3, optlen));
+        let plain = bytes(opcode::RecvMulti::new(types::Fd(7), 3).build());
+        assert_eq!(limited[SQE_OPTLEN..SQE_OPTLEN + 4], optlen.to_ne_bytes());
+        // Nothing else differs from the crate's multishot receive.
+        for i in (0..SQE_SIZE).filter(|i| !(SQE_OPTLEN..SQE_OPTLEN + 4).contains(i)) {
+            assert_eq!(limited[i], plain[i], "byte {i}");
+        }
     }
 }
