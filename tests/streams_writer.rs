@@ -40,9 +40,12 @@ async fn write_until_paused(writer: &StreamWriter, high: usize) -> Vec<u8> {
         writer.write(&piece).unwrap();
         written.extend_from_slice(&piece);
         if writer.buffered() > high {
-            // Paused: drain waits while the peer does not read.
+            // Paused: drain waits while the peer does not read. Only a wait
+            // during which the kernel took nothing more shows that the socket
+            // is full (on a busy machine the flusher may just be late).
+            let before = writer.buffered();
             let r = ringloop::wait_for(SHORT, writer.drain()).await;
-            if r.is_err() {
+            if r.is_err() && writer.buffered() == before {
                 return written;
             }
         }
