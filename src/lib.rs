@@ -127,6 +127,7 @@
 
 mod driver;
 pub mod fs;
+mod loom;
 pub mod net;
 pub mod process;
 pub mod queue;

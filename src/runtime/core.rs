@@ -267,7 +267,7 @@ impl Core {
         if let Some(id) = self.main_task.get() {
             let state = if self.main_running.get() {
                 TaskState::Running
-            } else if self.shared.is_main_woken() {
+            } else if self.shared.inbox().is_main_woken() {
                 TaskState::Scheduled
             } else {
                 TaskState::Waiting
@@ -280,11 +280,11 @@ impl Core {
 
     /// Schedules the tasks woken from other threads.
     pub(crate) fn drain_remote(&self) {
-        if !self.shared.has_remote() {
+        if !self.shared.inbox().has_pending() {
             return;
         }
         let mut buf = self.remote_buf.take();
-        self.shared.take_remote(&mut buf);
+        self.shared.inbox().take(&mut buf);
         for task in buf.drain(..) {
             task.schedule_here(self);
         }

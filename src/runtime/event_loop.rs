@@ -36,9 +36,9 @@ impl Core {
         let mut cx = Context::from_waker(&waker);
         // Boxed so that it can be dropped before returning (below).
         let mut future = Box::pin(future);
-        self.shared.set_main_woken();
+        self.shared.inbox().set_main_woken();
         loop {
-            if self.shared.take_main_woken() {
+            if self.shared.inbox().take_main_woken() {
                 self.reset_op_budget();
                 self.set_main_running(true);
                 let poll = future.as_mut().poll(&mut cx);
@@ -89,7 +89,7 @@ impl Core {
             self.next_timer_timeout()
         };
         let wait = timeout != Some(Duration::ZERO);
-        let timeout = if wait && !self.shared.park() {
+        let timeout = if wait && !self.shared.inbox().park() {
             Some(Duration::ZERO)
         } else {
             timeout
@@ -101,7 +101,7 @@ impl Core {
             driver.turn(timeout, &mut woken)
         };
         if wait {
-            self.shared.unparked();
+            self.shared.inbox().unparked();
         }
         self.invalidate_now();
         for waker in woken.drain(..) {

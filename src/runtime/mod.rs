@@ -5,13 +5,17 @@
 //! * `core.rs`: the executor's state (task registry, ready queue, timers, driver)
 //!   and shutdown.
 //! * `event_loop.rs`: `block_on` and one turn of the loop.
-//! * `shared.rs`: what other threads may touch (remote wakes, unpark).
+//! * `shared.rs`: what other threads may touch, in a pooled slot that outlives the
+//!   runtime: the eventfd that interrupts a parked loop, and
+//! * `inbox.rs`: the remote-wake queue, the main future's wake flag and the park
+//!   handshake, without system calls (the loom models of `src/loom/` check it).
 //! * `context.rs`: the thread-local current runtime.
 
 mod builder;
 pub(crate) mod context;
 mod core;
 mod event_loop;
+pub(crate) mod inbox;
 mod shared;
 
 use std::fmt;

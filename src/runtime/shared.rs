@@ -1,6 +1,6 @@
-//! The part of a runtime that other threads may touch: the remote-wake queue, the
-//! main future's wake flag, and the eventfd that interrupts a parked loop
-//! (DESIGN decision 7).
+//! The part of a runtime that other threads may touch: its [`Inbox`] (remote wakes,
+//! the main future's wake flag, the park handshake) and the eventfd that interrupts
+//! a parked loop (DESIGN decision 7).
 //!
 //! # Lifetime
 //!
@@ -8,24 +8,17 @@
 //! to must stay valid forever. `Shared` values are therefore never freed: each is a
 //! *slot* that a runtime takes from a global pool when it starts and gives back when
 //! it shuts down, and each runtime has a globally unique id. A task records its
-//! runtime's slot and id; a remote wake compares the id with the slot's current owner
-//! under the queue's lock and does nothing when they differ. So no per-task
-//! reference count keeps the runtime alive, and a wake after shutdown is a no-op.
-//! The pool holds at most as many slots (and eventfds) as runtimes ever ran at once.
-//!
-//! # Parking
-//!
-//! The loop sets `parked`, re-checks for remote work, then waits in the kernel. A
-//! remote waker publishes its work, then reads `parked`; if set, it writes the eventfd
-//! (once per park, thanks to `notified`, which each park resets before setting
-//! `parked`). Both sides use `SeqCst`, so at least one sees the other: either the
-//! loop finds the work before waiting, or the waker sees the park and interrupts it.
+//! runtime's slot and id; a remote wake names that id and the inbox ignores it when
+//! the slot has another owner (see `inbox.rs`). So no per-task reference count keeps
+//! the runtime alive, and a wake after shutdown is a no-op. The pool holds at most as
+//! many slots (and eventfds) as runtimes ever ran at once.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
+use super::inbox::Inbox;
 use crate::driver::sys;
 use crate::task::RemoteTask;
 
@@ -35,20 +28,8 @@ static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 /// Slots no runtime uses right now.
 static POOL: Mutex<Vec<&'static Shared>> = Mutex::new(Vec::new());
 
-struct RemoteQueue {
-    tasks: Vec<RemoteTask>,
-    /// The runtime that owns the slot (0: none, wakes are no-ops).
-    owner: u64,
-}
-
 pub(crate) struct Shared {
-    remote: Mutex<RemoteQueue>,
-    /// Id of the owning runtime, for the main waker's lock-free check.
-    owner: AtomicU64,
-    remote_pending: AtomicBool,
-    main_woken: AtomicBool,
-    parked: AtomicBool,
-    notified: AtomicBool,
+    inbox: Inbox<RemoteTask>,
     unpark: OwnedFd,
 }
 
@@ -65,27 +46,14 @@ impl SharedSlot {
         let shared = match pooled {
             Some(shared) => shared,
             None => Box::leak(Box::new(Shared {
-                remote: Mutex::new(RemoteQueue {
-                    tasks: Vec::new(),
-                    owner: 0,
-                }),
-                owner: AtomicU64::new(0),
-                remote_pending: AtomicBool::new(false),
-                main_woken: AtomicBool::new(false),
-                parked: AtomicBool::new(false),
-                notified: AtomicBool::new(false),
+                inbox: Inbox::new(),
                 unpark: sys::eventfd()?,
             })),
         };
         let id = NEXT_RUNTIME_ID.fetch_add(1, SeqCst);
         // Wake-ups meant for the previous owner must not reach this one.
         let _ = sys::eventfd_drain(shared.unpark.as_raw_fd());
-        shared.remote_pending.store(false, SeqCst);
-        shared.main_woken.store(false, SeqCst);
-        shared.parked.store(false, SeqCst);
-        shared.notified.store(false, SeqCst);
-        shared.owner.store(id, SeqCst);
-        shared.lock().owner = id;
+        shared.inbox.open(id);
         Ok(SharedSlot { shared, id })
     }
 
@@ -100,10 +68,7 @@ impl SharedSlot {
 
     /// Stops accepting remote wakes; returns those still queued.
     pub(crate) fn close(&self) -> Vec<RemoteTask> {
-        let mut queue = self.shared.lock();
-        queue.owner = 0;
-        self.shared.owner.store(0, SeqCst);
-        std::mem::take(&mut queue.tasks)
+        self.shared.inbox.close()
     }
 
     /// The main future's waker.
@@ -131,78 +96,25 @@ impl Shared {
         self.unpark.as_raw_fd()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, RemoteQueue> {
-        // The queue holds plain data, consistent even if a holder panicked.
-        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    /// The queue, flags and park handshake (the owner thread uses them directly).
+    pub(crate) fn inbox(&self) -> &Inbox<RemoteTask> {
+        &self.inbox
     }
 
     /// Queues a wake for a task of runtime `runtime` from another thread (or from
     /// outside the runtime); a no-op if that runtime is gone.
     pub(crate) fn push_remote(&self, runtime: u64, task: RemoteTask) {
-        {
-            let mut queue = self.lock();
-            if queue.owner != runtime {
-                drop(queue);
-                drop(task);
-                return;
-            }
-            queue.tasks.push(task);
-        }
-        self.remote_pending.store(true, SeqCst);
-        self.unpark();
-    }
-
-    /// Whether other threads queued wakes since the last [`take_remote`](Self::take_remote).
-    pub(crate) fn has_remote(&self) -> bool {
-        self.remote_pending.load(SeqCst)
-    }
-
-    /// Moves the queued remote wakes into `into` (owner thread).
-    pub(crate) fn take_remote(&self, into: &mut Vec<RemoteTask>) {
-        if self.remote_pending.load(SeqCst) {
-            self.remote_pending.store(false, SeqCst);
-            std::mem::swap(&mut self.lock().tasks, into);
+        if self.inbox.push(runtime, task) {
+            self.interrupt();
         }
     }
 
-    /// Whether the main future was woken since the last call (clears the flag).
-    pub(crate) fn take_main_woken(&self) -> bool {
-        self.main_woken.load(SeqCst) && self.main_woken.swap(false, SeqCst)
-    }
-
-    /// Whether the main future was woken and not polled since (leaves the flag).
-    pub(crate) fn is_main_woken(&self) -> bool {
-        self.main_woken.load(SeqCst)
-    }
-
-    pub(crate) fn set_main_woken(&self) {
-        self.main_woken.store(true, SeqCst);
-    }
-
-    /// Declares the loop about to wait; returns `false` if work arrived meanwhile, in
-    /// which case it must not wait.
-    pub(crate) fn park(&self) -> bool {
-        // `notified` is reset here, as the park begins, and only here. (Reset when
-        // the loop woke, it raced with a waker that had read `parked` just before:
-        // that waker's `true` survived into the next park, whose wakers then skipped
-        // the eventfd while the write it stood for had already been drained — a
-        // lost wake-up.) A write from an earlier park costs one spurious wake at most.
-        self.notified.store(false, SeqCst);
-        self.parked.store(true, SeqCst);
-        !(self.remote_pending.load(SeqCst) || self.main_woken.load(SeqCst))
-    }
-
-    pub(crate) fn unparked(&self) {
-        self.parked.store(false, SeqCst);
-    }
-
-    fn unpark(&self) {
-        if self.parked.load(SeqCst) && !self.notified.swap(true, SeqCst) {
-            if let Err(e) = sys::eventfd_signal(self.unpark.as_raw_fd()) {
-                // Cannot happen for a valid eventfd; if it did, the loop would only
-                // notice this wake at its next timer or completion.
-                eprintln!("ringloop: failed to wake a parked runtime: {e}");
-            }
+    /// Ends the loop's wait.
+    fn interrupt(&self) {
+        if let Err(e) = sys::eventfd_signal(self.unpark.as_raw_fd()) {
+            // Cannot happen for a valid eventfd; if it did, the loop would only
+            // notice this wake at its next timer or completion.
+            eprintln!("ringloop: failed to wake a parked runtime: {e}");
         }
     }
 }
@@ -219,11 +131,9 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // A stale waker (its runtime gone, the slot maybe reused) must not disturb
-        // the slot's new owner beyond, at worst, one spurious poll.
-        if self.shared.owner.load(SeqCst) == self.id {
-            self.shared.set_main_woken();
-            self.shared.unpark();
+        // A stale waker (its runtime gone, the slot maybe reused) is a no-op.
+        if self.shared.inbox.wake_main(self.id) {
+            self.shared.interrupt();
         }
     }
 }

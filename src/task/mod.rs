@@ -19,6 +19,7 @@ mod future_set;
 mod gather;
 mod join;
 mod raw;
+pub(crate) mod refcount;
 mod spawn;
 mod wake_list;
 mod waker;

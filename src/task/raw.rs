@@ -28,9 +28,9 @@
 
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::task::Waker;
 
+use super::refcount::RefCount;
 use super::{JoinError, TaskId};
 use crate::runtime::{context, Shared};
 
@@ -72,7 +72,7 @@ pub(super) struct Vtable {
 /// The part of a task cell that does not depend on the future's type.
 pub(crate) struct Header {
     /// Atomic references (see the module docs).
-    refs: AtomicUsize,
+    refs: RefCount,
     /// Local references (owner-only).
     local: Cell<u32>,
     /// `SCHEDULED | RUNNING | ...` (owner-only).
@@ -103,7 +103,7 @@ impl Header {
         shared: &'static Shared,
     ) -> Header {
         Header {
-            refs: AtomicUsize::new(1),
+            refs: RefCount::new(),
             // The registry entry and the join handle.
             local: Cell::new(2),
             state: Cell::new(JOIN_INTEREST),
@@ -331,29 +331,19 @@ impl RawTask {
 
     /// Takes an atomic reference (a waker clone, or a remote-queue entry).
     pub(super) fn acquire_atomic(self) {
-        let old = self.header().refs.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            // Same policy as `Arc`: a leaked waker per iteration must not overflow.
-            std::process::abort();
-        }
+        self.header().refs.acquire();
     }
 
     /// Releases an atomic reference; frees the cell when it was the last reference.
     pub(crate) fn release_atomic(self) {
         let header = self.header();
-        // If ours is the only reference, nobody can take another (that takes a
-        // reference, or a waker borrowed during a poll, which holds a local one), so
-        // a load suffices and saves the read-modify-write. The `Acquire` pairs with
-        // the `Release` decrements of the other holders that came before.
-        if header.refs.load(Ordering::Acquire) != 1
-            && header.refs.fetch_sub(1, Ordering::Release) != 1
-        {
+        if !header.refs.release() {
             return;
         }
-        fence(Ordering::Acquire);
         let dealloc = header.vtable.dealloc;
-        // SAFETY: that was the last reference; no other pointer to the cell is used
-        // after this point. The stage holds no future and no output (module docs).
+        // SAFETY: that was the last reference, and `release` ordered every other
+        // holder's use of the cell before this point; no other pointer to the cell is
+        // used after it. The stage holds no future and no output (module docs).
         unsafe { dealloc(self.ptr) };
     }
 

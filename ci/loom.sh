@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the loom models of the cross-thread protocols (src/loom/): the park/unpark
+# handshake and the remote-wake queue of src/runtime/inbox.rs, and the task
+# reference count of src/task/refcount.rs. Built with `--cfg loom`, that code uses
+# loom's atomics and lock, and loom runs each model under every interleaving with at
+# most LOOM_MAX_PREEMPTIONS preemptions (3 here; a lost wake-up the models exist for
+# needs 2). .ci/run runs this after ci/test.sh; it also runs on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=ci/toolchain.sh
+. ci/toolchain.sh
+
+# A target directory of its own: `--cfg loom` rebuilds every crate, and sharing the
+# default one would throw away the normal build each time.
+export CARGO_TARGET_DIR="${LOOM_TARGET_DIR:-target/loom}"
+export RUSTFLAGS="--cfg loom"
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+
+step "loom models (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)"
+cargo test --release --lib loom::
