@@ -2,17 +2,19 @@
 //! that check that code.
 //!
 //! Code touched by more than one thread (the inbox of `runtime/inbox.rs`, the task
-//! reference count of `task/refcount.rs`) takes its `Mutex`, atomics and `fence`
-//! from here rather than from `std`. A normal build re-exports `std`'s. The crate's
-//! own unit tests built with `RUSTFLAGS="--cfg loom"` re-export [loom]'s instead (only
-//! them: a program that builds its own loom tests with that flag gets `std`'s, as
-//! loom is only our dev-dependency), so that the model tests below
-//! (`park.rs`, `remote_queue.rs`, `task_refs.rs`) explore every interleaving of
+//! reference count of `task/refcount.rs`, the per-child wakers of
+//! `task/wake_list.rs`) takes its `Mutex`, atomics and `fence` from here rather
+//! than from `std`. A normal build re-exports `std`'s. The crate's own unit tests
+//! built with `RUSTFLAGS="--cfg loom"` re-export [loom]'s instead (only they: a
+//! program that builds its own loom tests with that flag gets `std`'s, as loom is
+//! only our dev-dependency), so that the model tests below (`park.rs`,
+//! `remote_queue.rs`, `task_refs.rs`, `wake_list.rs`) explore every interleaving of
 //! *that same code*, not of a copy. `ci/loom.sh` runs them.
 //!
-//! Only those two types are built on these: a `static` cannot hold loom's types, and
-//! nothing else is shared between threads in a way worth modelling (the slot pool
-//! and the runtime ids in `runtime/shared.rs` are a plain lock and a counter).
+//! The rest of the crate uses `std` directly: a `static` cannot hold loom's types
+//! (the slot pool and the runtime ids of `runtime/shared.rs` are a plain lock and a
+//! counter), and the other threads (the blocking pool, the process reaper, signal
+//! forwarding) are not modelled.
 //!
 //! [loom]: https://docs.rs/loom
 
@@ -45,3 +47,5 @@ mod park;
 mod remote_queue;
 #[cfg(all(test, loom))]
 mod task_refs;
+#[cfg(all(test, loom))]
+mod wake_list;

@@ -25,14 +25,17 @@
 //! no wake-up is lost. Every child starts out listed, so each is polled once.
 //!
 //! Wakers must be `Send + Sync`, so the shared part uses an `Arc`, atomic bits and a
-//! `Mutex` (held only to push or take, never while waking). With at most
+//! `Mutex` (held only to push or take, never while waking); `loom::wake_list` checks
+//! this with children woken on other threads. With at most
 //! [`TRACK_WAKES_ABOVE`] children, tracking costs more than it saves: every child is
 //! polled on each wake-up, with the parent's own waker.
 
-use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::{ControlFlow, DerefMut};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
+
+use crate::loom::{AtomicU64, Mutex};
 
 /// Up to this many children, every child is polled on each wake-up; above it, each
 /// child gets its own waker so that only the woken ones are polled.
@@ -67,7 +70,7 @@ struct Ready {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Ready> {
+    fn lock(&self) -> impl DerefMut<Target = Ready> + '_ {
         // A panic never happens while the lock is held, but stay usable regardless.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -111,13 +114,13 @@ impl WakeList {
         if len <= TRACK_WAKES_ABOVE {
             return WakeList { len, tracked: None };
         }
-        let mut queued: Box<[AtomicU64]> = (0..len.div_ceil(64))
-            .map(|_| AtomicU64::new(u64::MAX))
+        // Only the bits of real children are set.
+        let queued: Box<[AtomicU64]> = (0..len.div_ceil(64))
+            .map(|word| match len - word * 64 {
+                n if n >= 64 => AtomicU64::new(u64::MAX),
+                n => AtomicU64::new((1u64 << n) - 1),
+            })
             .collect();
-        if !len.is_multiple_of(64) {
-            // Only the bits of real children are set.
-            *queued[len / 64].get_mut() = (1u64 << (len % 64)) - 1;
-        }
         let shared = Arc::new(Shared {
             queued,
             state: Mutex::new(Ready {
