@@ -2,10 +2,10 @@
 # Runs the loom models of the cross-thread protocols (src/loom/): the park/unpark
 # handshake and the remote-wake queue of src/runtime/inbox.rs, the task reference
 # count of src/task/refcount.rs and the per-child wakers of src/task/wake_list.rs.
-# Built with `--cfg loom`, that code uses
-# loom's atomics and lock, and loom runs each model under every interleaving with at
-# most LOOM_MAX_PREEMPTIONS preemptions (3 here; a lost wake-up the models exist for
-# needs 2). .ci/run runs this after ci/test.sh; it also runs on its own.
+# Built with `--cfg loom`, that code uses loom's atomics and lock, and loom runs
+# each model under every interleaving with at most LOOM_MAX_PREEMPTIONS
+# preemptions (3 here; the lost wake-up the park model exists for needs 2).
+# .ci/run runs this after ci/test.sh; it also runs on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -20,7 +20,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq valgrind
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
 fi
 
 tests=(
