@@ -5,8 +5,10 @@
 //! # How a signal reaches a listener
 //!
 //! A thread that listens for signal `S` (has at least one `Signal` stream for it)
-//! blocks `S` in its own mask and reads it from its signalfd: a READ op on the
-//! ring (or `read` on epoll), kept in flight by the `ringloop::signal` reader task.
+//! blocks `S` in its own mask and reads it from its signalfd ([`read_pending`]),
+//! with a plain `read` on that thread whenever the `ringloop::signal` reader task's
+//! poll of the signalfd reports it readable (never a READ op on the ring: see
+//! `signal/listeners.rs`).
 //! A signalfd only ever returns signals pending for the thread that reads it: sent
 //! to that thread, or to the process.
 //!
@@ -58,7 +60,7 @@ const MAX_THREADS: usize = 64;
 
 /// `struct signalfd_siginfo` is 128 bytes: `u32 ssi_signo; i32 ssi_errno;
 /// i32 ssi_code; ...`.
-pub(crate) const RECORD: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+const RECORD: usize = std::mem::size_of::<libc::signalfd_siginfo>();
 
 /// Per signal, the threads listening for it (0: a free slot). Read by the handler.
 static LISTENING: [[AtomicI32; MAX_THREADS]; NSIG] =
@@ -330,9 +332,23 @@ pub(crate) fn thread_signalfd() -> Option<SharedFd> {
     THREAD.try_with(|t| t.borrow().fd.clone()).ok().flatten()
 }
 
+/// Signals read at most per [`read_pending`].
+const BATCH: usize = 16;
+
+/// Reads the signals pending for this thread (or the process) from its signalfd
+/// `fd`, in this thread: a signalfd returns the signals of the thread that reads
+/// it. `WouldBlock` when none is pending (the signalfd is non-blocking).
+pub(crate) fn read_pending(fd: &SharedFd) -> io::Result<Vec<i32>> {
+    let mut buf = [0u8; RECORD * BATCH];
+    // SAFETY: `buf` is a local array, valid for writes of its whole length for the
+    // duration of the call.
+    let n = unsafe { sys::read_raw(fd.raw(), buf.as_mut_ptr(), buf.len(), None) }?;
+    Ok(take_records(&buf[..n]))
+}
+
 /// What a signalfd read delivered: the signal numbers, in order. Process-directed
 /// signals are forwarded to the other listening threads first (module docs).
-pub(crate) fn take_records(bytes: &[u8]) -> Vec<i32> {
+fn take_records(bytes: &[u8]) -> Vec<i32> {
     let me = THREAD.try_with(|t| t.borrow().tid).unwrap_or(0);
     bytes
         .chunks_exact(RECORD)

@@ -3,21 +3,29 @@
 //! ```text
 //!   signal(kind) ──▶ driver::signal::listen (mask, signalfd, forwarding) + a slot
 //!   slot polled  ──▶ a reader task on the current runtime, if none runs there:
-//!                      loop { READ op on the signalfd ─▶ each record: mark the
-//!                             slots of its signal pending, wake them }
+//!                      loop { wait until the signalfd is readable; read it here
+//!                             ─▶ each record: mark the slots of its signal
+//!                             pending, wake them }
 //!   last slot dropped ──▶ the reader is cancelled, the signalfd released
 //! ```
 //!
-//! The reader's READ op on io_uring runs in the runtime thread (the signalfd is
-//! non-blocking, so the kernel tries it inline and, on `EAGAIN`, the op polls the
-//! descriptor and retries there): a signalfd only sees the signals of the thread
-//! that reads it, so the read must not move to another thread.
+//! The reader waits for the signalfd to be readable (a POLL_ADD op on the ring,
+//! epoll readiness on epoll), then reads it with a plain non-blocking `read` on the
+//! runtime thread. A signalfd only returns the signals of the thread that reads
+//! it (and the process's), so the read itself must never leave this thread, and on
+//! io_uring a READ op can: before Linux 6.0 (and on Debian's 5.10, which carries the
+//! 5.15 io_uring) a signalfd has no `read_iter`, io_uring cannot attempt a
+//! non-blocking read of it inline, and after its internal poll fires 128 times it
+//! hands the read to an io-wq worker thread, whose signalfd sees only the
+//! process-directed signals: a signal sent to this thread (`tgkill`, which is how
+//! the forwarding handler delivers every signal) then completes the READ with
+//! `EAGAIN` and stays pending. A poll of a signalfd is evaluated in the thread that
+//! runs the ring's task work, the submitting thread, on every kernel.
 //!
 //! One reader runs at a time, on the runtime that last polled a listener without
 //! finding one there: a thread that alternates between two runtimes moves its
 //! reader along. The old reader is cancelled when its runtime next runs (or is
-//! dropped); a signal its read took meanwhile is not lost but late: the read's
-//! bytes are kept with the descriptor (`driver/stash.rs`) for the next read.
+//! dropped); its poll takes nothing from the signalfd, so no signal is lost.
 
 use std::cell::RefCell;
 use std::io;
@@ -25,9 +33,10 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
+use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
-use crate::driver::op::{Op, Read};
-use crate::driver::signal::{self as sig, RECORD};
+use crate::driver::op::{Op, PollAdd};
+use crate::driver::signal as sig;
 use crate::runtime::context;
 use crate::task::JoinHandle;
 
@@ -56,9 +65,6 @@ struct Listeners {
 thread_local! {
     static LISTENERS: RefCell<Listeners> = RefCell::new(Listeners::default());
 }
-
-/// Signals read at most per read op.
-const BATCH: usize = 16;
 
 pub(super) fn register(signal: i32) -> io::Result<usize> {
     sig::listen(signal)?;
@@ -161,21 +167,26 @@ impl Drop for ReaderGone {
 
 async fn read_signals(fd: SharedFd, generation: u64) {
     let _gone = ReaderGone(generation);
-    let mut buf = Vec::with_capacity(RECORD * BATCH);
     loop {
-        let (result, mut got) = Op::new(Read::new(fd.clone(), buf, None)).await;
-        match result {
-            Ok(n) if n > 0 => deliver(&sig::take_records(&got[..n])),
+        match Op::new(PollAdd::new(fd.clone(), Interest::Read)).await {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("ringloop: waiting for signals failed: {e}");
+                return;
+            }
+        }
+        match sig::read_pending(&fd) {
+            Ok(signals) => deliver(&signals),
+            // Readable for another thread's signal: the poll saw it before that
+            // thread took it. Wait again.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 eprintln!("ringloop: reading signals failed: {e}");
                 return;
             }
         }
-        got.clear();
-        buf = got;
     }
 }
 

@@ -19,8 +19,9 @@
 //!
 //! # How it works, and what it means for threads
 //!
-//! Signals are read from a signalfd, with a READ op on the ring (a plain `read` on
-//! epoll) that a reader task of the runtime keeps in flight. For that, a thread
+//! Signals are read from a signalfd, with a plain `read` on the runtime thread each
+//! time a poll of it (a POLL_ADD op on the ring, or epoll), which a reader task of
+//! the runtime keeps in flight, reports it readable. For that, a thread
 //! that listens for a signal blocks it in its own mask; the thread's other
 //! runtimes, if any, share its listeners. Signal masks belong to threads, and the
 //! kernel gives a signal sent to the process to any thread that does not block it,
