@@ -405,23 +405,25 @@ fn poll_add_waits_for_readiness() {
     }
 }
 
-/// A read with `RWF_NOWAIT`: the kernel answers `-EAGAIN` instead of waiting, as
-/// 5.10 does for reads on `O_NONBLOCK` descriptors. The op must then poll for
-/// readiness and resubmit, not report `EAGAIN`.
-struct NowaitRead {
+/// A receive with `MSG_DONTWAIT`: the kernel answers `-EAGAIN` instead of waiting,
+/// as io_uring before 5.15 did for reads of `O_NONBLOCK` descriptors. The op must
+/// then poll for readiness and resubmit, not report `EAGAIN`. (Not a read with
+/// `RWF_NOWAIT`: on a pipe or a socket, 5.10 and 6.1 refuse that flag with
+/// `EOPNOTSUPP`, where 6.18 answers `EAGAIN`; every kernel honours `MSG_DONTWAIT`
+/// on a socket.)
+struct DontwaitRecv {
     fd: SharedFd,
     buf: Vec<u8>,
 }
 
 // SAFETY: the entry points into the vector's heap buffer, stable across moves.
-unsafe impl OpKind for NowaitRead {
+unsafe impl OpKind for DontwaitRecv {
     type Output = io::Result<Vec<u8>>;
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.capacity() as u32;
-        opcode::Read::new(types::Fd(self.fd.raw()), self.buf.as_mut_ptr(), len)
-            .offset(u64::MAX)
-            .rw_flags(libc::RWF_NOWAIT)
+        opcode::Recv::new(types::Fd(self.fd.raw()), self.buf.as_mut_ptr(), len)
+            .flags(libc::MSG_DONTWAIT)
             .build()
     }
 
@@ -445,8 +447,9 @@ unsafe impl OpKind for NowaitRead {
 fn eagain_from_the_kernel_polls_and_retries() {
     for mode in [Mode::Uring, Mode::Uring510] {
         runtime(mode).block_on(async {
-            let (r, w) = pipe();
-            let read = crate::spawn(Op::new(NowaitRead {
+            let (a, b) = sys::socketpair().unwrap();
+            let (r, w) = (SharedFd::new(a), SharedFd::new(b));
+            let read = crate::spawn(Op::new(DontwaitRecv {
                 fd: r.clone(),
                 buf: Vec::with_capacity(16),
             }));
