@@ -137,7 +137,7 @@ pub struct ChildOutput {
 
 /// Re-runs test `test_name` of this test binary in a child process with [`CHILD_ENV`]
 /// and `envs` set, and returns its output. The child is killed (and this panics) if
-/// it takes longer than 60 s.
+/// it takes longer than 60 s ([`scaled`]).
 pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
     let exe = std::env::current_exe().expect("current_exe");
     let mut command = Command::new(exe);
@@ -170,7 +170,8 @@ pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let limit = scaled(Duration::from_secs(60));
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the child") {
             break status;
@@ -178,7 +179,7 @@ pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("child test {test_name} did not finish within 60 s");
+            panic!("child test {test_name} did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -192,6 +193,23 @@ pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
         "child test {test_name} did not run exactly one test:\n{output:#?}"
     );
     output
+}
+
+/// The environment variable that says how many times slower than a normal machine
+/// this one runs the tests: a whole number, 1 when unset. `ci/kernels.sh` sets it
+/// in a VM under emulation (TCG), where everything takes about 7 times longer.
+pub const TIME_SCALE_ENV: &str = "RINGLOOP_TEST_TIME_SCALE";
+
+/// `d` times [`TIME_SCALE_ENV`]: for a test's fixed deadline, which must not fail
+/// only because the machine is slow (timing assertions that something happens
+/// *late enough* stay as they are).
+pub fn scaled(d: Duration) -> Duration {
+    let scale = std::env::var(TIME_SCALE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    d * scale
 }
 
 /// Yields (a whole loop turn each time) until `cond` holds, at most `max_turns` times;
