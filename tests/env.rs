@@ -4,7 +4,11 @@
 //!
 //! The environment is process-wide, so this file holds a single test: no other test
 //! of this binary can run while it changes the variables. Driver-independent by
-//! nature (it chooses the driver itself).
+//! nature (it chooses the driver itself). Where io_uring cannot be set up
+//! (`common::uring_refused`), whatever chooses io_uring must report the refusal, and
+//! the automatic choice is epoll.
+
+mod common;
 
 use std::io::ErrorKind;
 use std::panic::catch_unwind;
@@ -51,17 +55,15 @@ fn environment_variables_choose_when_the_builder_does_not() {
 
     // The driver.
     assert_eq!(built(Some("epoll"), None).driver_kind(), DriverKind::Epoll);
-    assert_eq!(
-        built(Some("uring"), None).driver_kind(),
+    let refused = common::uring_refused().and_then(|e| e.raw_os_error());
+    let auto = if refused.is_some() {
+        DriverKind::Epoll
+    } else {
         DriverKind::IoUring
-    );
-    assert_eq!(built(Some("auto"), None).driver_kind(), DriverKind::IoUring);
-    assert_eq!(built(None, None).driver_kind(), DriverKind::IoUring);
-    assert_eq!(
-        built(Some(""), None).driver_kind(),
-        DriverKind::IoUring,
-        "empty is unset"
-    );
+    };
+    assert_eq!(built(Some("auto"), None).driver_kind(), auto);
+    assert_eq!(built(None, None).driver_kind(), auto);
+    assert_eq!(built(Some(""), None).driver_kind(), auto, "empty is unset");
     let rt = built(Some("epoll"), None);
     assert_eq!(
         rt.block_on(async { ringloop::driver_kind() }),
@@ -74,22 +76,42 @@ fn environment_variables_choose_when_the_builder_does_not() {
         DriverKind::Epoll
     );
 
-    // The feature mask.
-    let rt = built(Some("uring"), Some("5.10"));
-    assert_eq!(rt.features().kernel_compat, KernelCompat::V5_10);
-    assert!(!rt.features().ext_arg);
-    let rt = built(Some("uring"), None);
-    assert_eq!(rt.features().kernel_compat, KernelCompat::Native);
+    if let Some(errno) = refused {
+        // Chosen by the environment or by the builder, io_uring reports the refusal.
+        for compat in [None, Some("5.10")] {
+            assert_eq!(
+                build_error(Some("uring"), compat).raw_os_error(),
+                Some(errno)
+            );
+        }
+        set_env(Some("epoll"), Some("5.10"));
+        let e = Runtime::builder()
+            .driver(Driver::IoUring)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(errno));
+    } else {
+        assert_eq!(
+            built(Some("uring"), None).driver_kind(),
+            DriverKind::IoUring
+        );
+        // The feature mask.
+        let rt = built(Some("uring"), Some("5.10"));
+        assert_eq!(rt.features().kernel_compat, KernelCompat::V5_10);
+        assert!(!rt.features().ext_arg);
+        let rt = built(Some("uring"), None);
+        assert_eq!(rt.features().kernel_compat, KernelCompat::Native);
 
-    // The builder wins over the environment.
-    set_env(Some("epoll"), Some("5.10"));
-    let rt = Runtime::builder()
-        .driver(Driver::IoUring)
-        .kernel_compat(KernelCompat::Native)
-        .build()
-        .unwrap();
-    assert_eq!(rt.driver_kind(), DriverKind::IoUring);
-    assert_eq!(rt.features().kernel_compat, KernelCompat::Native);
+        // The builder wins over the environment.
+        set_env(Some("epoll"), Some("5.10"));
+        let rt = Runtime::builder()
+            .driver(Driver::IoUring)
+            .kernel_compat(KernelCompat::Native)
+            .build()
+            .unwrap();
+        assert_eq!(rt.driver_kind(), DriverKind::IoUring);
+        assert_eq!(rt.features().kernel_compat, KernelCompat::Native);
+    }
     set_env(Some("no-such-driver"), Some("no-such-kernel"));
     let rt = Runtime::builder()
         .driver(Driver::Epoll)

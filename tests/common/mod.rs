@@ -251,8 +251,50 @@ pub fn open_fds() -> usize {
         - 1
 }
 
+/// Why io_uring cannot be set up on this machine, if it cannot: `io_uring_setup`
+/// fails with `EPERM` (a seccomp filter such as Docker's default profile since
+/// Docker 25, or `kernel.io_uring_disabled`) or `ENOSYS` (a kernel without it).
+/// Asked once per process, of the kernel directly (a raw ring, not ringloop). Any
+/// other error is no refusal: the io_uring tests run and report it.
+pub fn uring_refused() -> Option<&'static std::io::Error> {
+    static REFUSED: std::sync::OnceLock<Option<std::io::Error>> = std::sync::OnceLock::new();
+    REFUSED
+        .get_or_init(|| match io_uring::IoUring::new(2) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => Some(e),
+            _ => None,
+        })
+        .as_ref()
+}
+
+/// Whether an io_uring test (`module_path`, pass `module_path!()`) must be skipped
+/// because io_uring is refused here ([`uring_refused`]). The first one skipped in a
+/// test binary says so on standard error, with the reason (straight to the
+/// descriptor, past libtest's capture of passing tests' output): the tests that
+/// return early then are reported passed, and this line tells the two apart.
+/// `tests/uring_refused.rs` proves the refusal real where it happens.
+pub fn skip_uring(module_path: &str) -> bool {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let Some(e) = uring_refused() else {
+        return false;
+    };
+    SAID.call_once(|| {
+        use std::io::Write;
+        let binary = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let line = format!(
+            "SKIPPED: io_uring cannot be set up here (io_uring_setup: {e}): the io_uring \
+             tests of {binary} return at once (the first: {module_path})\n"
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    });
+    true
+}
+
 /// Defines one test per driver: `fn name(mode) { body }` becomes
-/// `name::uring`, `name::uring_5_10` and `name::epoll`.
+/// `name::uring`, `name::uring_5_10` and `name::epoll`. The io_uring ones are
+/// skipped (and say so, [`skip_uring`]) where io_uring cannot be set up.
 #[macro_export]
 macro_rules! matrix_test {
     ($(#[$attr:meta])* fn $name:ident($mode:ident) $body:block) => {
@@ -266,13 +308,17 @@ macro_rules! matrix_test {
             $(#[$attr])*
             #[test]
             fn uring() {
-                body($crate::common::Mode::Uring)
+                if !$crate::common::skip_uring(module_path!()) {
+                    body($crate::common::Mode::Uring)
+                }
             }
 
             $(#[$attr])*
             #[test]
             fn uring_5_10() {
-                body($crate::common::Mode::Uring510)
+                if !$crate::common::skip_uring(module_path!()) {
+                    body($crate::common::Mode::Uring510)
+                }
             }
 
             $(#[$attr])*
