@@ -51,9 +51,9 @@ fn io_uring_works_here_or_the_system_refuses_it() {
                 matches!(raw, Some(libc::EPERM | libc::ENOSYS)),
                 "the io_uring tests are skipped ({refusal}), but io_uring_setup answers {raw:?}"
             );
-            let e = explicit
-                .err()
-                .expect("Driver::IoUring cannot build where io_uring is refused");
+            let Err(e) = explicit else {
+                panic!("Driver::IoUring built where io_uring is refused");
+            };
             assert_eq!(e.raw_os_error(), raw, "{e}");
             assert_eq!(auto.driver_kind(), DriverKind::Epoll);
             use std::io::Write;
