@@ -3,7 +3,8 @@
 //! the ring too, unawaited: `fd.rs`.)
 
 use std::io;
-use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::task::Waker;
 
 use io_uring::{opcode, squeue, types};
 
@@ -13,9 +14,10 @@ use crate::driver::sys;
 /// Closes a descriptor and reports `close(2)`'s error.
 ///
 /// The descriptor is owned until the entry is built: from then on the kernel owns
-/// it (a `CLOSE` releases it whatever its result, as `close(2)` does). If the op
-/// never reaches the kernel (polled outside a runtime, or after shutdown), it is
-/// closed with `close(2)` when the op completes.
+/// it (a `CLOSE` that runs releases it whatever its result, as `close(2)` does). If
+/// the op never reaches the kernel (polled outside a runtime, or after shutdown), it
+/// is closed with `close(2)` when the op completes; if the kernel cancelled it
+/// before it ran, likewise ([`close_cancelled`]).
 pub(crate) struct Close {
     fd: Option<OwnedFd>,
     /// The number, once handed to the kernel.
@@ -57,10 +59,40 @@ unsafe impl OpKind for Close {
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
-        match self.fd.take() {
+        match (self.fd.take(), self.submitted, result) {
             // Never reached the kernel: close it here, with its own result.
-            Some(fd) => sys::close(fd),
-            None => result.map(drop),
+            (Some(fd), _, _) => sys::close(fd),
+            // Cancelled before it ran (shutdown): close it here.
+            (None, Some(fd), Err(e)) if e.raw_os_error() == Some(libc::ECANCELED) => {
+                // SAFETY: the kernel did not run the close, so `fd` is still open and
+                // still this op's: nothing else closed it or took its number.
+                sys::close(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
+            (None, _, result) => result.map(drop),
         }
+    }
+
+    fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<Waker>) {
+        if let Some(fd) = self.submitted {
+            close_cancelled(fd, res);
+        }
+    }
+}
+
+/// After the CQE of a `CLOSE` of `fd` that nobody awaits: if the kernel cancelled
+/// it before it ran (`res` is `-ECANCELED`), the descriptor is still open, and is
+/// closed here with `close(2)`.
+///
+/// A `CLOSE` normally runs at once, in the submitting `io_uring_enter`, where no
+/// cancellation can reach it. But the kernel hands the close of a file with a
+/// `flush` method (overlayfs, the usual `/tmp` of a container; NFS, FUSE) to an
+/// io-wq worker, and a cancellation that arrives while it waits in io-wq's queue
+/// (its future dropped, or the runtime shut down) takes it out: it completes with
+/// `ECANCELED`, and the descriptor stays open.
+pub(crate) fn close_cancelled(fd: RawFd, res: i32) {
+    if res == -libc::ECANCELED {
+        // SAFETY: the kernel did not run this close, so `fd` is still open and owned
+        // by the op that handed it over: nothing else closed it or reuses its number.
+        let _ = sys::close(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 }

@@ -44,7 +44,7 @@ pub(crate) use accept::accept;
 #[cfg(test)]
 pub(crate) use accept::Accept;
 pub(crate) use accept_multi::AcceptMulti;
-pub(crate) use close::Close;
+pub(crate) use close::{close_cancelled, Close};
 pub(crate) use connect::Connect;
 pub(crate) use fsync::{Fsync, Ftruncate};
 pub(crate) use msg::{RecvMsg, SendMsg};

@@ -50,12 +50,16 @@ impl Drop for Uring {
     }
 }
 
-/// The orphan of an asynchronous close: nothing to release (a failed close leaves
-/// nothing open either). Zero-sized, so boxing it does not allocate.
-struct CloseDone;
+/// The orphan of an asynchronous close, with the descriptor's number. A close the
+/// kernel ran leaves nothing open, whatever its result; one cancelled before it ran
+/// (at shutdown) leaves the descriptor open, and it is closed here
+/// ([`op::close_cancelled`](crate::driver::op::close_cancelled)).
+struct CloseDone(RawFd);
 
 impl Orphan for CloseDone {
-    fn discard(&mut self, _res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {}
+    fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {
+        crate::driver::op::close_cancelled(self.0, res);
+    }
 }
 
 /// Counters that tests use to check which path ran.
@@ -204,7 +208,7 @@ impl Uring {
     pub(crate) fn submit_close(&mut self, fd: RawFd) -> io::Result<()> {
         let sqe = opcode::Close::new(types::Fd(fd)).build();
         // SAFETY: a close entry holds no pointers.
-        unsafe { self.submit_detached(sqe, Box::new(CloseDone)) }.map(drop)
+        unsafe { self.submit_detached(sqe, Box::new(CloseDone(fd))) }.map(drop)
     }
 
     /// Submits what is queued and runs the completions the kernel holds back
