@@ -203,7 +203,11 @@ matrix_test! {
             let p = polls.clone();
             let task = ringloop::spawn(async move {
                 {
-                    let mut sleep = pin!(ringloop::sleep(Duration::from_millis(10)));
+                    // Its deadline must still be ahead at its first poll (a sleep
+                    // already due wakes its task to yield once instead of registering
+                    // a timer): on a slow machine (a VM under emulation) more than 10 ms
+                    // can pass between creating and polling it, so scaled.
+                    let mut sleep = pin!(ringloop::sleep(common::scaled(Duration::from_millis(10))));
                     poll_fn(|cx| {
                         assert!(sleep.as_mut().poll(cx).is_pending());
                         Poll::Ready(())
@@ -217,7 +221,7 @@ matrix_test! {
                 })
                 .await;
             });
-            ringloop::sleep(Duration::from_millis(60)).await;
+            ringloop::sleep(common::scaled(Duration::from_millis(60))).await;
             assert_eq!(polls.get(), 1, "the task was woken by a dropped sleep");
             task.cancel();
             assert!(task.await.unwrap_err().is_cancelled());

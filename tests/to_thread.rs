@@ -234,9 +234,10 @@ matrix_test! {
                 to_thread(move || {
                     let now = running.fetch_add(1, SeqCst) + 1;
                     most.fetch_max(now, SeqCst);
-                    // The first jobs block a little so all four threads get started.
+                    // The first jobs block a little so all four threads get started
+                    // (longer on a slow machine, where starting one takes longer).
                     if i < 16 {
-                        thread::sleep(Duration::from_millis(20));
+                        thread::sleep(common::scaled(Duration::from_millis(20)));
                     }
                     running.fetch_sub(1, SeqCst);
                     i

@@ -24,14 +24,20 @@ use ringloop::net::{TcpListener, TcpStream};
 
 use crate::common::{is_child, matrix_test_name, open_fds, run_child, Mode};
 
-/// How long any single step of a socket test may take before it counts as hung.
+/// How long any single step of a socket test may take before it counts as hung
+/// (times the machine's slowness: [`step`]).
 pub const STEP: Duration = Duration::from_secs(10);
 
-/// Awaits `fut`, failing the test (naming `what`) if it takes longer than [`STEP`].
+/// [`STEP`], scaled for a slow machine ([`crate::common::scaled`]).
+pub fn step() -> Duration {
+    crate::common::scaled(STEP)
+}
+
+/// Awaits `fut`, failing the test (naming `what`) if it takes longer than [`step`].
 pub async fn within<F: IntoFuture>(what: &str, fut: F) -> F::Output {
-    match ringloop::wait_for(STEP, fut).await {
+    match ringloop::wait_for(step(), fut).await {
         Ok(out) => out,
-        Err(_) => panic!("{what}: did not finish within {STEP:?}"),
+        Err(_) => panic!("{what}: did not finish within {:?}", step()),
     }
 }
 
@@ -210,12 +216,12 @@ pub async fn eventually<T, E: std::fmt::Debug>(
     what: &str,
     mut attempt: impl FnMut() -> Result<T, E>,
 ) -> T {
-    let deadline = std::time::Instant::now() + STEP;
+    let deadline = std::time::Instant::now() + step();
     loop {
         match attempt() {
             Ok(value) => return value,
             Err(e) if std::time::Instant::now() > deadline => {
-                panic!("{what}: still failing after {STEP:?}: {e:?}")
+                panic!("{what}: still failing after {:?}: {e:?}", step())
             }
             Err(_) => ringloop::sleep(Duration::from_millis(1)).await,
         }
