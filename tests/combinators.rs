@@ -261,7 +261,8 @@ matrix_test! {
                 Poll::Ready(())
             })
             .await;
-            ringloop::sleep(Duration::from_millis(20)).await;
+            // Long enough for the 1 ms task to finish, even on a slow machine.
+            ringloop::sleep(common::scaled(Duration::from_millis(20))).await;
             let handles = waiting.into_handles();
             assert_eq!(handles.iter().filter(|h| h.is_finished()).count(), 1);
             for (i, handle) in handles.into_iter().enumerate() {

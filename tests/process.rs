@@ -236,9 +236,9 @@ matrix_test! {
                 .collect();
             // A deadlock shows as a timeout; on a busy 2-core machine (this test
             // runs beside its two other drivers) it may take several seconds.
-            let pids = ringloop::wait_for(Duration::from_secs(120), ringloop::gather_all(tasks))
+            let pids = ringloop::wait_for(common::scaled(Duration::from_secs(120)), ringloop::gather_all(tasks))
                 .await
-                .expect("200 children did not finish within 120 s");
+                .expect("200 children did not finish within 120 s (scaled)");
             let pids: Vec<u32> = pids.into_iter().map(Result::unwrap).collect();
             assert!(pids.iter().all(|&pid| reaped(pid)));
         });
