@@ -13,14 +13,16 @@
 //! epoll readiness on epoll), then reads it with a plain non-blocking `read` on the
 //! runtime thread. A signalfd only returns the signals of the thread that reads
 //! it (and the process's), so the read itself must never leave this thread, and on
-//! io_uring a READ op can: before Linux 6.0 (and on Debian's 5.10, which carries the
-//! 5.15 io_uring) a signalfd has no `read_iter`, io_uring cannot attempt a
-//! non-blocking read of it inline, and after its internal poll fires 128 times it
-//! hands the read to an io-wq worker thread, whose signalfd sees only the
-//! process-directed signals: a signal sent to this thread (`tgkill`, which is how
+//! io_uring a READ op can. A signalfd has no `read_iter`, only `read`, and the
+//! io_uring of 5.10 (also Debian's 5.10.262, which carries the 5.15 one) never
+//! tries such a file without blocking (`loop_rw_iter` answers `EAGAIN` at once,
+//! `O_NONBLOCK` or not; 6.1's tries an `O_NONBLOCK` one): the READ waits on its
+//! internal poll, retries, gets `EAGAIN` again, and after 128 rounds is handed to
+//! an io-wq worker thread, whose read of the signalfd sees only the
+//! process-directed signals. A signal sent to this thread (`tgkill`, which is how
 //! the forwarding handler delivers every signal) then completes the READ with
-//! `EAGAIN` and stays pending. A poll of a signalfd is evaluated in the thread that
-//! runs the ring's task work, the submitting thread, on every kernel.
+//! `EAGAIN` and stays pending. A poll of a signalfd is evaluated in the thread
+//! that runs the ring's task work, the submitting thread, on every kernel.
 //!
 //! One reader runs at a time, on the runtime that last polled a listener without
 //! finding one there: a thread that alternates between two runtimes moves its
