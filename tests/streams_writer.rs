@@ -42,9 +42,10 @@ async fn write_until_paused(writer: &StreamWriter, high: usize) -> Vec<u8> {
         if writer.buffered() > high {
             // Paused: drain waits while the peer does not read. Only a wait
             // during which the kernel took nothing more shows that the socket
-            // is full (on a busy machine the flusher may just be late).
+            // is full (on a busy machine, or a VM under emulation, the flusher
+            // may just be late: scaled).
             let before = writer.buffered();
-            let r = ringloop::wait_for(SHORT, writer.drain()).await;
+            let r = ringloop::wait_for(common::scaled(SHORT), writer.drain()).await;
             if r.is_err() && writer.buffered() == before {
                 return written;
             }
