@@ -57,7 +57,7 @@ matrix_test! {
             let all_ids = ids(&handles);
             let start = Instant::now();
             let (done, pending) = bounded(wait(handles, ReturnWhen::FirstCompleted, None)).await;
-            assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
+            assert!(start.elapsed() < common::scaled(Duration::from_millis(700)), "{:?}", start.elapsed());
             assert_eq!(ids(&done), [all_ids[1]]);
             assert_eq!(ids(&pending), [all_ids[0], all_ids[2]]);
             assert!(pending.iter().all(|h| !h.is_finished()));
@@ -92,7 +92,7 @@ matrix_test! {
             let start = Instant::now();
             let waiting = wait(handles, ReturnWhen::FirstException, None);
             let (done, pending) = wait_for(Duration::from_secs(5), waiting).await.unwrap();
-            assert!(start.elapsed() < Duration::from_secs(2));
+            assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
             // Everything finished by then is in `done`: the quick task and the panic.
             assert_eq!(done.len(), 2);
             let outputs: Vec<_> = done.into_iter().map(take_now).collect();
@@ -162,7 +162,7 @@ matrix_test! {
                     bounded(wait([slow, quick], return_when, Some(Duration::from_millis(40)))).await;
                 let elapsed = start.elapsed();
                 assert!(elapsed >= Duration::from_millis(40), "{return_when:?}: {elapsed:?}");
-                assert!(elapsed < Duration::from_millis(250), "{return_when:?}: {elapsed:?}");
+                assert!(elapsed < common::scaled(Duration::from_millis(250)), "{return_when:?}: {elapsed:?}");
                 let expected_done = usize::from(return_when != ReturnWhen::FirstCompleted);
                 assert_eq!(done.len(), expected_done, "{return_when:?}");
                 assert_eq!(pending.len(), 2 - expected_done, "{return_when:?}");
@@ -321,7 +321,7 @@ matrix_test! {
                     .await
                     .unwrap();
             assert!(pending.is_empty());
-            assert!(start.elapsed() < Duration::from_secs(5));
+            assert!(start.elapsed() < common::scaled(Duration::from_secs(5)));
             let outputs: Vec<u32> = done.into_iter().map(|h| take_now(h).unwrap()).collect();
             let expected: Vec<u32> = (0..N).filter(|&i| i != N / 2).collect();
             assert_eq!(outputs, expected);

@@ -199,7 +199,7 @@ matrix_test! {
             assert_eq!(squares, (0..JOBS).map(|i| i * i).collect::<Vec<_>>());
             // In sequence: 10 s. With 64 threads: about 4 rounds of 50 ms, even shared
             // with the other tests of this binary.
-            assert!(took < Duration::from_secs(5), "{JOBS} jobs of {EACH:?} took {took:?}");
+            assert!(took < common::scaled(Duration::from_secs(5)), "{JOBS} jobs of {EACH:?} took {took:?}");
         });
     }
 }
@@ -607,7 +607,7 @@ fn the_process_exits_while_pool_threads_block() {
         // The child leaves a job blocked for 60 s behind; it must not wait for it.
         let took = start.elapsed();
         assert!(
-            took < Duration::from_secs(30),
+            took < common::scaled(Duration::from_secs(30)),
             "the child took {took:?} to exit"
         );
         return;
