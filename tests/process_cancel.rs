@@ -54,8 +54,25 @@ fn baseline(mode: Mode) -> usize {
         let pid = child.id();
         drop(child);
         eventually_reaped(&[pid]).await;
+        // The reaper closes the child's pidfd just after reaping it: a moment
+        // later, which on a slow machine (a VM under emulation) the count could
+        // otherwise catch.
+        let settled = common::sleep_until_cond(common::scaled(Duration::from_secs(5)), || {
+            pidfds_open() == 0
+        })
+        .await;
+        assert!(settled, "a pidfd is still open after the child was reaped");
     });
     open_fds()
+}
+
+/// How many pidfds this process has open.
+fn pidfds_open() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("pidfd"))
+        .count()
 }
 
 fn sleeper(secs: &str) -> Child {
