@@ -297,6 +297,11 @@ matrix_test! {
 matrix_test! {
     fn ctrl_c_resolves_on_sigint(mode) {
         alone(mode, module_path!(), || {
+            // A process started in the background by a non-interactive shell
+            // (`cmd &`) inherits SIGINT ignored: start from the default, as at a
+            // terminal.
+            // SAFETY: setting a signal's disposition to SIG_DFL.
+            assert_ne!(unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) }, libc::SIG_ERR);
             assert_eq!(disposition(libc::SIGINT), libc::SIG_DFL);
             mode.run(async {
                 let mut interrupted = pin!(ctrl_c());
