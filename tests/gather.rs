@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use common::{yield_until, Drops};
 use ringloop::{gather, gather_all, JoinError};
 
-/// Sleeps `ms`, records `tag` as finished in `log`, returns `tag`.
+/// Sleeps `ms` (scaled for a slow machine: the sleeps start one after another, at
+/// their first polls, and must still end in the order of their lengths), records
+/// `tag` as finished in `log`, returns `tag`.
 async fn after(ms: u64, tag: u32, log: &RefCell<Vec<u32>>) -> u32 {
-    ringloop::sleep(Duration::from_millis(ms)).await;
+    ringloop::sleep(common::scaled(Duration::from_millis(ms))).await;
     log.borrow_mut().push(tag);
     tag
 }
