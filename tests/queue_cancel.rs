@@ -461,15 +461,17 @@ async fn schedule<Q: AnyQueue>(seed: u64, q: Q) {
         };
         world.check(&q);
     }
+    // A last consumer that is never cancelled: with the others it must drain the
+    // queue, so that the producers finish (every consumer may have been cancelled
+    // above, with a bounded queue full) and join returns (a lost item or wake-up
+    // would hang it).
+    let drainer = ringloop::spawn(consumer(world.clone(), q.clone(), 0));
     for p in producers {
         match wait_for(GUARD, p).await {
             Ok(Ok(())) | Ok(Err(JoinError::Cancelled)) => {}
             other => panic!("seed {seed}: producer {other:?}"),
         }
     }
-    // A last consumer that is never cancelled: with the others it must drain the
-    // queue, so that join returns (a lost item or wake-up would hang it).
-    let drainer = ringloop::spawn(consumer(world.clone(), q.clone(), 0));
     assert!(
         wait_for(GUARD, q.join()).await.is_ok(),
         "seed {seed}: join hung with {} items queued",

@@ -43,6 +43,10 @@ pub(crate) struct Core {
     tasks: RefCell<Slab<RawTask>>,
     /// Tasks to poll, in wake order; each entry holds a local reference.
     ready: RefCell<VecDeque<RawTask>>,
+    /// Tasks that woke themselves while being polled (`yield_now`, a spent op
+    /// budget): they join `ready` after the next driver turn and timer check, so
+    /// that a task that keeps yielding cannot hold the timers and I/O back.
+    deferred: RefCell<Vec<RawTask>>,
     /// The task being polled.
     current: Cell<Option<RawTask>>,
     /// The id of the main task (the future given to `block_on`) while `block_on` runs.
@@ -85,6 +89,7 @@ impl Core {
             shared,
             tasks: RefCell::new(Slab::new()),
             ready: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
             current: Cell::new(None),
             main_task: Cell::new(None),
             main_running: Cell::new(false),
@@ -168,10 +173,24 @@ impl Core {
         id
     }
 
-    /// Puts a task of this runtime on the ready queue (no-op if queued or complete).
+    /// Puts a task of this runtime on the ready queue (no-op if queued or complete);
+    /// a task woken by its own poll waits for the next turn (see `deferred`).
     pub(crate) fn schedule(&self, task: RawTask) {
         if task.schedule_local() {
-            self.ready.borrow_mut().push_back(task);
+            if self.current.get() == Some(task) {
+                self.deferred.borrow_mut().push(task);
+            } else {
+                self.ready.borrow_mut().push_back(task);
+            }
+        }
+    }
+
+    /// Moves the tasks that woke themselves during the last turn to the ready
+    /// queue, behind the ones woken since (by I/O or a timer).
+    pub(crate) fn schedule_deferred(&self) {
+        let mut deferred = self.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            self.ready.borrow_mut().extend(deferred.drain(..));
         }
     }
 
@@ -183,7 +202,9 @@ impl Core {
     /// Takes one unit of the polled future's budget of operations that complete
     /// without waiting; `false` when it is spent: the operation must yield (wake
     /// itself and return `Pending`) instead, so that a task reading a file in a loop
-    /// on epoll cannot keep the thread from its other tasks and its timers.
+    /// on epoll cannot keep the thread from its other tasks and its timers: a task
+    /// that wakes itself runs again only after the next driver turn and timer
+    /// check (see [`schedule`](Self::schedule)).
     pub(crate) fn take_op_budget(&self) -> bool {
         let left = self.op_budget.get();
         if left == 0 {
@@ -193,8 +214,9 @@ impl Core {
         true
     }
 
+    /// Whether tasks wait to run: ready now, or after the coming driver turn.
     pub(crate) fn has_ready_tasks(&self) -> bool {
-        !self.ready.borrow().is_empty()
+        !self.ready.borrow().is_empty() || !self.deferred.borrow().is_empty()
     }
 
     /// Polls up to `budget` ready tasks; returns how many ran.
@@ -322,6 +344,7 @@ impl Core {
         }
         self.state.set(State::Closed);
 
+        self.schedule_deferred();
         loop {
             let Some(task) = self.ready.borrow_mut().pop_front() else {
                 break;

@@ -9,6 +9,8 @@
 //!     driver turn: submit queued ops, reap completions; wait there, in the same
 //!                  syscall, for a completion or the next timer if nothing is ready
 //!     fire expired timers
+//!     queue the tasks that woke themselves this turn (yield_now, a spent op
+//!                  budget) behind the ones the driver and the timers woke
 //! }
 //! ```
 
@@ -64,6 +66,7 @@ impl Core {
         let busy = self.has_ready_tasks() || !self.callbacks.borrow().is_empty();
         self.turn_driver(busy);
         self.fire_timers();
+        self.schedule_deferred();
     }
 
     /// Runs the callbacks queued before this call (ones they queue wait a turn, as in
