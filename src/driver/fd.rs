@@ -74,6 +74,17 @@ impl SharedFd {
         self.inner.state.borrow_mut()
     }
 
+    /// The driver's state, unless it is borrowed right now (for destructors, which
+    /// must not panic).
+    pub(crate) fn try_state(&self) -> Result<RefMut<'_, FdState>, std::cell::BorrowMutError> {
+        self.inner.state.try_borrow_mut()
+    }
+
+    /// Whether `other` is a clone of this same descriptor.
+    pub(crate) fn same(&self, other: &SharedFd) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub(crate) fn downgrade(&self) -> WeakFd {
         WeakFd {
             inner: Rc::downgrade(&self.inner),

@@ -15,6 +15,11 @@
 //!
 //! The multishot accept of a listener also delivers into [`FdState::accepted`].
 //! epoll never needs the stash: it makes a call only when it can take the result.
+//!
+//! An op that has to wait (for a cancelled op's result, or for a connection) takes a
+//! place in the descriptor's [`WaitList`] through its [`StashWait`], and leaves it
+//! when it goes on or is dropped: a future dropped before its event leaves nothing
+//! behind (O(1) either way).
 
 use std::collections::VecDeque;
 use std::io;
@@ -22,7 +27,9 @@ use std::os::fd::OwnedFd;
 use std::task::{Context, Poll, Waker};
 
 use super::buf::IoBufMut;
+use super::fd::SharedFd;
 use super::sockaddr::SockAddr;
+use crate::sync::{WaitList, WaiterKey};
 
 /// Something a cancelled receive got.
 pub(crate) enum Received {
@@ -65,8 +72,9 @@ pub(crate) struct FdState {
     /// The epoll driver that knows this descriptor (by its id): a driver that
     /// does not forgets what it knew about the number (a closed descriptor's).
     pub(crate) epoll: Option<u64>,
-    /// Tasks waiting for `pending` to drain or for `accepted` to fill.
-    waiters: Vec<Waker>,
+    /// Ops waiting for `pending` to drain or for `accepted` to fill (each through
+    /// its [`StashWait`]); every event notifies them all.
+    waiters: WaitList<()>,
 }
 
 /// The outcome of looking at the stash before submitting a read.
@@ -75,8 +83,64 @@ pub(crate) enum Take {
     Submit,
     /// Finished from the stash with this result (bytes copied into the buffer).
     Done(io::Result<u32>),
-    /// A cancelled op's result is still due: wait for it.
+    /// A cancelled op's result is still due: wait for it (through a
+    /// [`StashWait`]).
     Wait,
+}
+
+/// An op's place in its descriptor's list of waiters (see the module docs): taken
+/// by [`wait`](Self::wait), left by [`leave`](Self::leave) or on drop.
+#[derive(Default)]
+pub(crate) struct StashWait {
+    /// The descriptor whose list holds the place (kept open meanwhile: the op holds
+    /// it anyway), and the place.
+    place: Option<(SharedFd, WaiterKey)>,
+}
+
+impl StashWait {
+    /// Waits for the next event of `fd`'s stash with `cx`'s waker: keeps the place
+    /// taken at an earlier poll, or takes a new one at the back (none yet, or the
+    /// last one was notified: that event has been looked at).
+    pub(crate) fn wait(&mut self, fd: &SharedFd, cx: &mut Context<'_>) {
+        if let Some((held, key)) = &mut self.place {
+            if held.same(fd) {
+                let mut state = fd.state();
+                if state.waiters.poll(*key, cx).is_pending() {
+                    return;
+                }
+                // Notified, so out of the list: back in, at the back.
+                *key = state.waiters.push_back(Some(cx.waker().clone()));
+                return;
+            }
+        }
+        self.leave();
+        let key = fd.state().waiters.push_back(Some(cx.waker().clone()));
+        self.place = Some((fd.clone(), key));
+    }
+
+    /// Leaves the list, if in it: the op goes on without waiting.
+    pub(crate) fn leave(&mut self) {
+        if let Some((fd, key)) = self.place.take() {
+            leave(&fd, key);
+        }
+    }
+}
+
+impl Drop for StashWait {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Takes waiter `key` out of `fd`'s list (notified or not: every event notifies
+/// every waiter, so a notified one leaving hands nothing on).
+fn leave(fd: &SharedFd, key: WaiterKey) {
+    // Never borrowed here: the driver's code that borrows the state calls no
+    // future's `drop`. Were it ever, the place would stay until the next
+    // notification, which frees nothing but is harmless.
+    if let Ok(mut state) = fd.try_state() {
+        let _ = state.waiters.remove(key);
+    }
 }
 
 impl FdState {
@@ -89,7 +153,7 @@ impl FdState {
     pub(crate) fn remove_pending(&mut self, woken: &mut Vec<Waker>) {
         self.pending = self.pending.saturating_sub(1);
         if self.pending == 0 {
-            woken.append(&mut self.waiters);
+            self.waiters.notify_all((), woken);
         }
     }
 
@@ -101,25 +165,24 @@ impl FdState {
     /// Queues a connection for the next accept; wakes the waiting accepts.
     pub(crate) fn push_accepted(&mut self, accepted: Accepted, woken: &mut Vec<Waker>) {
         self.accepted.push_back(accepted);
-        woken.append(&mut self.waiters);
+        self.waiters.notify_all((), woken);
     }
 
     /// Wakes every waiter (for example when a multishot accept ends).
     pub(crate) fn wake_all(&mut self, woken: &mut Vec<Waker>) {
-        woken.append(&mut self.waiters);
+        self.waiters.notify_all((), woken);
     }
 
-    /// Registers the task of `cx` to be woken by the next stash event.
-    pub(crate) fn register(&mut self, cx: &Context<'_>) {
-        if !self.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            self.waiters.push(cx.waker().clone());
-        }
+    /// Ops waiting in the list (tests).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.len()
     }
 
     /// For a stream read into `bufs` (filled in order): stashed bytes or error, a
     /// wait, or the go-ahead to submit. A stashed datagram is taken whole (what does
     /// not fit is dropped, as `recv` truncates a datagram).
-    pub(crate) fn take_bytes<B: IoBufMut>(&mut self, bufs: &mut [B], cx: &Context<'_>) -> Take {
+    pub(crate) fn take_bytes<B: IoBufMut>(&mut self, bufs: &mut [B]) -> Take {
         match self.received.front_mut() {
             Some(Received::Bytes { data, taken }) => {
                 let copied = fill(bufs, &data[*taken..]);
@@ -139,10 +202,7 @@ impl FdState {
                 self.received.pop_front();
                 Take::Done(Err(io::Error::from_raw_os_error(errno)))
             }
-            None if self.pending > 0 => {
-                self.register(cx);
-                Take::Wait
-            }
+            None if self.pending > 0 => Take::Wait,
             None => Take::Submit,
         }
     }
@@ -153,7 +213,6 @@ impl FdState {
         &mut self,
         buf: &mut B,
         from: &mut Option<SockAddr>,
-        cx: &Context<'_>,
     ) -> Take {
         match self.received.pop_front() {
             Some(Received::Datagram { data, from: sender }) => {
@@ -165,21 +224,18 @@ impl FdState {
                 Take::Done(Ok(copy_into(buf, &data[taken..]) as u32))
             }
             Some(Received::Error(errno)) => Take::Done(Err(io::Error::from_raw_os_error(errno))),
-            None if self.pending > 0 => {
-                self.register(cx);
-                Take::Wait
-            }
+            None if self.pending > 0 => Take::Wait,
             None => Take::Submit,
         }
     }
 
-    /// For an accept: a queued connection, or whether to wait for a cancelled accept.
-    pub(crate) fn poll_accepted(&mut self, cx: &Context<'_>) -> Poll<Option<Accepted>> {
+    /// For an accept: a queued connection, or whether to wait (`Pending`, through a
+    /// [`StashWait`]) for a cancelled accept.
+    pub(crate) fn poll_accepted(&mut self) -> Poll<Option<Accepted>> {
         if let Some(accepted) = self.accepted.pop_front() {
             return Poll::Ready(Some(accepted));
         }
         if self.pending > 0 {
-            self.register(cx);
             return Poll::Pending;
         }
         Poll::Ready(None)

@@ -421,6 +421,49 @@ fn connections_of_dropped_accepts_go_to_the_next_accept() {
     );
 }
 
+/// A waker of its own (not `will_wake` any other), as each task's is.
+fn distinct_waker() -> std::task::Waker {
+    struct Nothing;
+    impl std::task::Wake for Nothing {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    std::task::Waker::from(std::sync::Arc::new(Nothing))
+}
+
+#[test]
+fn reads_waiting_for_a_cancelled_reads_result_leave_when_dropped() {
+    for mode in MODES {
+        runtime(mode).block_on(async {
+            let (r, w) = pipe();
+            // In flight, then dropped: on io_uring its result is due (the next reads
+            // wait for it, each in the descriptor's list of waiters).
+            let mut first = Op::new(Read::new(r.clone(), Vec::with_capacity(8), None));
+            assert!(poll_once(&mut first).await.is_pending());
+            drop(first);
+            for _ in 0..1000 {
+                let mut op = Op::new(Read::new(r.clone(), Vec::with_capacity(8), None));
+                let waker = distinct_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                assert!(std::pin::Pin::new(&mut op).poll(&mut cx).is_pending());
+                let waiting = usize::from(is_uring(mode));
+                assert_eq!(r.state().waiting(), waiting, "{mode:?}");
+                drop(op);
+            }
+            assert_eq!(
+                r.state().waiting(),
+                0,
+                "{mode:?}: dropped reads left places"
+            );
+            // The pipe still works.
+            turns(2).await;
+            let (n, _) = Op::new(Write::new(w.clone(), b"ok".to_vec(), None)).await;
+            assert_eq!(n.unwrap(), 2);
+            let (n, buf) = Op::new(Read::new(r.clone(), Vec::with_capacity(8), None)).await;
+            assert_eq!((n.unwrap(), buf.as_slice()), (2, &b"ok"[..]), "{mode:?}");
+        });
+    }
+}
+
 #[test]
 fn poll_add_waits_for_readiness() {
     for mode in modes() {

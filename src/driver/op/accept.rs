@@ -14,6 +14,7 @@ use super::{AcceptMulti, Op, OpKind, Readiness};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
+use crate::driver::stash::StashWait;
 use crate::driver::sys;
 use crate::driver::IoDriver;
 use crate::runtime::context;
@@ -48,6 +49,9 @@ pub(crate) struct Accept {
     from_queue: Option<Option<SockAddr>>,
     /// Counted in the listener's pending results (dropped in flight).
     orphaned: bool,
+    /// Its place among the listener's waiters, while a cancelled accept's result
+    /// is due.
+    wait: StashWait,
 }
 
 impl Accept {
@@ -57,6 +61,7 @@ impl Accept {
             addr: Box::new(SockAddr::empty()),
             from_queue: None,
             orphaned: false,
+            wait: StashWait::default(),
         }
     }
 }
@@ -84,14 +89,23 @@ unsafe impl OpKind for Accept {
     }
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
-        match self.fd.state().poll_accepted(cx) {
-            Poll::Ready(Some(Ok((fd, addr)))) => {
-                self.from_queue = Some(addr);
-                Poll::Ready(Some(Ok(fd.into_raw_fd() as u32)))
+        let polled = self.fd.state().poll_accepted();
+        match polled {
+            Poll::Ready(accepted) => {
+                self.wait.leave();
+                match accepted {
+                    Some(Ok((fd, addr))) => {
+                        self.from_queue = Some(addr);
+                        Poll::Ready(Some(Ok(fd.into_raw_fd() as u32)))
+                    }
+                    Some(Err(e)) => Poll::Ready(Some(Err(e))),
+                    None => Poll::Ready(None),
+                }
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.wait.wait(&self.fd, cx);
+                Poll::Pending
+            }
         }
     }
 

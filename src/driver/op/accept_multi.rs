@@ -24,7 +24,7 @@ use io_uring::{opcode, types};
 
 use super::accept::Accepted;
 use crate::driver::fd::{SharedFd, WeakFd};
-use crate::driver::stash::Multishot;
+use crate::driver::stash::{Multishot, StashWait};
 use crate::driver::sys;
 use crate::driver::uring::Orphan;
 use crate::driver::IoDriver;
@@ -37,11 +37,16 @@ const MAX_QUEUED: usize = 64;
 /// The future of one accept through the listener's multishot op.
 pub(crate) struct AcceptMulti {
     fd: SharedFd,
+    /// Its place among the listener's waiters, left when it is dropped.
+    wait: StashWait,
 }
 
 impl AcceptMulti {
     pub(crate) fn new(fd: SharedFd) -> AcceptMulti {
-        AcceptMulti { fd }
+        AcceptMulti {
+            fd,
+            wait: StashWait::default(),
+        }
     }
 
     /// Queues the listener's multishot accept on the current runtime's ring.
@@ -89,18 +94,21 @@ impl Future for AcceptMulti {
         let this = self.get_mut();
         let mut state = this.fd.state();
         if let Some(accepted) = state.accepted.pop_front() {
+            drop(state);
+            this.wait.leave();
             return Poll::Ready(accepted);
         }
         let runtime = context::current_id();
-        if state.multishot.is_none_or(|m| m.runtime != runtime) {
+        let armed = state.multishot.is_some_and(|m| m.runtime == runtime);
+        drop(state);
+        if !armed {
             // Not armed, or armed on a runtime that is not running here.
-            drop(state);
             if let Err(e) = this.arm() {
+                this.wait.leave();
                 return Poll::Ready(Err(e));
             }
-            state = this.fd.state();
         }
-        state.register(cx);
+        this.wait.wait(&this.fd, cx);
         Poll::Pending
     }
 }

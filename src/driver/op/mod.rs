@@ -74,21 +74,44 @@ use io_uring::{opcode, squeue, types};
 use super::buf::IoBufMut;
 use super::epoll::Interest;
 use super::fd::SharedFd;
-use super::stash::{Received, Take};
+use super::stash::{Received, StashWait, Take};
 use super::uring::{Orphan, Orphaned};
 use super::IoDriver;
 use crate::runtime::{context, Core};
 
-/// The stash step of a stream read (`OpKind::poll_stash`; see `stash.rs`).
+/// The stash step of a stream read (`OpKind::poll_stash`; see `stash.rs`): waits
+/// through `wait` while a cancelled read's result is due.
 fn take_stashed<B: IoBufMut>(
     fd: &SharedFd,
     bufs: &mut [B],
-    cx: &Context<'_>,
+    wait: &mut StashWait,
+    cx: &mut Context<'_>,
 ) -> Poll<Option<io::Result<u32>>> {
-    match fd.state().take_bytes(bufs, cx) {
-        Take::Submit => Poll::Ready(None),
-        Take::Done(result) => Poll::Ready(Some(result)),
-        Take::Wait => Poll::Pending,
+    let take = fd.state().take_bytes(bufs);
+    stash_step(take, fd, wait, cx)
+}
+
+/// What an op does with the stash's answer: goes on (leaving the list of waiters
+/// if it was in it), or waits for the next stash event.
+fn stash_step(
+    take: Take,
+    fd: &SharedFd,
+    wait: &mut StashWait,
+    cx: &mut Context<'_>,
+) -> Poll<Option<io::Result<u32>>> {
+    match take {
+        Take::Submit => {
+            wait.leave();
+            Poll::Ready(None)
+        }
+        Take::Done(result) => {
+            wait.leave();
+            Poll::Ready(Some(result))
+        }
+        Take::Wait => {
+            wait.wait(fd, cx);
+            Poll::Pending
+        }
     }
 }
 

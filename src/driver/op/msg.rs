@@ -7,12 +7,12 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, squeue, types};
 
 use super::vectored::{mark_filled, read_iovecs, write_iovecs};
-use super::{stash_result, take_stashed, OpKind, Readiness};
+use super::{stash_result, stash_step, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{IoBuf, IoBufMut};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
-use crate::driver::stash::{received_bytes, Received, Take};
+use crate::driver::stash::{received_bytes, Received, StashWait, Take};
 use crate::driver::sys;
 
 /// A `msghdr` with the iovecs and the address it points to. Boxed by its op, so
@@ -54,6 +54,9 @@ pub(crate) struct RecvMsg<B> {
     /// The sender, when the result came from the stash.
     from_stash: Option<Option<SockAddr>>,
     orphaned: bool,
+    /// Its place among the descriptor's waiters, while a cancelled receive's
+    /// result is due.
+    wait: StashWait,
 }
 
 impl<B: IoBufMut> RecvMsg<B> {
@@ -67,6 +70,7 @@ impl<B: IoBufMut> RecvMsg<B> {
             want_addr,
             from_stash: None,
             orphaned: false,
+            wait: StashWait::default(),
         }
     }
 
@@ -117,20 +121,17 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
         if !self.want_addr {
-            return take_stashed(&self.fd, &mut self.bufs, cx);
+            return take_stashed(&self.fd, &mut self.bufs, &mut self.wait, cx);
         }
         let Some(first) = self.bufs.first_mut() else {
             return Poll::Ready(None);
         };
         let mut from = None;
-        match self.fd.state().take_datagram(first, &mut from, cx) {
-            Take::Submit => Poll::Ready(None),
-            Take::Done(result) => {
-                self.from_stash = Some(from);
-                Poll::Ready(Some(result))
-            }
-            Take::Wait => Poll::Pending,
+        let take = self.fd.state().take_datagram(first, &mut from);
+        if let Take::Done(_) = take {
+            self.from_stash = Some(from);
         }
+        stash_step(take, &self.fd, &mut self.wait, cx)
     }
 
     fn orphaned(&mut self) {

@@ -9,7 +9,7 @@ use super::{stash_stream_result, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
-use crate::driver::stash::received_bytes;
+use crate::driver::stash::{received_bytes, StashWait};
 use crate::driver::sys;
 
 /// Reads into `buf`'s full capacity, from its start; on success the first `n` bytes
@@ -22,6 +22,9 @@ pub(crate) struct Read<B> {
     offset: Option<u64>,
     /// Counted in the descriptor's pending results (dropped in flight).
     orphaned: bool,
+    /// Its place among the descriptor's waiters, while a cancelled read's result
+    /// is due.
+    wait: StashWait,
 }
 
 impl<B: IoBufMut> Read<B> {
@@ -31,6 +34,7 @@ impl<B: IoBufMut> Read<B> {
             buf,
             offset,
             orphaned: false,
+            wait: StashWait::default(),
         }
     }
 }
@@ -71,7 +75,12 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         if self.offset.is_some() {
             return Poll::Ready(None);
         }
-        take_stashed(&self.fd, std::slice::from_mut(&mut self.buf), cx)
+        take_stashed(
+            &self.fd,
+            std::slice::from_mut(&mut self.buf),
+            &mut self.wait,
+            cx,
+        )
     }
 
     fn orphaned(&mut self) {

@@ -5,11 +5,11 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{stash_result, take_stashed, OpKind, Readiness};
+use super::{stash_result, stash_step, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
 use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
-use crate::driver::stash::{received_bytes, Received, Take};
+use crate::driver::stash::{received_bytes, Received, StashWait};
 use crate::driver::sys;
 
 /// Receives into `buf`'s full capacity, from its start; on success the first `n`
@@ -21,6 +21,9 @@ pub(crate) struct Recv<B> {
     datagram: bool,
     /// Counted in the descriptor's pending results (dropped in flight).
     orphaned: bool,
+    /// Its place among the descriptor's waiters, while a cancelled read's result
+    /// is due.
+    wait: StashWait,
 }
 
 impl<B: IoBufMut> Recv<B> {
@@ -30,6 +33,7 @@ impl<B: IoBufMut> Recv<B> {
             buf,
             datagram,
             orphaned: false,
+            wait: StashWait::default(),
         }
     }
 
@@ -70,13 +74,15 @@ unsafe impl<B: IoBufMut> OpKind for Recv<B> {
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
         if !self.datagram {
-            return take_stashed(&self.fd, std::slice::from_mut(&mut self.buf), cx);
+            return take_stashed(
+                &self.fd,
+                std::slice::from_mut(&mut self.buf),
+                &mut self.wait,
+                cx,
+            );
         }
-        match self.fd.state().take_datagram(&mut self.buf, &mut None, cx) {
-            Take::Submit => Poll::Ready(None),
-            Take::Done(result) => Poll::Ready(Some(result)),
-            Take::Wait => Poll::Pending,
-        }
+        let take = self.fd.state().take_datagram(&mut self.buf, &mut None);
+        stash_step(take, &self.fd, &mut self.wait, cx)
     }
 
     fn orphaned(&mut self) {
