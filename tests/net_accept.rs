@@ -245,9 +245,9 @@ matrix_test! {
                 drop((client.unwrap(), accepted.unwrap()));
                 (listener, addr)
             });
-            // Dropped while no block_on runs: the runtime cannot cancel its
-            // multishot accept now (which keeps the socket listening in the
-            // kernel), but must do so when it runs again, not only at its end.
+            // Dropped while no block_on runs: the runtime's multishot accept
+            // (which keeps the socket listening in the kernel) must still be
+            // cancelled, not only at the runtime's end.
             drop(listener);
             rt.block_on(async {
                 let again = eventually("rebind while the runtime lives", || {

@@ -26,7 +26,7 @@ use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Duration;
 
-pub(crate) use release::{cancel_later, cancel_released, release_fd};
+pub(crate) use release::{cancel_elsewhere, cancel_later, cancel_released, release_fd};
 
 use features::{Features, KernelCompat};
 use uring::OpTable;

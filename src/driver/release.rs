@@ -7,15 +7,19 @@
 //!     │    (a listener: cancel now, with an immediate enter, then close(2), so
 //!     │     that its address is free when the drop returns)
 //!     ├─ on epoll: forget the registration, close(2)
-//!     └─ elsewhere (outside block_on, another runtime, driver busy) with a
-//!        multishot op armed: keep the descriptor open and queue both for the
-//!        op's runtime, which cancels the op and then closes the descriptor at its
-//!        next turn (or its shutdown). Closing first would let the number be
-//!        reused while an entry naming it may still be waiting in that ring.
+//!     ├─ elsewhere (outside block_on, or in another runtime) with a multishot op
+//!     │    armed on a live runtime of this thread that is not running: cancel the
+//!     │    op in that runtime's ring now (`cancel_elsewhere`), then close as above
+//!     └─ if that cannot be done (the op's driver busy): keep the descriptor open
+//!        and queue both for the op's runtime, which cancels the op and then
+//!        closes the descriptor at its next turn (or its shutdown). Closing first
+//!        would let the number be reused while an entry naming it may still be
+//!        waiting in that ring.
 //! ```
 
 use std::cell::RefCell;
 use std::os::fd::RawFd;
+use std::task::Waker;
 
 use super::stash::Multishot;
 use super::{sys, IoDriver};
@@ -61,6 +65,11 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool
             IoDriver::Closed(_) => false,
         }
     });
+    if let Some(m) = multishot {
+        if cancel_elsewhere(m) {
+            multishot = None;
+        }
+    }
     match multishot {
         Some(m) => queue(m, Some(fd)),
         None if closed != Some(true) => {
@@ -70,6 +79,41 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool
         }
         None => {}
     }
+}
+
+/// Cancels multishot op `m` in its runtime's ring now, from outside that runtime
+/// (another runtime of this thread is running, or none is): submits the
+/// cancellation and enters that ring, so that the op's last CQEs are reaped (a
+/// multishot accept hands what it accepted meanwhile to its listener's queue) and
+/// the kernel lets go of the descriptor; the wakers of what completed are woken.
+/// Returns whether the op is gone: its runtime is (its shutdown ended every op),
+/// or its last CQE was reaped; `false` when its driver is busy (the caller then
+/// falls back to [`cancel_later`]).
+///
+/// The op must still be armed under `m.key` (its descriptor's state names it), so
+/// that the key is not another op's.
+pub(crate) fn cancel_elsewhere(m: Multishot) -> bool {
+    let mut woken: Vec<Waker> = Vec::new();
+    let gone = crate::runtime::context::with_live_core(m.runtime, |core| {
+        let Ok(mut driver) = core.driver.try_borrow_mut() else {
+            return false;
+        };
+        match &mut *driver {
+            IoDriver::Uring(uring) => {
+                if uring.table().is_orphan(m.key) {
+                    uring.cancel_now(m.key);
+                    uring.take_woken(&mut woken);
+                }
+                !uring.table().is_orphan(m.key)
+            }
+            // Shut down: every op of the ring has ended.
+            IoDriver::Closed(_) | IoDriver::Epoll(_) => true,
+        }
+    });
+    // Outside the driver's borrow: a woken task of the running runtime is
+    // scheduled there, one of `m`'s runtime goes through its remote queue.
+    woken.into_iter().for_each(Waker::wake);
+    gone.unwrap_or(true)
 }
 
 /// Queues multishot op `m` for cancellation at its runtime's next turn, for a

@@ -3,7 +3,7 @@
 //! is being woken on its own runtime's thread.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::Core;
 
@@ -20,6 +20,40 @@ thread_local! {
             core: RefCell::new(None),
         }
     };
+    /// Every runtime of this thread that has not been dropped, running or not (see
+    /// [`with_live_core`]).
+    static LIVE: RefCell<Vec<(u64, Weak<Core>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records a new runtime of this thread, for [`with_live_core`].
+pub(crate) fn register_live(core: &Rc<Core>) {
+    let _ = LIVE.try_with(|live| {
+        let mut live = live.borrow_mut();
+        live.retain(|(_, weak)| weak.strong_count() > 0);
+        live.push((core.id(), Rc::downgrade(core)));
+    });
+}
+
+/// Forgets a runtime that is being dropped.
+pub(crate) fn unregister_live(id: u64) {
+    let _ = LIVE.try_with(|live| live.borrow_mut().retain(|(i, _)| *i != id));
+}
+
+/// Runs `f` with runtime `runtime` of this thread, whether it is running or not
+/// (for the driver, which must sometimes reach the ring of an idle runtime: a
+/// listener's multishot accept armed there). `None` when that runtime is gone or
+/// belongs to another thread.
+pub(crate) fn with_live_core<R>(runtime: u64, f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    let core = LIVE
+        .try_with(|live| {
+            live.borrow()
+                .iter()
+                .find(|(id, _)| *id == runtime)
+                .and_then(|(_, weak)| weak.upgrade())
+        })
+        .ok()
+        .flatten()?;
+    Some(f(&core))
 }
 
 /// Runs `f` with the current runtime, if this thread is running one. Returns `None`

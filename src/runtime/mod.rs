@@ -64,8 +64,10 @@ impl Runtime {
     }
 
     pub(crate) fn with_config(config: &Config) -> io::Result<Runtime> {
+        let core = Rc::new(Core::new(config)?);
+        context::register_live(&core);
         Ok(Runtime {
-            core: Rc::new(Core::new(config)?),
+            core,
             _not_send: PhantomData,
         })
     }
@@ -106,6 +108,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.core.shutdown();
+        context::unregister_live(self.core.id());
     }
 }
 

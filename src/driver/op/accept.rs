@@ -35,6 +35,9 @@ pub(crate) async fn accept(fd: &SharedFd) -> io::Result<Accepted> {
     if multishot == Some(true) {
         AcceptMulti::new(fd.clone()).await
     } else {
+        // A multishot accept armed by an io_uring runtime before would take the
+        // connections this one waits for.
+        super::accept_multi::take_back(fd);
         Op::new(Accept::new(fd.clone())).await
     }
 }

@@ -8,6 +8,8 @@
 //!                       accept() re-arms
 //!   queue ≥ MAX_QUEUED ──▶ cancelled (back-pressure), re-armed once drained
 //!   listener dropped ──▶ cancelled; connections that still arrive are closed
+//!   accept() on another runtime ──▶ cancelled in its idle ring at once (what it
+//!                       accepted joins the queue), re-armed on the new runtime
 //! ```
 //!
 //! The op belongs to the listener, not to an `accept()` future: a dropped future
@@ -99,10 +101,19 @@ impl Future for AcceptMulti {
             return Poll::Ready(accepted);
         }
         let runtime = context::current_id();
-        let armed = state.multishot.is_some_and(|m| m.runtime == runtime);
+        let armed = state.multishot.map(|m| m.runtime);
         drop(state);
-        if !armed {
-            // Not armed, or armed on a runtime that is not running here.
+        if armed != Some(runtime) {
+            if armed.is_some() {
+                // Armed on another runtime of this thread, idle now: one multishot
+                // per listener, so that one is cancelled, and the connections it
+                // had accepted meanwhile come first.
+                take_back(&this.fd);
+                if let Some(accepted) = this.fd.state().accepted.pop_front() {
+                    this.wait.leave();
+                    return Poll::Ready(accepted);
+                }
+            }
             if let Err(e) = this.arm() {
                 this.wait.leave();
                 return Poll::Ready(Err(e));
@@ -110,6 +121,31 @@ impl Future for AcceptMulti {
         }
         this.wait.wait(&this.fd, cx);
         Poll::Pending
+    }
+}
+
+/// Makes sure that no multishot accept of listener `fd` stays armed on a runtime
+/// other than the current one (or any, outside a runtime): the kernel would hand
+/// that idle ring the connections (it wakes one waiter of a listener per
+/// connection), and keep the listener open in it after the listener is dropped.
+/// The op is cancelled in that runtime's ring at once, and what it accepted until
+/// then joins the listener's queue. In the unlikely case that this cannot be done
+/// (that runtime's driver is busy), it is cancelled at that runtime's next turn,
+/// once the listener has moved on ([`AcceptSink`] reports itself released).
+pub(crate) fn take_back(fd: &SharedFd) {
+    let runtime = context::current_id();
+    let Some(m) = fd.state().multishot.filter(|m| m.runtime != runtime) else {
+        return;
+    };
+    if crate::driver::cancel_elsewhere(m) {
+        let mut state = fd.state();
+        if state.multishot == Some(m) {
+            // Its runtime is gone, and the op with it (its last CQE never
+            // reaped: shutdown gave up on it).
+            state.multishot = None;
+        }
+    } else {
+        crate::driver::cancel_later(m);
     }
 }
 
@@ -159,7 +195,12 @@ impl Orphan for AcceptSink {
     }
 
     fn released(&self) -> bool {
-        self.listener.upgrade().is_none()
+        // The listener is gone, or has moved on to an op on another runtime.
+        self.listener.upgrade().is_none_or(|listener| {
+            listener
+                .try_state()
+                .is_ok_and(|state| state.multishot.is_none_or(|m| m.runtime != self.runtime))
+        })
     }
 
     fn wants_cancel(&mut self) -> bool {

@@ -250,6 +250,12 @@ impl Uring {
         self.reap();
     }
 
+    /// Moves the wakers of completions reaped outside a turn (`cancel_now`) to
+    /// `into`, for a caller that wakes them itself (the runtime is not running).
+    pub(crate) fn take_woken(&mut self, into: &mut Vec<std::task::Waker>) {
+        into.append(&mut self.woken);
+    }
+
     /// Asks the kernel to cancel an op whose future was dropped.
     pub(crate) fn cancel(&mut self, key: usize) {
         let sqe = opcode::AsyncCancel::new(key as u64)

@@ -155,6 +155,12 @@ impl OpTable {
         matches!(self.slots.get(key), Some(Slot::Orphaned(orphan)) if orphan.released())
     }
 
+    /// Whether `key` holds an op that no future awaits and whose last CQE has not
+    /// arrived (a multishot op still armed).
+    pub(crate) fn is_orphan(&self, key: usize) -> bool {
+        matches!(self.slots.get(key), Some(Slot::Orphaned(_)))
+    }
+
     /// Multishot ops to cancel, as asked during the last reap.
     pub(crate) fn take_cancels(&mut self) -> Vec<usize> {
         std::mem::take(&mut self.to_cancel)

@@ -13,8 +13,14 @@ use crate::net::socket::{Socket, DEFAULT_BACKLOG};
 ///
 /// `accept` uses one multishot accept entry for the listener where the kernel has
 /// it (5.19), a single-shot accept per connection otherwise, and `accept4(2)` on
-/// epoll. Dropping the listener stops accepting and closes it; connections already
-/// accepted but not yet handed out are closed too.
+/// epoll. Dropping the listener stops accepting and closes it, so that its address
+/// is free when the drop returns (wherever it is dropped: in a task, outside the
+/// runtime, in another runtime); connections already accepted but not yet handed
+/// out are closed too.
+///
+/// A listener may be used by several runtimes of its thread in turn: the runtime
+/// that accepts takes every connection (a multishot accept another runtime armed is
+/// cancelled in that runtime's ring first, and what it had accepted is handed on).
 ///
 /// ```
 /// use ringloop::net::{TcpListener, TcpStream};
