@@ -18,8 +18,9 @@
 //! `EAGAIN` for the next op, which saves a failing call per request. An event that
 //! arrives between a failing call and the wait is not lost: edge-triggered events
 //! are queued by the kernel until the next `epoll_wait`, and a first registration
-//! reports readiness that is already there. A dropped op removes its waiter; the
-//! kernel never holds an op's memory, so cancellation needs nothing else.
+//! reports readiness that is already there. A dropped op removes its waiter (in
+//! O(1): waiters live in a slab, found by their [`WaitId`]); the kernel never holds
+//! an op's memory, so cancellation needs nothing else.
 
 use std::collections::HashMap;
 use std::io;
@@ -28,6 +29,8 @@ use std::task::Waker;
 use std::time::Duration;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use slab::Slab;
 
 use super::fd::SharedFd;
 use super::sys;
@@ -56,6 +59,15 @@ const WRITE_READY: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u
 const READ_CLOSED: u32 = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
 const WRITE_CLOSED: u32 = (libc::EPOLLHUP | libc::EPOLLERR) as u32;
 
+/// A waiter of [`Epoll::wait_ready`]: its slot in the direction's slab, and an id
+/// unique in the driver, so that a slot reused by another waiter (after an event
+/// woke this one) or a descriptor's entry made afresh is never taken for it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct WaitId {
+    slot: usize,
+    id: u64,
+}
+
 /// One direction of a descriptor.
 #[derive(Default)]
 struct Direction {
@@ -64,7 +76,18 @@ struct Direction {
     maybe_ready: bool,
     /// Closed (see `READ_CLOSED`): ready from now on.
     closed: bool,
-    waiters: Vec<(u64, Waker)>,
+    /// Waiting ops, each with its id; an event wakes (and removes) them all.
+    waiters: Slab<(u64, Waker)>,
+}
+
+impl Direction {
+    /// The waker of waiter `w`, if it is still waiting.
+    fn waiter(&mut self, w: WaitId) -> Option<&mut Waker> {
+        match self.waiters.get_mut(w.slot) {
+            Some((id, waker)) if *id == w.id => Some(waker),
+            _ => None,
+        }
+    }
 }
 
 struct FdEntry {
@@ -187,7 +210,7 @@ impl Epoll {
         fd: RawFd,
         interest: Interest,
         waker: &Waker,
-    ) -> io::Result<u64> {
+    ) -> io::Result<WaitId> {
         let entry = self.fds.entry(fd).or_default();
         if !entry.registered {
             let added = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_ADD, fd, EVENTS, fd as u64);
@@ -206,9 +229,9 @@ impl Epoll {
         self.next_id += 1;
         let direction = entry.direction(interest);
         direction.maybe_ready = false;
-        direction.waiters.push((id, waker.clone()));
+        let slot = direction.waiters.insert((id, waker.clone()));
         self.waiting += 1;
-        Ok(id)
+        Ok(WaitId { slot, id })
     }
 
     /// Whether the waiter was woken (then it is gone); if not, its waker is updated.
@@ -216,21 +239,16 @@ impl Epoll {
         &mut self,
         fd: RawFd,
         interest: Interest,
-        id: u64,
+        w: WaitId,
         waker: &Waker,
     ) -> bool {
         let Some(entry) = self.fds.get_mut(&fd) else {
             return true;
         };
-        match entry
-            .direction(interest)
-            .waiters
-            .iter_mut()
-            .find(|(i, _)| *i == id)
-        {
-            Some((_, w)) => {
-                if !w.will_wake(waker) {
-                    *w = waker.clone();
+        match entry.direction(interest).waiter(w) {
+            Some(current) => {
+                if !current.will_wake(waker) {
+                    *current = waker.clone();
                 }
                 false
             }
@@ -239,11 +257,11 @@ impl Epoll {
     }
 
     /// Removes a waiter whose op was dropped.
-    pub(crate) fn cancel_wait(&mut self, fd: RawFd, interest: Interest, id: u64) {
+    pub(crate) fn cancel_wait(&mut self, fd: RawFd, interest: Interest, w: WaitId) {
         if let Some(entry) = self.fds.get_mut(&fd) {
-            let waiters = &mut entry.direction(interest).waiters;
-            if let Some(pos) = waiters.iter().position(|(i, _)| *i == id) {
-                waiters.swap_remove(pos);
+            let direction = entry.direction(interest);
+            if direction.waiter(w).is_some() {
+                direction.waiters.remove(w.slot);
                 self.waiting -= 1;
             }
         }
@@ -292,7 +310,7 @@ impl Epoll {
                 if ready & mask != 0 {
                     direction.maybe_ready = true;
                     self.waiting -= direction.waiters.len();
-                    woken.extend(direction.waiters.drain(..).map(|(_, w)| w));
+                    woken.extend(direction.waiters.drain().map(|(_, w)| w));
                 }
             }
         }
@@ -302,8 +320,8 @@ impl Epoll {
     /// Wakes every waiter: after shutdown their ops report that the runtime is gone.
     pub(crate) fn shutdown(self, woken: &mut Vec<Waker>) {
         for (_, entry) in self.fds {
-            woken.extend(entry.read.waiters.into_iter().map(|(_, w)| w));
-            woken.extend(entry.write.waiters.into_iter().map(|(_, w)| w));
+            woken.extend(entry.read.waiters.into_iter().map(|(_, (_, w))| w));
+            woken.extend(entry.write.waiters.into_iter().map(|(_, (_, w))| w));
         }
     }
 }

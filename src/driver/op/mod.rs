@@ -72,7 +72,7 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, squeue, types};
 
 use super::buf::IoBufMut;
-use super::epoll::Interest;
+use super::epoll::{Interest, WaitId};
 use super::fd::SharedFd;
 use super::stash::{Received, StashWait, Take};
 use super::uring::{Orphan, Orphaned};
@@ -263,7 +263,7 @@ enum State {
     },
     Epoll {
         core: Rc<Core>,
-        wait: Option<(RawFd, Interest, u64)>,
+        wait: Option<(RawFd, Interest, WaitId)>,
     },
     Done,
 }
