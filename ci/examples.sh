@@ -469,8 +469,11 @@ alice< * bob left"
     [ "$served" = "Serving on 127.0.0.1:$port" ] ||
         fail chat "unexpected server output" "Serving on 127.0.0.1:$port" "$served"
 fi
+# SIGTERM: a clean stop (listener closed, runtime dropped), exit status 0.
 kill "$chat_pid" 2>/dev/null || true
-wait "$chat_pid" 2>/dev/null || true
+status=0
+wait "$chat_pid" 2>/dev/null || status=$?
+[ "$status" -eq 0 ] || fail chat "exit status $status after SIGTERM" "0 (a clean stop)" "$(cat "$chat_log")"
 rm -f "$chat_log"
 
 # --- echo_server and echo_client: the Python docs' pair, on every driver; then a
@@ -508,7 +511,10 @@ Close the connection'
             fail echo_server "unexpected server output" "$expected_served" "$served"
     fi
     kill "$echo_pid" 2>/dev/null || true
-    wait "$echo_pid" 2>/dev/null || true
+    status=0
+    wait "$echo_pid" 2>/dev/null || status=$?
+    [ "$status" -eq 0 ] ||
+        fail echo_server "exit status $status after SIGTERM" "0 (a clean stop)" "$(cat "$echo_log")"
     rm -f "$echo_log"
 done
 

@@ -23,7 +23,12 @@
 //!
 //! Run: `cargo run --release --example chat -- [ADDR]` (default 127.0.0.1:8889;
 //! port 0 picks a free one, printed in `Serving on ADDR`), then in other terminals
-//! `nc 127.0.0.1 8889`. It serves until it is killed.
+//! `nc 127.0.0.1 8889`. It serves until `SIGINT` (Ctrl-C) or `SIGTERM`: then it
+//! closes its listener and drops the runtime before exiting, so that a server
+//! restarted at once can bind the same address (see `support/shutdown.rs`).
+
+#[path = "support/shutdown.rs"]
+mod shutdown;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -32,6 +37,7 @@ use std::rc::Rc;
 
 use ringloop::net::{start_server, ReadUntilError, Server, StreamReader, StreamWriter};
 use ringloop::queue::Queue;
+use shutdown::StopSignals;
 
 /// Messages waiting for one client before further ones are dropped.
 pub const QUEUE_SIZE: usize = 256;
@@ -213,18 +219,26 @@ pub async fn start_chat(addr: &str) -> io::Result<Server> {
     .await
 }
 
+/// Serves on `addr` until `SIGINT` or `SIGTERM`; returns once the listener is
+/// closed and the runtime is gone (every connection closed).
+pub fn serve(addr: String) -> io::Result<()> {
+    ringloop::run(async move {
+        // Before the server announces itself (see `echo_server.rs`).
+        let stop = StopSignals::listen()?;
+        let server = start_chat(&addr).await?;
+        let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+        println!("Serving on {}", addrs.join(", "));
+        stop.wait().await;
+        server.close();
+        Ok(())
+    })
+}
+
 fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8889".to_string());
-    let served = ringloop::run(async move {
-        let server = start_chat(&addr).await?;
-        let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
-        println!("Serving on {}", addrs.join(", "));
-        server.serve_forever().await;
-        Ok::<(), io::Error>(())
-    });
-    if let Err(e) = served {
+    if let Err(e) = serve(addr) {
         eprintln!("chat: {e}");
         std::process::exit(1);
     }

@@ -25,16 +25,22 @@
 //!
 //! Unlike the original, each connection is echoed until the client closes it,
 //! whatever arrives as soon as it arrives (not line by line), so that one
-//! connection can carry many requests. It runs on one thread and serves until it
-//! is killed.
+//! connection can carry many requests. It runs on one thread and serves until
+//! `SIGINT` (Ctrl-C) or `SIGTERM`: then it closes its listener and drops the
+//! runtime before exiting, so that a server restarted at once can bind the same
+//! address (see `support/shutdown.rs` for why a killed io_uring server may not).
 //!
 //! Run: `cargo run --release --example echo_server -- [ADDR] [-v]`; ADDR defaults
 //! to 127.0.0.1:8888 (port 0 picks a free one). With `-v` it prints the original's
 //! lines for every message (too slow for benchmarks).
 
+#[path = "support/shutdown.rs"]
+mod shutdown;
+
 use std::io;
 
 use ringloop::net::{start_server, StreamReader, StreamWriter};
+use shutdown::StopSignals;
 
 async fn handle_echo(mut reader: StreamReader, writer: StreamWriter, verbose: bool) {
     let addr = writer.peer_addr();
@@ -66,6 +72,9 @@ async fn handle_echo(mut reader: StreamReader, writer: StreamWriter, verbose: bo
 }
 
 async fn main_task(addr: String, verbose: bool) -> io::Result<()> {
+    // Before the server announces itself: a SIGTERM sent as soon as it is up is
+    // taken (the server stops cleanly), not fatal.
+    let stop = StopSignals::listen()?;
     let server = start_server(
         move |reader, writer| handle_echo(reader, writer, verbose),
         addr.as_str(),
@@ -73,8 +82,17 @@ async fn main_task(addr: String, verbose: bool) -> io::Result<()> {
     .await?;
     let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
     println!("Serving on {}", addrs.join(", "));
-    server.serve_forever().await;
+    // The original's `serve_forever`, until a signal asks to stop (the server
+    // serves in the background meanwhile).
+    stop.wait().await;
+    server.close();
     Ok(())
+}
+
+/// Serves on `addr` until `SIGINT` or `SIGTERM`; returns once the listener is
+/// closed and the runtime is gone (every connection closed).
+pub fn serve(addr: String, verbose: bool) -> io::Result<()> {
+    ringloop::run(main_task(addr, verbose))
 }
 
 fn main() {
@@ -86,7 +104,7 @@ fn main() {
             _ => addr = arg,
         }
     }
-    if let Err(e) = ringloop::run(main_task(addr, verbose)) {
+    if let Err(e) = serve(addr, verbose) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }

@@ -35,6 +35,38 @@
 //! assert_eq!(reader.readline().await.unwrap(), b"ping\n");
 //! # });
 //! ```
+//!
+//! # Stopping a server, and restarting it on the same address
+//!
+//! On io_uring, the kernel holds a listening socket for as long as an accept on
+//! it is in the ring, and a ring that is still open when its process exits is torn
+//! down by the kernel in the background, after the process is gone. So a server
+//! killed by a signal it does not handle (the default action of `SIGTERM` and
+//! `SIGINT`, and always `SIGKILL`) may leave its address bound for a few more
+//! milliseconds (10-20 ms here), and a replacement started at once fails with
+//! `EADDRINUSE` (`AddrInUse`). A server stopped in an orderly way does not: handle
+//! the signals ([`signal`](crate::signal)), close the listeners ([`Server::close`],
+//! or drop the [`TcpListener`]), and return from [`run`](crate::run) (or drop the
+//! [`Runtime`](crate::Runtime)), which finishes every operation and closes the
+//! ring before the process exits; dropping a listener frees its address at once.
+//! The example servers (`examples/echo_server.rs`, `examples/chat.rs`) stop this
+//! way. For a server that may be killed hard, a restart should retry the bind on
+//! `AddrInUse` for a moment. (epoll holds no socket for the process: its sockets
+//! close with the process.)
+//!
+//! ```no_run
+//! use ringloop::net::start_server;
+//! use ringloop::signal::{signal, SignalKind};
+//! ringloop::run(async {
+//!     // Listening first, so that a SIGTERM as soon as the server is up is handled.
+//!     let mut terminate = signal(SignalKind::terminate())?;
+//!     let server = start_server(|_reader, _writer| async {}, "127.0.0.1:8888").await?;
+//!     terminate.recv().await;
+//!     server.close();
+//!     std::io::Result::Ok(())
+//! })?; // the runtime is gone: the address is free
+//! # std::io::Result::Ok(())
+//! ```
 
 mod addr;
 mod socket;
