@@ -29,6 +29,11 @@ cargo test --lib --tests --examples
 step "doc tests"
 cargo test --doc
 
+# --- fault injection and soak (tests/faults.rs, tests/soak.rs) ---------------------
+step "fault injection: tests/faults.rs, several seeds on every driver"
+cargo clippy --all-targets --features fault-injection -- -D warnings
+cargo test --features fault-injection --test faults
+
 step "examples"
 ci/examples.sh
 

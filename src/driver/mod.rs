@@ -7,6 +7,8 @@
 
 pub(crate) mod buf;
 pub(crate) mod epoll;
+#[cfg(feature = "fault-injection")]
+pub(crate) mod fault;
 pub(crate) mod fd;
 pub(crate) mod features;
 pub(crate) mod op;

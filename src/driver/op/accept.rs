@@ -4,6 +4,8 @@
 //! where the kernel has it (5.19), else one [`Accept`] op per connection (io_uring
 //! 5.10, and epoll, where it is `accept4(2)` once the listener is readable).
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::io;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::task::{Context, Poll, Waker};
@@ -85,6 +87,11 @@ unsafe impl OpKind for Accept {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Fd(&self.fd, Interest::Read)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY.with(Faults::EAGAIN).with(Faults::ENOBUFS)
     }
 
     fn perform(&mut self) -> io::Result<u32> {

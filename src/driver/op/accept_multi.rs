@@ -25,6 +25,8 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, types};
 
 use super::accept::Accepted;
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::{self, Fault, Faults};
 use crate::driver::fd::{SharedFd, WeakFd};
 use crate::driver::stash::{Multishot, StashWait};
 use crate::driver::sys;
@@ -69,6 +71,21 @@ impl AcceptMulti {
                 full: false,
                 cancel_sent: false,
             });
+            #[cfg(feature = "fault-injection")]
+            let sink = {
+                // The errors that end a multishot accept and reach the caller (it
+                // never reports EINTR or EAGAIN: it waits; an ECANCELED end is
+                // taken for ours, and the op is armed again).
+                let faults = Faults::ENOMEM.with(Faults::ENOBUFS);
+                if let Some(Fault::Error(errno)) = fault::decide(faults, true) {
+                    let key = uring.submit_detached_fault(sink, errno)?;
+                    return Ok(Multishot {
+                        runtime: core.id(),
+                        key,
+                    });
+                }
+                sink
+            };
             // SAFETY: a multishot accept entry holds no pointers.
             let key = unsafe { uring.submit_detached(sqe, sink) }?;
             Ok(Multishot {

@@ -51,6 +51,12 @@ unsafe impl OpKind for Close {
         Readiness::Never
     }
 
+    fn retry_interrupted(&self) -> bool {
+        // The descriptor is released even when close reports EINTR: a second
+        // close could close a descriptor opened since under the same number.
+        false
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         match self.fd.take() {
             Some(fd) => sys::close(fd).map(|()| 0),

@@ -1,5 +1,7 @@
 //! `connect` (`IORING_OP_CONNECT`, 5.5).
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::io;
 
 use io_uring::{opcode, squeue, types};
@@ -48,6 +50,11 @@ unsafe impl OpKind for Connect {
     fn readiness(&self) -> Readiness<'_> {
         // Never retried on EAGAIN (see above); the caller waits for writability.
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -1,6 +1,8 @@
 //! `fsync`/`fdatasync` (`IORING_OP_FSYNC`, 5.1, with `IORING_FSYNC_DATASYNC`) and
 //! `ftruncate` (`IORING_OP_FTRUNCATE`, 6.9).
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::io;
 
 use io_uring::{opcode, squeue, types};
@@ -40,6 +42,11 @@ unsafe impl OpKind for Fsync {
         Readiness::Never
     }
 
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         sys::fsync(self.fd.raw(), self.datasync).map(|()| 0)
     }
@@ -71,6 +78,11 @@ unsafe impl OpKind for Ftruncate {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

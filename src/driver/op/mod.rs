@@ -73,6 +73,8 @@ use io_uring::{opcode, squeue, types};
 
 use super::buf::IoBufMut;
 use super::epoll::{Interest, WaitId};
+#[cfg(feature = "fault-injection")]
+use super::fault::{self, Fault, Faults};
 use super::fd::SharedFd;
 use super::stash::{Received, StashWait, Take};
 use super::uring::{Orphan, Orphaned};
@@ -160,6 +162,24 @@ fn stash_result(
     state.remove_pending(woken);
 }
 
+/// With `RINGLOOP_FAULT_TRACE` set, reports each fault injected into an op, with
+/// the op's kind and descriptor.
+#[cfg(feature = "fault-injection")]
+fn trace_fault<T: OpKind>(data: &T, fault: Option<Fault>) {
+    if let Some(fault) = fault {
+        if std::env::var_os("RINGLOOP_FAULT_TRACE").is_some() {
+            let fd = match data.readiness() {
+                Readiness::Fd(fd, _) => fd.raw(),
+                Readiness::Never => -1,
+            };
+            eprintln!(
+                "ringloop fault: {} fd {fd}: {fault:?}",
+                std::any::type_name::<T>()
+            );
+        }
+    }
+}
+
 /// When an op can wait for readiness instead of blocking.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Readiness<'a> {
@@ -227,6 +247,29 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
     /// what it produced (stash received bytes, close a descriptor it returned).
     fn discard(&mut self, res: i32, flags: u32, woken: &mut Vec<Waker>) {
         let _ = (res, flags, woken);
+    }
+
+    /// Whether an `EINTR` from the kernel means the op did nothing and is to be
+    /// made again (as the epoll path makes the call again): all but a close.
+    fn retry_interrupted(&self) -> bool {
+        true
+    }
+
+    /// The faults the injector may give this op: the errors the kernel really
+    /// gives such an op, and a short count where it moves bytes (see
+    /// `driver/fault.rs`).
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::NONE
+    }
+
+    /// Caps the bytes the op moves (a short read or write) with random number `r`
+    /// (see `fault::short_len`); only called for ops whose [`faults`] have `SHORT`.
+    ///
+    /// [`faults`]: Self::faults
+    #[cfg(feature = "fault-injection")]
+    fn shorten(&mut self, r: u32) {
+        let _ = r;
     }
 }
 
@@ -313,6 +356,16 @@ impl<T: OpKind> Op<T> {
         let IoDriver::Uring(uring) = driver else {
             return Err(shut_down());
         };
+        #[cfg(feature = "fault-injection")]
+        if stage == Stage::Op {
+            let decided = fault::decide(self.data().faults(), true);
+            trace_fault::<T>(self.data(), decided);
+            match decided {
+                Some(Fault::Error(errno)) => return uring.submit_fault(errno),
+                Some(Fault::Short(r)) => self.data().shorten(r),
+                None => {}
+            }
+        }
         let sqe = match stage {
             Stage::Op => self.data().sqe(),
             Stage::Poll => match self.data().readiness() {
@@ -399,10 +452,13 @@ impl<T: OpKind> Future for Op<T> {
                         },
                         None => unreachable!("an io_uring op on an epoll driver"),
                     };
+                    let retry_interrupted = this.data().retry_interrupted();
                     let retry = match (stage, this.data().readiness()) {
                         // The fd is O_NONBLOCK and the kernel (5.10 for reads and
                         // writes) reported EAGAIN instead of polling: poll, then retry.
                         (Stage::Op, Readiness::Fd(..)) if res == -libc::EAGAIN => Stage::Poll,
+                        // Interrupted before it did anything: again, as on epoll.
+                        (Stage::Op, _) if res == -libc::EINTR && retry_interrupted => Stage::Op,
                         (Stage::Poll, _) if res >= 0 => Stage::Op,
                         (Stage::Poll, _) => {
                             drop(driver);
@@ -469,7 +525,22 @@ impl<T: OpKind> Future for Op<T> {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    let result = match data.perform() {
+                    #[cfg(feature = "fault-injection")]
+                    let decided = fault::decide(data.faults(), false);
+                    #[cfg(feature = "fault-injection")]
+                    trace_fault::<T>(data, decided);
+                    #[cfg(feature = "fault-injection")]
+                    let performed = match decided {
+                        Some(Fault::Error(errno)) => Err(io::Error::from_raw_os_error(errno)),
+                        Some(Fault::Short(r)) => {
+                            data.shorten(r);
+                            data.perform()
+                        }
+                        None => data.perform(),
+                    };
+                    #[cfg(not(feature = "fault-injection"))]
+                    let performed = data.perform();
+                    let result = match performed {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => match readiness {
                             Some((fd, interest)) => {

@@ -1,6 +1,8 @@
 //! `recvmsg`/`sendmsg` (`IORING_OP_RECVMSG`/`SENDMSG`, 5.3): vectored socket I/O,
 //! and datagrams with their address (`recv_from`, `send_to`).
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::io;
 use std::task::{Context, Poll, Waker};
 
@@ -108,6 +110,11 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Fd(&self.fd, Interest::Read)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::SOCKET
     }
 
     fn perform(&mut self) -> io::Result<u32> {
@@ -223,6 +230,11 @@ unsafe impl<B: IoBuf> OpKind for SendMsg<B> {
             return Readiness::Never;
         }
         Readiness::Fd(&self.fd, Interest::Write)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::SOCKET
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -1,5 +1,7 @@
 //! `openat` (`IORING_OP_OPENAT`, 5.6): produces a descriptor.
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -49,6 +51,11 @@ unsafe impl OpKind for OpenAt {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -2,6 +2,8 @@
 //! 5.11) and `mkdirat` (`IORING_OP_MKDIRAT`, 5.15), relative to the working
 //! directory. Each owns its paths (`CString`s) until the kernel is done with them.
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -45,6 +47,11 @@ unsafe impl OpKind for UnlinkAt {
         Readiness::Never
     }
 
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         sys::unlinkat(&self.path, self.flags).map(|()| 0)
     }
@@ -85,6 +92,11 @@ unsafe impl OpKind for RenameAt {
         Readiness::Never
     }
 
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         sys::renameat(&self.from, &self.to).map(|()| 0)
     }
@@ -119,6 +131,11 @@ unsafe impl OpKind for MkDirAt {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -8,6 +8,8 @@ use io_uring::{opcode, squeue, types};
 use super::{stash_stream_result, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
 use crate::driver::epoll::Interest;
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::{received_bytes, StashWait};
 use crate::driver::sys;
@@ -25,6 +27,9 @@ pub(crate) struct Read<B> {
     /// Its place among the descriptor's waiters, while a cancelled read's result
     /// is due.
     wait: StashWait,
+    /// A cap on the length, from the fault injector (a short count).
+    #[cfg(feature = "fault-injection")]
+    cap: Option<u32>,
 }
 
 impl<B: IoBufMut> Read<B> {
@@ -35,12 +40,20 @@ impl<B: IoBufMut> Read<B> {
             offset,
             orphaned: false,
             wait: StashWait::default(),
+            #[cfg(feature = "fault-injection")]
+            cap: None,
         }
     }
 }
 
-fn len_u32(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
+impl<B: IoBufMut> Read<B> {
+    /// The bytes asked for: the buffer's capacity (capped by the fault injector).
+    fn len(&self) -> u32 {
+        let len = u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX);
+        #[cfg(feature = "fault-injection")]
+        let len = self.cap.map_or(len, |cap| cap.min(len));
+        len
+    }
 }
 
 // SAFETY: the entry points into the buffer, whose memory `IoBufMut` guarantees to be
@@ -49,7 +62,7 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = len_u32(self.buf.bytes_total());
+        let len = self.len();
         opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
             .offset(self.offset.unwrap_or(u64::MAX))
             .build()
@@ -60,11 +73,11 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
     }
 
     fn drained(&self, n: u32) -> bool {
-        n > 0 && (n as usize) < self.buf.bytes_total()
+        n > 0 && n < self.len()
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        let len = len_u32(self.buf.bytes_total()) as usize;
+        let len = self.len() as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.
         let n =
             unsafe { sys::read_raw(self.fd.raw(), self.buf.stable_mut_ptr(), len, self.offset) }?;
@@ -111,5 +124,15 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
             n as usize
         });
         (result, self.buf)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY.with(Faults::EAGAIN).with(Faults::SHORT)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn shorten(&mut self, r: u32) {
+        self.cap = Some(fault::short_len(self.len(), r));
     }
 }

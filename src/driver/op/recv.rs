@@ -8,6 +8,8 @@ use io_uring::{opcode, squeue, types};
 use super::{stash_result, stash_step, take_stashed, OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
 use crate::driver::epoll::Interest;
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::{received_bytes, Received, StashWait};
 use crate::driver::sys;
@@ -24,6 +26,9 @@ pub(crate) struct Recv<B> {
     /// Its place among the descriptor's waiters, while a cancelled read's result
     /// is due.
     wait: StashWait,
+    /// A cap on the length, from the fault injector (a short count).
+    #[cfg(feature = "fault-injection")]
+    cap: Option<u32>,
 }
 
 impl<B: IoBufMut> Recv<B> {
@@ -34,11 +39,17 @@ impl<B: IoBufMut> Recv<B> {
             datagram,
             orphaned: false,
             wait: StashWait::default(),
+            #[cfg(feature = "fault-injection")]
+            cap: None,
         }
     }
 
+    /// The bytes asked for: the buffer's capacity (capped by the fault injector).
     fn len(&self) -> u32 {
-        u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX)
+        let len = u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX);
+        #[cfg(feature = "fault-injection")]
+        let len = self.cap.map_or(len, |cap| cap.min(len));
+        len
     }
 }
 
@@ -116,5 +127,20 @@ unsafe impl<B: IoBufMut> OpKind for Recv<B> {
             n as usize
         });
         (result, self.buf)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        // A short count only on a stream: a shorter datagram receive truncates.
+        if self.datagram {
+            Faults::SOCKET
+        } else {
+            Faults::SOCKET.with(Faults::SHORT)
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn shorten(&mut self, r: u32) {
+        self.cap = Some(fault::short_len(self.len(), r));
     }
 }

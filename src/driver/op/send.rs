@@ -7,6 +7,8 @@ use io_uring::{opcode, squeue, types};
 use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
 use crate::driver::epoll::Interest;
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
 
@@ -22,15 +24,28 @@ pub(crate) struct Send<B> {
     fd: SharedFd,
     buf: B,
     datagram: bool,
+    /// A cap on the length, from the fault injector (a short count).
+    #[cfg(feature = "fault-injection")]
+    cap: Option<u32>,
 }
 
 impl<B: IoBuf> Send<B> {
     pub(crate) fn new(fd: SharedFd, buf: B, datagram: bool) -> Send<B> {
-        Send { fd, buf, datagram }
+        Send {
+            fd,
+            buf,
+            datagram,
+            #[cfg(feature = "fault-injection")]
+            cap: None,
+        }
     }
 
+    /// The bytes to send: the buffer's (capped by the fault injector).
     fn len(&self) -> u32 {
-        u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX)
+        let len = u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX);
+        #[cfg(feature = "fault-injection")]
+        let len = self.cap.map_or(len, |cap| cap.min(len));
+        len
     }
 }
 
@@ -67,5 +82,21 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         (result.map(|n| n as usize), self.buf)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        // A short count only on a stream: a datagram goes whole or not at all.
+        let stream = sys::getsockopt_int(self.fd.raw(), libc::SOL_SOCKET, libc::SO_TYPE);
+        if stream.is_ok_and(|t| t == libc::SOCK_STREAM) {
+            Faults::SOCKET.with(Faults::SHORT)
+        } else {
+            Faults::SOCKET
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn shorten(&mut self, r: u32) {
+        self.cap = Some(fault::short_len(self.len(), r));
     }
 }

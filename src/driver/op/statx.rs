@@ -1,5 +1,7 @@
 //! `statx` (`IORING_OP_STATX`, 5.6): the status of a path, or of an open file.
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::ffi::CString;
 use std::io;
 
@@ -76,6 +78,11 @@ unsafe impl OpKind for Statx {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -1,6 +1,8 @@
 //! `preadv`/`pwritev` at an offset (`IORING_OP_READV`/`WRITEV`, 5.1): vectored file
 //! I/O.
 
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::Faults;
 use std::io;
 
 use io_uring::{opcode, squeue, types};
@@ -93,6 +95,11 @@ unsafe impl<B: IoBufMut> OpKind for ReadV<B> {
         Readiness::Never
     }
 
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
+    }
+
     fn perform(&mut self) -> io::Result<u32> {
         // SAFETY: each iovec describes a buffer's `bytes_total()` writable bytes
         // (`IoBufMut`), owned by `self` for the duration of the call.
@@ -147,6 +154,11 @@ unsafe impl<B: IoBuf> OpKind for WriteV<B> {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Never
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY
     }
 
     fn perform(&mut self) -> io::Result<u32> {

@@ -8,6 +8,8 @@ use io_uring::{opcode, squeue, types};
 use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
 use crate::driver::epoll::Interest;
+#[cfg(feature = "fault-injection")]
+use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::sigpipe::SigpipeGuard;
 use crate::driver::sys;
@@ -22,6 +24,9 @@ pub(crate) struct Write<B> {
     pipe: bool,
     /// Held from submission until the op is dropped (after its completion).
     guard: Option<SigpipeGuard>,
+    /// A cap on the length, from the fault injector (a short count).
+    #[cfg(feature = "fault-injection")]
+    cap: Option<u32>,
 }
 
 impl<B: IoBuf> Write<B> {
@@ -32,6 +37,8 @@ impl<B: IoBuf> Write<B> {
             offset,
             pipe: false,
             guard: None,
+            #[cfg(feature = "fault-injection")]
+            cap: None,
         }
     }
 
@@ -49,8 +56,12 @@ impl<B: IoBuf> Write<B> {
         }
     }
 
+    /// The bytes to write: the buffer's (capped by the fault injector).
     fn len(&self) -> u32 {
-        u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX)
+        let len = u32::try_from(self.buf.bytes_init()).unwrap_or(u32::MAX);
+        #[cfg(feature = "fault-injection")]
+        let len = self.cap.map_or(len, |cap| cap.min(len));
+        len
     }
 }
 
@@ -101,5 +112,15 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
         }
         // The guard goes with `self`, after the result was looked at.
         (result.map(|n| n as usize), self.buf)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn faults(&self) -> Faults {
+        Faults::ANY.with(Faults::EAGAIN).with(Faults::SHORT)
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn shorten(&mut self, r: u32) {
+        self.cap = Some(fault::short_len(self.len(), r));
     }
 }

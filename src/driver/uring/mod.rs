@@ -93,6 +93,9 @@ pub(crate) struct Uring {
     /// Wakers of ops that completed, handed to the runtime at the end of the turn.
     woken: Vec<std::task::Waker>,
     pub(crate) stats: Stats,
+    /// Ops the fault injector failed: their NOP's CQE carries this errno instead.
+    #[cfg(feature = "fault-injection")]
+    faulted: std::collections::HashMap<usize, i32>,
 }
 
 impl Uring {
@@ -111,6 +114,8 @@ impl Uring {
             next_park_seq: 0,
             woken: Vec::new(),
             stats: Stats::default(),
+            #[cfg(feature = "fault-injection")]
+            faulted: std::collections::HashMap::new(),
         })
     }
 
@@ -201,6 +206,30 @@ impl Uring {
                 Err(e)
             }
         }
+    }
+
+    /// Queues an op the fault injector failed: a NOP whose CQE comes back with
+    /// `-errno`, through the op table like any op's (`driver/fault.rs`).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn submit_fault(&mut self, errno: i32) -> io::Result<usize> {
+        // SAFETY: a nop entry holds no pointers.
+        let key = unsafe { self.submit_op(opcode::Nop::new().build()) }?;
+        self.faulted.insert(key, errno);
+        Ok(key)
+    }
+
+    /// [`submit_fault`](Self::submit_fault) for an op no future awaits (a
+    /// multishot op's arming): `orphan` receives the one CQE, without `F_MORE`.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn submit_detached_fault(
+        &mut self,
+        orphan: Box<dyn Orphan>,
+        errno: i32,
+    ) -> io::Result<usize> {
+        // SAFETY: a nop entry holds no pointers.
+        let key = unsafe { self.submit_detached(opcode::Nop::new().build(), orphan) }?;
+        self.faulted.insert(key, errno);
+        Ok(key)
     }
 
     /// Closes `fd` through the ring (`IORING_OP_CLOSE`, 5.6): no system call of its
@@ -394,6 +423,8 @@ impl Uring {
             unpark_fd,
             park_current,
             park_specs,
+            #[cfg(feature = "fault-injection")]
+            faulted,
             ..
         } = self;
         for cqe in ring.completion() {
@@ -412,7 +443,15 @@ impl Uring {
                         *park_current = None;
                     }
                 }
-                key => table.complete(key as usize, cqe.result(), cqe.flags(), woken),
+                key => {
+                    let (res, flags) = (cqe.result(), cqe.flags());
+                    #[cfg(feature = "fault-injection")]
+                    let (res, flags) = match faulted.remove(&(key as usize)) {
+                        Some(errno) => (-errno, 0),
+                        None => (res, flags),
+                    };
+                    table.complete(key as usize, res, flags, woken)
+                }
             }
         }
     }
