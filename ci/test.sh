@@ -34,6 +34,9 @@ step "fault injection: tests/faults.rs, several seeds on every driver"
 cargo clippy --all-targets --features fault-injection -- -D warnings
 cargo test --features fault-injection --test faults
 
+step "soak: tests/soak.rs (60 s; RINGLOOP_SOAK_SECS for longer)"
+cargo test --test soak -- --ignored
+
 step "examples"
 ci/examples.sh
 
