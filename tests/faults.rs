@@ -275,6 +275,69 @@ async fn dropped_reads(seed: u64) {
     assert!(received == sent, "seed {seed}: bytes lost or duplicated");
 }
 
+/// Several tasks accepting on one listener, their accepts given up at random
+/// (a timeout drops them, maybe in flight), while clients connect: every client
+/// is accepted exactly once, and an accept's error is an injected one.
+async fn accepts(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let listener = Rc::new(until_ok("bind", seed, || TcpListener::bind("127.0.0.1:0")).await);
+    let addr = listener.local_addr().unwrap();
+    let accepted = Rc::new(RefCell::new(Vec::new()));
+    let stop = Rc::new(std::cell::Cell::new(false));
+    let acceptors: Vec<_> = (0..4)
+        .map(|a| {
+            let (listener, accepted, stop) = (listener.clone(), accepted.clone(), stop.clone());
+            let mut rng = Rng::new(seed * 10 + a);
+            ringloop::spawn(async move {
+                while !stop.get() {
+                    let timeout = Duration::from_micros(rng.below(3000));
+                    match ringloop::wait_for(timeout, listener.accept()).await {
+                        Ok(Ok((stream, peer))) => accepted.borrow_mut().push((peer, stream)),
+                        Ok(Err(e)) => assert!(
+                            matches!(
+                                e.raw_os_error(),
+                                Some(libc::ENOMEM | libc::ENOBUFS | libc::ECANCELED)
+                            ),
+                            "seed {seed}: accept gave an error nobody injected: {e}"
+                        ),
+                        Err(_) => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for _ in 0..40 {
+        // Connected through the kernel's backlog, not through the runtime.
+        clients.push(std::net::TcpStream::connect(addr).unwrap());
+        for _ in 0..rng.below(3) {
+            ringloop::yield_now().await;
+        }
+    }
+    let all = common::sleep_until_cond(Duration::from_secs(10), || {
+        accepted.borrow().len() >= clients.len()
+    })
+    .await;
+    stop.set(true);
+    for task in acceptors {
+        task.await.unwrap();
+    }
+    assert!(
+        all,
+        "seed {seed}: {} of {} accepted",
+        accepted.borrow().len(),
+        clients.len()
+    );
+    let mut peers: Vec<SocketAddr> = accepted.borrow().iter().map(|(p, _)| *p).collect();
+    peers.sort();
+    let mut expected: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+    expected.sort();
+    assert_eq!(
+        peers, expected,
+        "seed {seed}: each client accepted exactly once"
+    );
+}
+
 /// Files, one op at a time, against a model of their content.
 async fn files(seed: u64) {
     let mut rng = Rng::new(seed);
@@ -621,6 +684,12 @@ matrix_test! {
 matrix_test! {
     fn dropped_reads_under_faults(mode) {
         under_faults(mode, module_path!(), dropped_reads);
+    }
+}
+
+matrix_test! {
+    fn accepts_under_faults(mode) {
+        under_faults(mode, module_path!(), accepts);
     }
 }
 
