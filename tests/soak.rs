@@ -64,6 +64,17 @@ struct Server {
     heap: Arc<AtomicUsize>,
     /// Heap reports so far (to wait for a fresh one).
     reports: Arc<AtomicU64>,
+    /// Reaped (else killed when dropped: a failed check must not leave it).
+    stopped: bool,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Server {
@@ -117,6 +128,7 @@ impl Server {
             addr,
             heap,
             reports,
+            stopped: false,
         }
     }
 
@@ -162,11 +174,16 @@ impl Server {
     }
 
     fn stop(mut self) {
+        self.signal_stop();
+    }
+
+    fn signal_stop(&mut self) {
         let pid = self.child.id() as i32;
         // SAFETY: kill has no memory effects; the pid is our child's, not reaped.
         let killed = unsafe { libc::kill(pid, libc::SIGTERM) };
         assert_eq!(killed, 0);
         let status = self.child.wait().unwrap();
+        self.stopped = true;
         assert!(
             status.success(),
             "the server did not stop cleanly: {status}"
@@ -264,8 +281,12 @@ fn misbehave(addr: SocketAddr, rng: &mut Rng, tally: &mut Tally) {
             let _ = stream.write_all(&data);
             linger_zero(&stream);
         }
-        // Half-closes at once: the echo is empty.
+        // Half-closes at once: the echo is empty (however slow the server is to
+        // answer on a busy machine).
         2 => {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
             stream.shutdown(Shutdown::Write).unwrap();
             let mut rest = Vec::new();
             stream.read_to_end(&mut rest).expect("an empty echo");
