@@ -594,7 +594,7 @@ async fn client(addr: SocketAddr, seed: u64, id: u64, phases: Phases) -> Exchang
     let mut reading = reading;
     let mut closed = std::pin::pin!(writer.wait_closed());
     let first = std::future::poll_fn(|cx| {
-        if let Poll::Ready(read) = std::pin::Pin::new(&mut reading).poll(cx) {
+        if let Poll::Ready(read) = std::pin::Pin::new(&mut &mut reading).poll(cx) {
             return Poll::Ready(Ok(read));
         }
         match closed.as_mut().poll(cx) {
