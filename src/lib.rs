@@ -166,7 +166,7 @@ pub mod buf {
 /// ```
 #[cfg(feature = "fault-injection")]
 pub mod fault {
-    pub use crate::driver::fault::{clear, set, stats, Stats};
+    pub use crate::driver::fault::{clear, fail_next_send, set, stats, Stats};
 }
 
 pub use driver::features::{DriverKind, Features, KernelCompat};

@@ -25,9 +25,12 @@
 //!
 //! The injector is configured per thread with [`set`] (tests), or from
 //! `RINGLOOP_FAULT_SEED` and `RINGLOOP_FAULT_RATE` (per mille, default 50) when a
-//! thread first asks; [`stats`] says what it injected.
+//! thread first asks; [`stats`] says what it injected. A test that needs one
+//! chosen operation to fail, whatever the seed, asks for it with
+//! [`fail_next_send`].
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 /// Faults an operation may be given (a small bit set).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -170,6 +173,30 @@ fn from_env() -> Option<Injector> {
     Some(Injector::new(seed, per_mille))
 }
 
+thread_local! {
+    /// The errors the next stream sends started on this thread fail with
+    /// ([`fail_next_send`]), the first first.
+    static FORCED_SENDS: RefCell<VecDeque<i32>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Makes the next send on a stream socket that this thread starts fail with
+/// `errno`, doing nothing, as an injected error does, whatever [`set`] asked;
+/// several calls fail as many sends, in order. For a test that needs a chosen
+/// send to fail (a stream writer's, while its reader waits). Not counted in
+/// [`stats`].
+pub fn fail_next_send(errno: i32) {
+    let _ = FORCED_SENDS.try_with(|f| f.borrow_mut().push_back(errno));
+}
+
+/// The error a test forced on the stream send about to start, if any (taken).
+pub(crate) fn forced_send() -> Option<Fault> {
+    FORCED_SENDS
+        .try_with(|f| f.borrow_mut().pop_front())
+        .ok()
+        .flatten()
+        .map(Fault::Error)
+}
+
 /// Whether the op about to start (allowed `allowed` faults) fails or is shortened.
 /// `uring`: the driver is io_uring (else `EAGAIN` is never injected).
 pub(crate) fn decide(allowed: Faults, uring: bool) -> Option<Fault> {
@@ -208,9 +235,11 @@ pub fn set(seed: u64, per_mille: u32) {
     let _ = INJECTOR.try_with(|i| *i.borrow_mut() = Some(Some(Injector::new(seed, per_mille))));
 }
 
-/// Stops injecting faults on this thread (the environment is not read again).
+/// Stops injecting faults on this thread (the environment is not read again),
+/// and forgets the sends [`fail_next_send`] asked to fail that did not start.
 pub fn clear() {
     let _ = INJECTOR.try_with(|i| *i.borrow_mut() = Some(None));
+    let _ = FORCED_SENDS.try_with(|f| f.borrow_mut().clear());
 }
 
 /// What was injected on this thread since [`set`] (zeros when nothing is set).

@@ -263,6 +263,13 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         Faults::NONE
     }
 
+    /// A fault a test forced on this op (`fault::fail_next_send`), taken as the
+    /// op starts; the seeded injector decides only when there is none.
+    #[cfg(feature = "fault-injection")]
+    fn forced_fault(&self) -> Option<Fault> {
+        None
+    }
+
     /// Caps the bytes the op moves (a short read or write) with random number `r`
     /// (see `fault::short_len`); only called for ops whose [`faults`] have `SHORT`.
     ///
@@ -358,7 +365,10 @@ impl<T: OpKind> Op<T> {
         };
         #[cfg(feature = "fault-injection")]
         if stage == Stage::Op {
-            let decided = fault::decide(self.data().faults(), true);
+            let decided = self
+                .data()
+                .forced_fault()
+                .or_else(|| fault::decide(self.data().faults(), true));
             trace_fault::<T>(self.data(), decided);
             match decided {
                 Some(Fault::Error(errno)) => return uring.submit_fault(errno),
@@ -526,7 +536,9 @@ impl<T: OpKind> Future for Op<T> {
                         return Poll::Pending;
                     }
                     #[cfg(feature = "fault-injection")]
-                    let decided = fault::decide(data.faults(), false);
+                    let decided = data
+                        .forced_fault()
+                        .or_else(|| fault::decide(data.faults(), false));
                     #[cfg(feature = "fault-injection")]
                     trace_fault::<T>(data, decided);
                     #[cfg(feature = "fault-injection")]

@@ -8,7 +8,7 @@ use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
 use crate::driver::epoll::Interest;
 #[cfg(feature = "fault-injection")]
-use crate::driver::fault::{self, Faults};
+use crate::driver::fault::{self, Fault, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
 
@@ -93,6 +93,14 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
         } else {
             Faults::SOCKET
         }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn forced_fault(&self) -> Option<Fault> {
+        if self.datagram {
+            return None;
+        }
+        fault::forced_send()
     }
 
     #[cfg(feature = "fault-injection")]
