@@ -12,6 +12,10 @@
 //!   messages, half-close and read the echo: what a client receives is always a
 //!   prefix of what it sent (nothing lost in the middle, nothing duplicated), and
 //!   an exchange cut short is explained by an error one of the two sides was given;
+//! * **a failed send** (forced with `fault::fail_next_send`: `ECONNRESET`,
+//!   `ENOMEM`, `ENOBUFS`, `ECANCELED`) while the reader waits for a reply the peer
+//!   never sends: the connection ends for both halves with that error (the
+//!   reader's wait, `write_eof`, `drain`), and the peer sees the end;
 //! * everywhere: no panic, and no descriptor left open after each seed (each test
 //!   runs alone in a child process to count them).
 //!
@@ -20,10 +24,11 @@
 
 mod common;
 mod net_common;
+#[path = "common/streams.rs"]
+mod streams;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -33,7 +38,7 @@ use std::time::Duration;
 use common::{open_fds, Mode, Rng};
 use net_common::{fd_baseline, isolated};
 use ringloop::fault;
-use ringloop::net::{open_connection, start_server, StreamReader, StreamWriter};
+use ringloop::net::{open_connection, start_server, ReadUntilError, StreamReader, StreamWriter};
 use ringloop::net::{TcpListener, TcpStream, UnixStream};
 
 /// The seeds to run.
@@ -572,11 +577,6 @@ async fn client(addr: SocketAddr, seed: u64, id: u64, phases: Phases) -> Exchang
             exchange.errors.push(format!("write_eof: {e}"));
         }
     }
-    if !exchange.errors.is_empty() {
-        // As an application does after a write error: close; the server then
-        // sees the end (or a reset), and so does the reader.
-        writer.close();
-    }
     let (got, ended) = reads.get();
     phase(
         &phases,
@@ -588,29 +588,9 @@ async fn client(addr: SocketAddr, seed: u64, id: u64, phases: Phases) -> Exchang
             exchange.errors
         ),
     );
-    // The reader's end, or the writer's failure: `wait_closed` reports a send
-    // that failed after the last `drain` (the error reaching a caller); the
-    // connection is then aborted, so that the reader ends too.
-    let mut reading = reading;
-    let mut closed = std::pin::pin!(writer.wait_closed());
-    let first = std::future::poll_fn(|cx| {
-        if let Poll::Ready(read) = std::pin::Pin::new(&mut &mut reading).poll(cx) {
-            return Poll::Ready(Ok(read));
-        }
-        match closed.as_mut().poll(cx) {
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            _ => Poll::Pending,
-        }
-    })
-    .await;
-    let read = match first {
-        Ok(read) => read,
-        Err(e) => {
-            exchange.errors.push(format!("wait_closed: {e}"));
-            writer.abort();
-            reading.await
-        }
-    };
+    // A send that fails after the last `drain` ends the connection for both
+    // halves (the reader then ends with its error), so the reader always ends.
+    let read = reading.await;
     let (received, error) = read.unwrap();
     phase(&phases, id, "done".into());
     exchange.received = received;
@@ -707,5 +687,55 @@ matrix_test! {
 matrix_test! {
     fn streams_echo_under_faults(mode) {
         under_faults(mode, module_path!(), streams_echo);
+    }
+}
+
+matrix_test! {
+    fn a_failed_send_ends_the_connection_for_both_halves(mode) {
+        use streams::{fill, stream_pair, Kind, SOON};
+        mode.run(async {
+            for kind in Kind::ALL {
+                for errno in [libc::ECONNRESET, libc::ENOMEM, libc::ENOBUFS, libc::ECANCELED] {
+                    let what = format!("{kind:?}, a send failing with errno {errno}");
+                    let (peer, mut reader, writer) = stream_pair(kind).await;
+                    peer.send(b"half a line").await;
+                    fill(&mut reader, 11).await;
+                    let reading = ringloop::spawn(async move {
+                        let line = reader.readline().await;
+                        (reader, line)
+                    });
+                    ringloop::sleep(Duration::from_millis(10)).await;
+                    // The writer's send fails while the reader waits for the rest
+                    // of the line, which the peer (waiting for the reply) never sends.
+                    fault::fail_next_send(errno);
+                    writer.write(b"a reply").unwrap();
+                    let (mut reader, line) = ringloop::wait_for(SOON, reading)
+                        .await
+                        .unwrap_or_else(|_| panic!("{what}: the waiting reader was not told"))
+                        .unwrap();
+                    fault::clear();
+                    match line {
+                        Err(ReadUntilError::Incomplete(e)) => {
+                            assert_eq!(e.partial, b"half a line", "{what}");
+                            let error = e.error.unwrap_or_else(|| panic!("{what}: a clean end"));
+                            assert_eq!(error.raw_os_error(), Some(errno), "{what}: {error}");
+                        }
+                        other => panic!("{what}: {other:?}"),
+                    }
+                    let again = reader.read(10).await.unwrap_err();
+                    assert_eq!(again.raw_os_error(), Some(errno), "{what}: {again}");
+                    let e = writer.write_eof().unwrap_err();
+                    assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}");
+                    let e = writer.drain().await.unwrap_err();
+                    assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}");
+                    // The peer sees the end while both halves are still held.
+                    let end = ringloop::wait_for(SOON, peer.recv(64))
+                        .await
+                        .unwrap_or_else(|_| panic!("{what}: the peer did not see the end"));
+                    assert_eq!(end.unwrap(), b"", "{what}");
+                    drop((reader, writer));
+                }
+            }
+        });
     }
 }

@@ -5,6 +5,10 @@
 //! * the writer's send meets the reset: the reader's next read ends with the
 //!   error after the bytes that came before it, never with a clean end;
 //! * the reader meets it: the writer's next write and drain fail with it;
+//! * the writer's send fails while the reader waits (a Unix peer that stopped
+//!   reading, where nothing else wakes the reader): the connection ends for both
+//!   halves with the send's error, as asyncio's `_fatal_error` ends a transport;
+//!   the peer sees the end, and `write_eof` fails;
 //! * 25 clients that send a line, half of another and reset, against a readline
 //!   server whose writer sends to them all the time: every half line ends with the
 //!   error (the writer's task and the reader's run in either order).
@@ -18,7 +22,11 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ringloop::net::{start_server, ReadUntilError, StreamReader, StreamWriter, TcpStream};
+use std::net::Shutdown;
+
+use ringloop::net::{
+    start_server, ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream,
+};
 use streams::{fill, is_reset, resetting_tcp_pair, SOON};
 
 /// The I/O error of a read that ended early, or a description of what came.
@@ -85,6 +93,52 @@ matrix_test! {
             assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
             let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
+        });
+    }
+}
+
+matrix_test! {
+    fn a_failed_send_ends_the_waiting_readline_with_its_error(mode) {
+        mode.run(async {
+            let (peer, ours) = UnixStream::pair().unwrap();
+            let (mut reader, writer) = ours.into_streams();
+            peer.write_all(b"half a line".to_vec()).await.0.unwrap();
+            fill(&mut reader, 11).await;
+            // A Unix socket whose peer shut its reading half down fails sends with
+            // EPIPE, while the peer's sending half stays open: nothing reaches the
+            // reader's receive but what the writer's failure does.
+            peer.shutdown(Shutdown::Read).unwrap();
+            let reading = ringloop::spawn(async move {
+                let line = reader.readline().await;
+                (reader, line)
+            });
+            ringloop::sleep(Duration::from_millis(10)).await;
+            writer.write(b"a reply").unwrap();
+            let (mut reader, line) = ringloop::wait_for(SOON, reading)
+                .await
+                .expect("the reader was not told that the send failed")
+                .unwrap();
+            let (partial, error) = incomplete_error(line);
+            assert_eq!(partial, b"half a line");
+            assert_eq!(error.raw_os_error(), Some(libc::EPIPE), "{error}");
+            let again = reader.read(10).await.unwrap_err();
+            assert_eq!(again.raw_os_error(), Some(libc::EPIPE), "{again}");
+            assert!(!reader.at_eof());
+            // The writer's later calls fail with it, `write_eof` included.
+            let e = writer.write_eof().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            let e = writer.write(b"more").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            let e = writer.drain().await.unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            // The peer sees the connection end while both halves are still held:
+            // its sends fail (its reads end at once: it shut them down itself).
+            let (sent, _) = peer.write(b"more".to_vec()).await;
+            let e = sent.unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            drop((reader, writer));
         });
     }
 }

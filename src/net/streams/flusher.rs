@@ -10,7 +10,8 @@
 //!   idle (parked) ──write()──▶ send in flight ──CQE──▶ more buffered? send again
 //!      │                          │                          └─ no: idle
 //!      └──ending asked, nothing buffered──▶ shutdown ──▶ done, task exits
-//!   send error ──▶ error saved, buffer dropped, done, task exits
+//!   send error ──▶ error saved, buffer dropped, connection shut down (the
+//!                  reader reports the error), done, task exits
 //! ```
 //!
 //! The flusher holds the descriptor open until it exits, so a writer dropped with
@@ -143,8 +144,9 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
                 }
                 Err(e) => e,
             };
-            // The reader half reports it too, instead of a clean end of stream.
-            shared.transport.note_error(&error);
+            // The connection ends for both halves: the reader's receive ends and
+            // it reports the error, the peer sees the end (see `transport.rs`).
+            shared.transport.fail(&error);
             state.error = Some(SavedError::new(&error));
             state.done = true;
             state.paused = false;

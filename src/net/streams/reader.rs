@@ -18,8 +18,9 @@
 //!
 //! The end of the stream: a receive that returns 0, or (multishot) an end that
 //! arrived in the inbox, or `feed_eof`. If the connection was lost with an error
-//! by then, seen by either half (the writer's send met the reset, see
-//! `transport.rs`), reads end with that error, after every byte received before it.
+//! by then, seen by either half (the writer's send met the reset, or failed
+//! otherwise and shut the connection down, see `transport.rs`), reads end with
+//! that error, after every byte received before it.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -63,7 +64,9 @@ const SHRINK_ABOVE: usize = 256 * 1024;
 /// A connection reset (or another error that ends the connection), whether this
 /// reader or the connection's [`StreamWriter`](crate::net::StreamWriter) met it,
 /// ends the stream with that error rather than a clean end: reads return the
-/// bytes that came before it, then fail with it, every time.
+/// bytes that came before it, then fail with it, every time. A send of the writer
+/// that fails, with any error, ends the connection so: a read waiting for the
+/// peer ends then, as asyncio's `connection_lost(exc)` ends it.
 ///
 /// ```
 /// use ringloop::net::{TcpListener, TcpStream};

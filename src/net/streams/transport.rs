@@ -11,6 +11,14 @@
 //! an end of stream clean, it takes in the result of a send that has completed but
 //! that the writer's task has not looked at yet ([`Transport::settle_writer`]),
 //! so the order in which the two tasks run cannot turn a reset into a clean end.
+//!
+//! A send that fails, whatever the error (but `EINTR` and `EAGAIN`, which the op
+//! retries), ends the connection as asyncio's `_fatal_error` ends its transport
+//! ([`Transport::fail`]): the error is the connection's loss, and the socket is
+//! shut down both ways. The reader's receive in flight then ends (it delivers what
+//! came before, then the reader reports the error), and the peer sees the end: a
+//! reader waiting for a reply the peer will only send after ours never waits
+//! forever for a send that already failed.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -135,6 +143,22 @@ impl Transport {
             *lost = Some(SavedError::new(e));
         }
         true
+    }
+
+    /// Ends the connection after the writer's send failed with `e` (asyncio's
+    /// `_fatal_error`): `e` is recorded as the connection's loss, whatever it is,
+    /// unless an earlier error ended it, and the transport is shut down both ways
+    /// (a pipe end closed), which ends the reader's receive in flight and shows
+    /// the peer the end. Whatever made the send fail, nothing more goes out: the
+    /// writer dropped its buffer, and a peer left waiting for those bytes would
+    /// wait forever.
+    pub(crate) fn fail(&self, e: &io::Error) {
+        self.shared
+            .lost
+            .borrow_mut()
+            .get_or_insert_with(|| SavedError::new(e));
+        // ENOTCONN: the connection is gone already (a reset), as wanted.
+        let _ = self.shutdown(Shutdown::Both);
     }
 
     /// The error that ended the connection, if one did.

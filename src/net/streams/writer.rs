@@ -13,7 +13,9 @@
 //!   Open ──write_eof()──▶ flush, shutdown(Write) ──▶ Done
 //!     │──close()──────▶ flush, shutdown(Both)   ──▶ Done   (wait_closed returns)
 //!     │──writer dropped─▶ flush, shutdown(Write) ──▶ Done
-//!     └──send error────────────────────────────────▶ Done   (write/drain give it)
+//!     └──send error──▶ connection shut down ─────────▶ Done   (write, drain,
+//!                      (the reader reports the error)          write_eof, the
+//!                                                              reader give it)
 //! ```
 
 use std::cell::RefCell;
@@ -282,6 +284,11 @@ impl StreamWriter {
 
     /// Sends what is buffered, then shuts down the writing half: the peer reads
     /// the end of the stream, and this side can still read.
+    ///
+    /// Fails with the error that ended the connection, if one did (a failed send,
+    /// or a reset the reader half met): the end of the stream cannot be sent
+    /// then. A send that fails later is reported by
+    /// [`wait_closed`](Self::wait_closed).
     pub fn write_eof(&self) -> io::Result<()> {
         self.end(Ending::Eof)
     }
@@ -301,6 +308,15 @@ impl StreamWriter {
     }
 
     fn end(&self, ending: Ending) -> io::Result<()> {
+        let failure = self.shared.failure(&self.shared.state.borrow());
+        if let Some(e) = failure {
+            // The connection was lost: nothing more can be sent, an end of
+            // stream included. As asyncio closes a transport after a fatal
+            // error: what is buffered is dropped, the connection shut down (it
+            // is already when a send failed) and the flusher let go.
+            self.shared.abort();
+            return Err(e);
+        }
         let mut state = self.shared.state.borrow_mut();
         if state.ending == Ending::Close || state.ending == ending {
             return Ok(());
