@@ -1,6 +1,7 @@
 //! A bounded soak test: the example echo server (`examples/echo_server.rs`) in a
 //! child process, on each driver in turn, under clients that connect, send, stop
-//! reading, reset, half-close and hang up at random. Between rounds of clients,
+//! reading, reset, half-close and hang up at random, and beside them, bursts of
+//! 30 clients whose process dies at once (`soak/burst.rs`). Between rounds,
 //! once every connection has ended, the server's descriptor count is back to its
 //! count after the warm-up, its heap (a counting allocator, reported by the child)
 //! and its RSS stay within a bound of theirs; every exchange a client completed
@@ -11,6 +12,8 @@
 //! (`cargo test --test soak -- --ignored`).
 
 // The example includes `examples/support/shutdown.rs` itself.
+#[path = "soak/burst.rs"]
+mod burst;
 mod common;
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
@@ -138,6 +141,26 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The server's descriptors, and what its rings hold (`fdinfo`: the ops still
+    /// armed are its `PollList`), for the report of a descriptor left open.
+    fn describe_fds(&self) -> String {
+        let pid = self.child.id();
+        let mut out = String::new();
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return out;
+        };
+        for entry in dir.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let fd = entry.file_name().to_string_lossy().into_owned();
+            out += &format!("fd {fd} -> {}\n", target.display());
+            if target.to_string_lossy().contains("io_uring") {
+                out += &std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+                    .unwrap_or_default();
+            }
+        }
+        out
+    }
+
     fn rss(&self) -> usize {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -197,6 +220,8 @@ struct Tally {
     completed: u64,
     bytes: u64,
     aborted: u64,
+    /// Bursts of clients killed with their process.
+    bursts: u64,
 }
 
 /// Sets `SO_LINGER` to 0, so that closing sends a reset.
@@ -308,8 +333,17 @@ fn misbehave(addr: SocketAddr, rng: &mut Rng, tally: &mut Tally) {
     tally.aborted += 1;
 }
 
-/// One round: `CLIENTS` threads, each running clients until `until`.
+/// One round: `CLIENTS` threads, each running clients until `until`, and one
+/// running bursts of killed clients.
 fn round(addr: SocketAddr, seed: u64, until: Instant) -> Tally {
+    let burster = std::thread::spawn(move || {
+        let mut bursts = 0;
+        while Instant::now() < until {
+            burst::burst(addr, seed * 1000 + bursts);
+            bursts += 1;
+        }
+        bursts
+    });
     let threads: Vec<_> = (0..CLIENTS as u64)
         .map(|t| {
             std::thread::spawn(move || {
@@ -326,13 +360,15 @@ fn round(addr: SocketAddr, seed: u64, until: Instant) -> Tally {
             })
         })
         .collect();
-    threads.into_iter().fold(Tally::default(), |mut all, t| {
+    let mut tally = threads.into_iter().fold(Tally::default(), |mut all, t| {
         let t = t.join().expect("a client failed");
         all.completed += t.completed;
         all.bytes += t.bytes;
         all.aborted += t.aborted;
         all
-    })
+    });
+    tally.bursts = burster.join().expect("a burst failed");
+    tally
 }
 
 fn soak(mode: Mode, secs: f64) {
@@ -353,8 +389,14 @@ fn soak(mode: Mode, secs: f64) {
         total.completed += tally.completed;
         total.bytes += tally.bytes;
         total.aborted += tally.aborted;
+        total.bursts += tally.bursts;
         let fds = server.settle(idle_fds);
-        assert_eq!(fds, idle_fds, "{mode:?} round {r}: descriptors left open");
+        assert_eq!(
+            fds,
+            idle_fds,
+            "{mode:?} round {r}: descriptors left open:\n{}",
+            server.describe_fds()
+        );
         let heap = server.fresh_heap();
         let rss = server.rss();
         r += 1;
@@ -366,10 +408,12 @@ fn soak(mode: Mode, secs: f64) {
             continue;
         };
         println!(
-            "{mode:?} round {r}: {} exchanges ({} KB) complete, {} aborted; heap {heap} B, RSS {rss} B",
+            "{mode:?} round {r}: {} exchanges ({} KB) complete, {} aborted, {} bursts of {} killed; heap {heap} B, RSS {rss} B",
             tally.completed,
             tally.bytes >> 10,
-            tally.aborted
+            tally.aborted,
+            tally.bursts,
+            burst::BURST
         );
         assert!(
             heap <= base_heap + HEAP_SLACK,
@@ -390,11 +434,13 @@ fn soak(mode: Mode, secs: f64) {
     );
     assert!(total.completed > 0, "{mode:?}: no exchange completed");
     println!(
-        "measured: {mode:?}: {r} rounds in {:.0?}: {} exchanges ({} MB) byte-exact, {} aborted; {idle_fds} descriptors after each; heap at most {} KB, RSS at most {} KB above the warm-up",
+        "measured: {mode:?}: {r} rounds in {:.0?}: {} exchanges ({} MB) byte-exact, {} aborted, {} bursts of {} clients killed with their process; {idle_fds} descriptors after each; heap at most {} KB, RSS at most {} KB above the warm-up",
         start.elapsed(),
         total.completed,
         total.bytes >> 20,
         total.aborted,
+        total.bursts,
+        burst::BURST,
         worst.0 >> 10,
         worst.1 >> 10
     );
@@ -404,6 +450,7 @@ fn soak(mode: Mode, secs: f64) {
 #[test]
 #[ignore = "60 s: ci/test.sh runs it (cargo test --test soak -- --ignored)"]
 fn soak_the_echo_server() {
+    burst::burst_if_child();
     if serve_if_child() {
         return;
     }
