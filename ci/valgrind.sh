@@ -48,7 +48,10 @@ for t in "${tests[@]}"; do
     args+=(--test "$t")
 done
 # Cargo names each binary on stderr: "Executable tests/tasks.rs (target/debug/deps/tasks-…)".
-built="$(cargo test --no-run "${args[@]}" 2>&1 | tee /dev/stderr)"
+# (Captured, then printed: `tee /dev/stderr` would reopen the log file that stderr
+# may be redirected to, truncating everything written to it before.)
+built="$(cargo test --no-run "${args[@]}" 2>&1)"
+printf '%s\n' "$built" >&2
 executable() {
     printf '%s\n' "$built" | sed -n "s|^ *Executable $1 (\(.*\))\$|\1|p" | head -n 1
 }
