@@ -247,8 +247,19 @@ matrix_test! {
 matrix_test! {
     fn as_completed_over_join_handles(mode) {
         mode.run(async {
-            let handles: Vec<_> = (0..30u64)
-                .map(|i| ringloop::spawn(after(30 - i, i)))
+            // Deadlines from one instant, 1 ms apart (scaled): each task's own
+            // `sleep(30 - i ms)` would start when the task first runs, and a slow
+            // machine (TCG) spends more than 1 ms between two of those.
+            let start = Instant::now();
+            let step = common::scaled(Duration::from_millis(1));
+            let handles: Vec<_> = (0..30u32)
+                .map(|i| {
+                    let deadline = start + step * (30 - i);
+                    ringloop::spawn(async move {
+                        ringloop::time::sleep_until(deadline).await;
+                        u64::from(i)
+                    })
+                })
                 .collect();
             let mut stream = as_completed(handles);
             let mut order = Vec::new();

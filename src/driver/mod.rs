@@ -21,7 +21,7 @@ pub(crate) mod sys;
 pub(crate) mod uring;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io;
 use std::os::fd::RawFd;

@@ -40,7 +40,7 @@ const MODES: [Mode; 3] = [Mode::Uring, Mode::Uring510, Mode::Epoll];
 /// test that skips says so on standard error (past libtest's capture), once per
 /// run; `tests/uring_refused.rs` proves the refusal real. Asked of the kernel
 /// directly, once.
-fn uring_refused() -> bool {
+pub(crate) fn uring_refused() -> bool {
     static REFUSED: std::sync::OnceLock<Option<io::Error>> = std::sync::OnceLock::new();
     static SAID: std::sync::Once = std::sync::Once::new();
     let refused = REFUSED.get_or_init(|| match io_uring::IoUring::new(2) {
@@ -432,7 +432,7 @@ fn distinct_waker() -> std::task::Waker {
 
 #[test]
 fn reads_waiting_for_a_cancelled_reads_result_leave_when_dropped() {
-    for mode in MODES {
+    for mode in modes() {
         runtime(mode).block_on(async {
             let (r, w) = pipe();
             // In flight, then dropped: on io_uring its result is due (the next reads
