@@ -94,7 +94,7 @@ pub(super) fn unregister(key: usize, signal: i32) {
         .flatten();
     sig::unlisten(signal);
     if let Some(reader) = reader {
-        // Its read op is cancelled; the signalfd closes once the kernel is done.
+        // Its poll op is cancelled; the signalfd closes once the kernel is done.
         reader.handle.cancel();
     }
 }
