@@ -116,10 +116,20 @@ async fn after<T>(ms: u64, value: T) -> T {
     value
 }
 
+/// `value` at `start` + `ms` (scaled): deadlines taken from one instant, so that
+/// the order they end in does not depend on when each future first ran (a slow
+/// machine, valgrind or TCG, can take longer than the gaps between two polls).
+async fn at<T>(start: Instant, ms: u32, value: T) -> T {
+    ringloop::time::sleep_until(start + common::scaled(Duration::from_millis(1)) * ms).await;
+    value
+}
+
 matrix_test! {
     fn as_completed_yields_in_completion_order(mode) {
         mode.run(async {
-            let mut stream = as_completed([after(60, "c"), after(0, "a"), after(30, "b")]);
+            let start = Instant::now();
+            let mut stream =
+                as_completed([at(start, 60, "c"), at(start, 0, "a"), at(start, 30, "b")]);
             assert_eq!(stream.size_hint(), (3, Some(3)));
             let mut order = Vec::new();
             while let Some(item) = wait_for(Duration::from_secs(5), stream.next()).await.unwrap() {
@@ -247,19 +257,12 @@ matrix_test! {
 matrix_test! {
     fn as_completed_over_join_handles(mode) {
         mode.run(async {
-            // Deadlines from one instant, 1 ms apart (scaled): each task's own
-            // `sleep(30 - i ms)` would start when the task first runs, and a slow
-            // machine (TCG) spends more than 1 ms between two of those.
+            // Deadlines 1 ms apart from one instant: each task's own 30 - i ms
+            // sleep would start when the task first ran (on 6.1 under TCG, two of
+            // those started more than 1 ms apart and ended out of order).
             let start = Instant::now();
-            let step = common::scaled(Duration::from_millis(1));
             let handles: Vec<_> = (0..30u32)
-                .map(|i| {
-                    let deadline = start + step * (30 - i);
-                    ringloop::spawn(async move {
-                        ringloop::time::sleep_until(deadline).await;
-                        u64::from(i)
-                    })
-                })
+                .map(|i| ringloop::spawn(at(start, 30 - i, u64::from(i))))
                 .collect();
             let mut stream = as_completed(handles);
             let mut order = Vec::new();
