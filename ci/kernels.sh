@@ -133,7 +133,7 @@ fi
 accel_opts=()
 [ "$accel" = kvm ] || accel_opts=(--disable-kvm)
 # Under emulation everything takes about 7 times longer: the tests' fixed
-# deadlines scale by this (tests/common: scaled).
+# deadlines scale by this (tests/support: scaled).
 if [ "$accel" = kvm ]; then scale=2; else scale=10; fi
 parallel=${VM_PARALLEL:-$([ "$accel" = tcg ] && echo 1 || echo 0)}
 

@@ -3,13 +3,13 @@
 //! cancelling (never runs, the closure is dropped, also after the runtime is gone),
 //! `CallbackHandle::when()`, and spawning from a callback.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{sleep_until_cond, yield_until, Drops};
+use support::{sleep_until_cond, yield_until, Drops};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 

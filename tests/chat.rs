@@ -7,9 +7,7 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
 mod chat;
-mod common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::time::Duration;
 
@@ -17,7 +15,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType};
 use ringloop::net::{open_connection, StreamReader, StreamWriter, TcpStream};
-use streams::SOON;
+use support::streams::SOON;
 
 /// A connected chat client.
 struct Client {

@@ -4,7 +4,7 @@
 //! `wait` mid-way (nothing cancelled); a shielded task surviving a `wait_for`
 //! timeout and the cancellation of the task awaiting it; randomized schedules.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future, IntoFuture};
@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{poll_once, sleep_until_cond, yield_until, Drops, Rng};
 use ringloop::{shield, shield_handle, wait, wait_for, JoinError, JoinHandle, ReturnWhen};
+use support::{poll_once, sleep_until_cond, yield_until, Drops, Rng};
 
 /// A task that sleeps `ms`, then returns `value`.
 fn task_after(ms: u64, value: u32) -> JoinHandle<u32> {
@@ -57,7 +57,7 @@ matrix_test! {
             let all_ids = ids(&handles);
             let start = Instant::now();
             let (done, pending) = bounded(wait(handles, ReturnWhen::FirstCompleted, None)).await;
-            assert!(start.elapsed() < common::scaled(Duration::from_millis(700)), "{:?}", start.elapsed());
+            assert!(start.elapsed() < support::scaled(Duration::from_millis(700)), "{:?}", start.elapsed());
             assert_eq!(ids(&done), [all_ids[1]]);
             assert_eq!(ids(&pending), [all_ids[0], all_ids[2]]);
             assert!(pending.iter().all(|h| !h.is_finished()));
@@ -92,7 +92,7 @@ matrix_test! {
             let start = Instant::now();
             let waiting = wait(handles, ReturnWhen::FirstException, None);
             let (done, pending) = wait_for(Duration::from_secs(5), waiting).await.unwrap();
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(2)));
             // Everything finished by then is in `done`: the quick task and the panic.
             assert_eq!(done.len(), 2);
             let outputs: Vec<_> = done.into_iter().map(take_now).collect();
@@ -162,7 +162,7 @@ matrix_test! {
                     bounded(wait([slow, quick], return_when, Some(Duration::from_millis(40)))).await;
                 let elapsed = start.elapsed();
                 assert!(elapsed >= Duration::from_millis(40), "{return_when:?}: {elapsed:?}");
-                assert!(elapsed < common::scaled(Duration::from_millis(250)), "{return_when:?}: {elapsed:?}");
+                assert!(elapsed < support::scaled(Duration::from_millis(250)), "{return_when:?}: {elapsed:?}");
                 let expected_done = usize::from(return_when != ReturnWhen::FirstCompleted);
                 assert_eq!(done.len(), expected_done, "{return_when:?}");
                 assert_eq!(pending.len(), 2 - expected_done, "{return_when:?}");
@@ -262,7 +262,7 @@ matrix_test! {
             })
             .await;
             // Long enough for the 1 ms task to finish, even on a slow machine.
-            ringloop::sleep(common::scaled(Duration::from_millis(20))).await;
+            ringloop::sleep(support::scaled(Duration::from_millis(20))).await;
             let handles = waiting.into_handles();
             assert_eq!(handles.iter().filter(|h| h.is_finished()).count(), 1);
             for (i, handle) in handles.into_iter().enumerate() {
@@ -321,7 +321,7 @@ matrix_test! {
                     .await
                     .unwrap();
             assert!(pending.is_empty());
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(5)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(5)));
             let outputs: Vec<u32> = done.into_iter().map(|h| take_now(h).unwrap()).collect();
             let expected: Vec<u32> = (0..N).filter(|&i| i != N / 2).collect();
             assert_eq!(outputs, expected);

@@ -5,14 +5,14 @@
 //! (`wait` and `as_completed` are covered in `combinators.rs` and
 //! `combinators_gather.rs`; `wait_for` in `timeout.rs`.)
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{sleep_until_cond, yield_until, Drops};
 use ringloop::{gather_all, shield_handle, try_gather_all, wait_for, JoinError, JoinHandle};
+use support::{sleep_until_cond, yield_until, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const SHORT: Duration = Duration::from_millis(2);

@@ -4,7 +4,7 @@
 //! once, the first `Err` drops the rest before the gather returns, `Ok` outputs in
 //! argument order; randomized schedules of errors and drops.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -13,9 +13,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use common::{poll_once, sleep_until_cond, yield_until, DropToken, Drops, Rng};
 use futures_core::stream::{FusedStream, Stream};
 use ringloop::{as_completed, try_gather, try_gather_all, wait_for, JoinError};
+use support::{poll_once, sleep_until_cond, yield_until, DropToken, Drops, Rng};
 
 /// Yields `times` times (each a self-wake), counting every poll in `polls`, then
 /// returns `value`.
@@ -167,7 +167,7 @@ matrix_test! {
             while let Some(i) = wait_for(Duration::from_secs(10), stream.next()).await.unwrap() {
                 outputs.push(i);
             }
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(8)), "{:?}", start.elapsed());
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(8)), "{:?}", start.elapsed());
             assert_eq!(outputs.len(), N);
             assert!(
                 outputs.windows(2).all(|w| times(w[0]) <= times(w[1])),
@@ -462,7 +462,7 @@ matrix_test! {
             .await
             .unwrap();
             assert_eq!(result, Err("boom".to_owned()));
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(2)));
             assert_eq!(drops.count(), 2, "dropped before the gather returned");
             drop(gathering);
 

@@ -5,14 +5,14 @@
 //! member; randomized schedules of failures, nested spawns and cancellations over
 //! many seeds.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{yield_until, DropToken, Drops, Rng};
 use ringloop::{wait_for, FailureCause, TaskGroup};
+use support::{yield_until, DropToken, Drops, Rng};
 
 /// Awaits `future`, failing the test instead of hanging if it takes over 5 s.
 async fn bounded<F: std::future::IntoFuture>(future: F) -> F::Output {
@@ -68,7 +68,7 @@ matrix_test! {
                 .await
                 .unwrap()
                 .unwrap_err();
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(2)));
             assert_eq!(drops.count(), 5, "every sibling's future was dropped");
             assert!(siblings.iter().all(|t| t.is_finished()) && failing.is_finished());
             assert_eq!(error.cancelled, 5);
@@ -212,7 +212,7 @@ matrix_test! {
         // Created, joined and dropped with no task: needs no runtime until a spawn.
         drop(TaskGroup::<(), ()>::new());
         let mut join = Box::pin(TaskGroup::<(), ()>::new().join());
-        assert_eq!(common::poll_once(&mut join), std::task::Poll::Ready(Ok(vec![])));
+        assert_eq!(support::poll_once(&mut join), std::task::Poll::Ready(Ok(vec![])));
     }
 }
 

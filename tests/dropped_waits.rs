@@ -13,17 +13,15 @@
 //! A waiter that stays listed keeps its task's waker, and so the finished task's
 //! cell: a few hundred bytes per dropped wait.
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
+mod support;
 
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{is_child, matrix_test_name, run_child};
-use counting_alloc::Counting;
 use ringloop::net::UnixStream;
+use support::alloc::Counting;
+use support::{is_child, matrix_test_name, run_child};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -43,7 +41,7 @@ const GROWTH_BOUND: usize = 128 * 1024;
 
 /// Runs the test in a child process (the allocator counts every thread) and
 /// shows what the child measured.
-fn in_child(module_path: &str, mode: common::Mode) -> bool {
+fn in_child(module_path: &str, mode: support::Mode) -> bool {
     if is_child() {
         return false;
     }
@@ -87,11 +85,11 @@ where
     Fut: Future + 'static,
 {
     one_batch(&make).await;
-    let base = counting_alloc::current();
+    let base = support::alloc::current();
     for _ in 0..WAITS / BATCH {
         one_batch(&make).await;
     }
-    let grown = counting_alloc::current().saturating_sub(base);
+    let grown = support::alloc::current().saturating_sub(base);
     println!(
         "measured: {what}: {grown} B over {WAITS} dropped waits ({:.1} B each)",
         grown as f64 / WAITS as f64

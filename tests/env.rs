@@ -5,10 +5,10 @@
 //! The environment is process-wide, so this file holds a single test: no other test
 //! of this binary can run while it changes the variables. Driver-independent by
 //! nature (it chooses the driver itself). Where io_uring cannot be set up
-//! (`common::uring_refused`), whatever chooses io_uring must report the refusal, and
+//! (`support::uring_refused`), whatever chooses io_uring must report the refusal, and
 //! the automatic choice is epoll.
 
-mod common;
+mod support;
 
 use std::io::ErrorKind;
 use std::panic::catch_unwind;
@@ -55,7 +55,7 @@ fn environment_variables_choose_when_the_builder_does_not() {
 
     // The driver.
     assert_eq!(built(Some("epoll"), None).driver_kind(), DriverKind::Epoll);
-    let refused = common::uring_refused().and_then(|e| e.raw_os_error());
+    let refused = support::uring_refused().and_then(|e| e.raw_os_error());
     let auto = if refused.is_some() {
         DriverKind::Epoll
     } else {

@@ -1,7 +1,7 @@
 //! `yield_now` fairness: yielding tasks take turns, and a task that yields in a loop
 //! starves neither timers, nor other tasks, nor callbacks, nor the main future.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -93,7 +93,7 @@ matrix_test! {
 
             assert!(main_woke >= Duration::from_millis(20), "{main_woke:?}");
             assert!(
-                main_woke < common::scaled(Duration::from_secs(2)),
+                main_woke < support::scaled(Duration::from_secs(2)),
                 "timer starved: {main_woke:?}"
             );
             assert!(
@@ -101,7 +101,7 @@ matrix_test! {
                 "{sleeper_woke:?}"
             );
             assert!(
-                sleeper_woke < common::scaled(Duration::from_secs(2)),
+                sleeper_woke < support::scaled(Duration::from_secs(2)),
                 "timer starved: {sleeper_woke:?}"
             );
             assert!(spins.get() > 10, "the spinner hardly ran: {}", spins.get());

@@ -22,10 +22,7 @@
 //! `RINGLOOP_FAULT_SEEDS=N` runs seeds `0..N` (default 16), `RINGLOOP_FAULT_RATE`
 //! sets the rate per mille (default 100). A failure names its seed.
 
-mod common;
-mod net_common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,11 +32,11 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{open_fds, Mode, Rng};
-use net_common::{fd_baseline, isolated};
 use ringloop::fault;
 use ringloop::net::{open_connection, start_server, ReadUntilError, StreamReader, StreamWriter};
 use ringloop::net::{TcpListener, TcpStream, UnixStream};
+use support::net::{fd_baseline, isolated};
+use support::{open_fds, Mode, Rng};
 
 /// The seeds to run.
 fn seeds() -> std::ops::Range<u64> {
@@ -186,7 +183,7 @@ async fn raw_sockets(seed: u64) {
         let mut received = Vec::new();
         for round in 0..40 {
             let len = 1 + rng.below(64 * 1024) as usize;
-            let data = net_common::pattern(len, (seed as u32) * 1000 + round);
+            let data = support::net::pattern(len, (seed as u32) * 1000 + round);
             let before = fault::stats();
             let wrote = pair.write(data.clone()).await;
             check("write", seed, before, &wrote);
@@ -252,7 +249,7 @@ async fn dropped_reads(seed: u64) {
         match rng.below(3) {
             0 => {
                 let len = 1 + rng.below(16 * 1024) as usize;
-                let data = net_common::pattern(len, seed as u32 * 31 + round);
+                let data = support::net::pattern(len, seed as u32 * 31 + round);
                 // Only the client's writes count here: a write error is an
                 // injected one, with nothing sent.
                 if let Ok(n) = client.write(data.clone()).await.0 {
@@ -268,7 +265,7 @@ async fn dropped_reads(seed: u64) {
             }
             _ => {
                 let mut fut = Box::pin(read(1 + rng.below(8 * 1024) as usize));
-                if let Poll::Ready(result) = net_common::poll_once(&mut fut).await {
+                if let Poll::Ready(result) = support::net::poll_once(&mut fut).await {
                     got(result, &mut received);
                 }
             }
@@ -324,7 +321,7 @@ async fn accepts(seed: u64) {
             ringloop::yield_now().await;
         }
     }
-    let all = common::sleep_until_cond(Duration::from_secs(10), || {
+    let all = support::sleep_until_cond(Duration::from_secs(10), || {
         accepted.borrow().len() >= clients.len()
     })
     .await;
@@ -370,7 +367,7 @@ async fn files(seed: u64) {
         match rng.below(4) {
             0 | 1 => {
                 let len = 1 + rng.below(48 * 1024) as usize;
-                let data = net_common::pattern(len, seed as u32 * 7919 + round);
+                let data = support::net::pattern(len, seed as u32 * 7919 + round);
                 let before = fault::stats();
                 let (wrote, _) = file.write_at(data.clone(), offset).await;
                 check("write_at", seed, before, &wrote);
@@ -409,7 +406,7 @@ async fn files(seed: u64) {
         }
     }
     // The whole-file helpers: write then read back.
-    let data = net_common::pattern(200 * 1024, seed as u32);
+    let data = support::net::pattern(200 * 1024, seed as u32);
     let other = dir.join("whole");
     until_ok("fs::write", seed, || {
         ringloop::fs::write(&other, data.clone())
@@ -551,7 +548,7 @@ async fn client(addr: SocketAddr, seed: u64, id: u64, phases: Phases) -> Exchang
     });
     for m in 0..1 + rng.below(12) {
         let len = 1 + rng.below(24 * 1024) as usize;
-        let data = net_common::pattern(len, (seed * 100_000 + id * 100 + m) as u32);
+        let data = support::net::pattern(len, (seed * 100_000 + id * 100 + m) as u32);
         if let Err(e) = writer.write(&data) {
             exchange.errors.push(format!("write: {e}"));
             break;
@@ -692,7 +689,7 @@ matrix_test! {
 
 matrix_test! {
     fn a_failed_send_ends_the_connection_for_both_halves(mode) {
-        use streams::{fill, stream_pair, Kind, SOON};
+        use support::streams::{fill, stream_pair, Kind, SOON};
         mode.run(async {
             for kind in Kind::ALL {
                 for errno in [libc::ECONNRESET, libc::ENOMEM, libc::ENOBUFS, libc::ECANCELED] {

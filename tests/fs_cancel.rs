@@ -16,19 +16,17 @@
 //!
 //! Every test counts descriptors, so each runs alone in a child process.
 
-mod common;
-mod fs_common;
-mod net_common;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{open_fds, Mode};
-use fs_common::{eventually, fifo_reader, hangs_up, mkfifo, pattern, TestDir};
-use net_common::{counter, fd_baseline, isolated, poll_once, turns, within, CountedBuf};
 use ringloop::fs::{self, File, OpenOptions};
+use support::fs::{eventually, fifo_reader, hangs_up, mkfifo, pattern, TestDir};
+use support::net::{counter, fd_baseline, isolated, poll_once, turns, within, CountedBuf};
+use support::{open_fds, Mode};
 
 fn is_uring(mode: Mode) -> bool {
     mode != Mode::Epoll
@@ -348,7 +346,7 @@ matrix_test! {
                 // container) the kernel runs the close on an io-wq worker, a little
                 // later, or not at all when the cancellation takes it out of io-wq's
                 // queue first (then ringloop closes it): either way, soon.
-                let closed = common::sleep_until_cond(Duration::from_secs(5), || open_fds() == inside).await;
+                let closed = support::sleep_until_cond(Duration::from_secs(5), || open_fds() == inside).await;
                 assert!(closed, "both closed: {} descriptors, {inside} before", open_fds());
             });
             assert_eq!(open_fds(), base, "descriptor leak");
@@ -395,14 +393,14 @@ matrix_test! {
             });
             let start = Instant::now();
             drop(rt);
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(5)), "shutdown took {:?}", start.elapsed());
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(5)), "shutdown took {:?}", start.elapsed());
             assert_eq!(drops.get(), 3 + 8, "every buffer dropped once, by the shutdown");
             // Release the pool thread blocked in open (epoll), if any: its
             // descriptor is closed when the job ends.
             // (On io_uring the shutdown waited for its CQE: it is over already.)
             let other_end = fifo_reader(&blocked);
             let deadline = Instant::now() + Duration::from_secs(10);
-            while !is_uring(mode) && !fs_common::hung_up(&other_end) {
+            while !is_uring(mode) && !support::fs::hung_up(&other_end) {
                 assert!(Instant::now() < deadline, "the pool's open never finished");
                 std::thread::sleep(Duration::from_millis(1));
             }

@@ -10,23 +10,19 @@
 //! Each test runs alone in a child process, so the allocator counts only its own
 //! allocations.
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-mod fs_common;
-mod net_common;
+mod support;
 
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use common::Mode;
-use counting_alloc::Counting;
-use fs_common::TestDir;
-use net_common::isolated;
 use ringloop::buf::IoBuf;
 use ringloop::fs::File;
+use support::alloc::Counting;
+use support::fs::TestDir;
+use support::net::isolated;
+use support::Mode;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -130,11 +126,11 @@ fn copy_test(mode: Mode, size: u64, name: &str) {
     let (src, dst) = (dir.join("src"), dir.join("dst"));
     let expected = generate(&src, size);
     let rt = mode.runtime();
-    let before = counting_alloc::reset_peak();
+    let before = support::alloc::reset_peak();
     let start = Instant::now();
     let copied = rt.block_on(copy(&src, &dst)).unwrap();
     let elapsed = start.elapsed();
-    let grown = counting_alloc::peak() - before;
+    let grown = support::alloc::peak() - before;
     drop(rt);
     assert_eq!(copied, size);
     let (sum, len) = checksum_of(&dst);

@@ -3,14 +3,12 @@
 //! (`IsADirectory`, `EISDIR`), a path containing a NUL byte (`InvalidInput`, before
 //! anything reaches the kernel), and the other mistakes a caller can make.
 
-mod common;
-mod fs_common;
-mod net_common;
+mod support;
 
 use std::io::ErrorKind;
 
-use fs_common::{assert_errno, assert_error, TestDir};
 use ringloop::fs::{self, File, OpenOptions};
+use support::fs::{assert_errno, assert_error, TestDir};
 
 matrix_test! {
     fn a_missing_file_is_not_found(mode) {

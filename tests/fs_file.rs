@@ -3,20 +3,18 @@
 //! holes, offsets out of range), reads and writes at the file position (a pipe),
 //! sync, metadata, set_len, close, and dropping a `File` (its descriptor is closed).
 
-mod common;
-mod fs_common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::rc::Rc;
 
-use common::open_fds;
-use fs_common::{assert_errno, assert_error, pattern, TestDir};
-use net_common::{fd_baseline, isolated, turns, within};
 use ringloop::buf::IoBuf;
 use ringloop::fs::{File, OpenOptions};
+use support::fs::{assert_errno, assert_error, pattern, TestDir};
+use support::net::{fd_baseline, isolated, turns, within};
+use support::open_fds;
 
 matrix_test! {
     fn open_options_do_what_std_does(mode) {
@@ -330,7 +328,7 @@ matrix_test! {
             // the offset of a stream (documented on read_at), and the pipe is at
             // its end.
             let (res, _) = r.read_at(Vec::with_capacity(4), 0).await;
-            if mode == common::Mode::Epoll {
+            if mode == support::Mode::Epoll {
                 assert_error(res, io::ErrorKind::NotSeekable, Some(libc::ESPIPE), "read_at on a pipe");
             } else {
                 assert_eq!(res.unwrap(), 0, "read_at on a pipe at its end");
@@ -387,7 +385,7 @@ matrix_test! {
             assert!(lmeta.is_symlink() && lmeta.file_type().is_symlink());
             assert_eq!(lmeta.ino(), std::fs::symlink_metadata(&link).unwrap().ino());
             let fifo = dir.join("fifo");
-            fs_common::mkfifo(&fifo);
+            support::fs::mkfifo(&fifo);
             assert!(ringloop::fs::metadata(&fifo).await.unwrap().file_type().is_fifo());
             let null = ringloop::fs::metadata("/dev/null").await.unwrap();
             assert!(null.file_type().is_char_device());
@@ -520,7 +518,7 @@ matrix_test! {
         // thread, as the other end of its FIFO.
         let (fifo, for_reading, for_writing) = (dir.join("fifo"), dir.join("r"), dir.join("w"));
         for path in [&fifo, &for_reading, &for_writing] {
-            fs_common::mkfifo(path);
+            support::fs::mkfifo(path);
         }
         mode.run(async {
             let short = std::time::Duration::from_millis(100);
@@ -529,7 +527,7 @@ matrix_test! {
             // io_uring from 5.12 (and Debian's 5.10, which carries the 5.15
             // io_uring) tries the open without blocking first; earlier ones wait. The
             // mask cannot change that: it is the kernel's OPENAT, so ask the kernel.
-            let waits = mode == common::Mode::Epoll || uring_fifo_open_waits(&dir.join("probe"));
+            let waits = mode == support::Mode::Epoll || uring_fifo_open_waits(&dir.join("probe"));
             if waits {
                 assert!(read_open.is_err(), "waits for a writer: {read_open:?}");
                 assert!(write_open.is_err(), "waits for a reader: {write_open:?}");
@@ -607,7 +605,7 @@ matrix_test! {
 fn uring_fifo_open_waits(path: &std::path::Path) -> bool {
     use io_uring::{opcode, types, IoUring};
     use std::os::unix::ffi::OsStrExt;
-    fs_common::mkfifo(path);
+    support::fs::mkfifo(path);
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     let mut ring = IoUring::new(4).expect("io_uring_setup");
     let open = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), c_path.as_ptr())

@@ -3,7 +3,7 @@
 //! futures each woken once (per-child wake tracking), and dropping a gather drops
 //! every unfinished future.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -12,14 +12,14 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use common::{yield_until, Drops};
 use ringloop::{gather, gather_all, JoinError};
+use support::{yield_until, Drops};
 
 /// Sleeps `ms` (scaled for a slow machine: the sleeps start one after another, at
 /// their first polls, and must still end in the order of their lengths), records
 /// `tag` as finished in `log`, returns `tag`.
 async fn after(ms: u64, tag: u32, log: &RefCell<Vec<u32>>) -> u32 {
-    ringloop::sleep(common::scaled(Duration::from_millis(ms))).await;
+    ringloop::sleep(support::scaled(Duration::from_millis(ms))).await;
     log.borrow_mut().push(tag);
     tag
 }
@@ -75,7 +75,7 @@ matrix_test! {
             // About the longest (150 ms), far from the sum (1200 ms).
             assert!(elapsed >= Duration::from_millis(150), "{elapsed:?}");
             assert!(
-                elapsed < common::scaled(Duration::from_millis(900)),
+                elapsed < support::scaled(Duration::from_millis(900)),
                 "not concurrent: {elapsed:?}"
             );
 
@@ -85,7 +85,7 @@ matrix_test! {
             let elapsed = start.elapsed();
             assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
             assert!(
-                elapsed < common::scaled(Duration::from_millis(1000)),
+                elapsed < support::scaled(Duration::from_millis(1000)),
                 "not concurrent: {elapsed:?}"
             );
         });
@@ -229,7 +229,7 @@ matrix_test! {
             // Each future was polled once, then once more after its single wake: a
             // wake-up polls only the woken children.
             assert_eq!(polls.get(), 2 * N);
-            assert!(elapsed < common::scaled(Duration::from_secs(5)), "{elapsed:?}");
+            assert!(elapsed < support::scaled(Duration::from_secs(5)), "{elapsed:?}");
         });
     }
 }

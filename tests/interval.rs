@@ -2,7 +2,7 @@
 //! `futures_core::Stream`, `interval_at`, `reset`, and what each `MissedTickBehavior`
 //! does after the loop was blocked (a `std::thread::sleep` inside the loop).
 
-mod common;
+mod support;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -26,7 +26,7 @@ matrix_test! {
             let t0 = ticks.tick().await;
             assert!(t0 >= created && t0 <= Instant::now());
             assert!(
-                created.elapsed() < common::scaled(Duration::from_millis(200)),
+                created.elapsed() < support::scaled(Duration::from_millis(200)),
                 "first tick was not immediate"
             );
             for k in 1..=5u32 {

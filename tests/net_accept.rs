@@ -6,8 +6,7 @@
 //! connections waiting without an accept stay in the kernel's backlog instead of
 //! piling up in the process.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -16,9 +15,9 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{open_fds, Mode};
-use net_common::{eventually, fd_baseline, isolated, turns, within};
 use ringloop::net::{TcpListener, TcpStream};
+use support::net::{eventually, fd_baseline, isolated, turns, within};
+use support::{open_fds, Mode};
 
 matrix_test! {
     fn the_probe_reports_multishot_accept_where_it_is_used(mode) {

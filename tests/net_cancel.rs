@@ -8,8 +8,7 @@
 //!
 //! Every test counts descriptors, so each runs alone in a child process.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -19,12 +18,12 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{open_fds, Mode};
-use net_common::{
-    counter, fd_baseline, isolated, poll_once, set_linger_zero, tcp_pair, turns, within, CountedBuf,
-};
 use ringloop::net::{ListenOptions, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use ringloop::JoinError;
+use support::net::{
+    counter, fd_baseline, isolated, poll_once, set_linger_zero, tcp_pair, turns, within, CountedBuf,
+};
+use support::{open_fds, Mode};
 
 fn is_uring(mode: Mode) -> bool {
     mode != Mode::Epoll
@@ -531,7 +530,7 @@ matrix_test! {
                 drop(op);
                 drop(listener);
                 turns(3).await;
-                orphan.set_read_timeout(Some(net_common::STEP)).unwrap();
+                orphan.set_read_timeout(Some(support::net::STEP)).unwrap();
                 let mut byte = [0u8; 1];
                 match std::io::Read::read(&mut orphan, &mut byte) {
                     Ok(0) => {}

@@ -11,7 +11,7 @@
 //! parent sees that log line it releases the clients; each closes after its echo,
 //! which frees a descriptor in the server, and every client must get its echo.
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::{is_child, matrix_test_name, Mode, CHILD_ENV};
+use support::{is_child, matrix_test_name, Mode, CHILD_ENV};
 
 /// Descriptors the server may still open after it started listening.
 const ROOM: usize = 3;

@@ -4,8 +4,7 @@
 //! went away, which must give `EPIPE`/`ECONNRESET` and not kill the process with
 //! `SIGPIPE` (checked in a child process that restores `SIGPIPE`'s default action).
 
-mod common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -13,9 +12,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{is_child, matrix_test_name, run_child, CHILD_ENV};
-use net_common::{set_linger_zero, tcp_pair, turns, unused_port_addr, within};
 use ringloop::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use support::net::{set_linger_zero, tcp_pair, turns, unused_port_addr, within};
+use support::{is_child, matrix_test_name, run_child, CHILD_ENV};
 
 matrix_test! {
     fn connection_refused(mode) {

@@ -4,16 +4,15 @@
 //! the runtime that armed the accept first idle, and dropping the listener frees its
 //! port at once wherever its accept was armed, with no descriptor left behind.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{open_fds, Mode};
-use net_common::{isolated, within};
 use ringloop::net::{ListenOptions, TcpListener, TcpStream};
+use support::net::{isolated, within};
+use support::{open_fds, Mode};
 
 /// A listener on `rt` whose accept is armed there (one connection accepted).
 fn armed_on(rt: &ringloop::Runtime) -> (TcpListener, SocketAddr) {
@@ -153,8 +152,8 @@ matrix_test! {
 
 #[test]
 fn a_listener_armed_on_io_uring_accepts_on_epoll() {
-    if !common::is_child() {
-        let output = common::run_child("a_listener_armed_on_io_uring_accepts_on_epoll", &[]);
+    if !support::is_child() {
+        let output = support::run_child("a_listener_armed_on_io_uring_accepts_on_epoll", &[]);
         assert!(output.success, "{output:#?}");
         return;
     }

@@ -4,18 +4,15 @@
 //! on every accept path (the multishot accept of io_uring 5.19+, single-shot
 //! accepts on the 5.10 mask, `accept4` on epoll), and the listener still accepts.
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-mod net_common;
+mod support;
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{is_child, matrix_test_name, run_child};
-use counting_alloc::Counting;
-use net_common::within;
 use ringloop::net::{TcpListener, TcpStream};
+use support::alloc::Counting;
+use support::net::within;
+use support::{is_child, matrix_test_name, run_child};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -26,7 +23,7 @@ const HEAP_BOUND: usize = 256 * 1024;
 
 /// Runs the test in a child process (the allocator counts every thread) and
 /// shows what the child measured; `true` in the parent.
-fn in_child(module_path: &str, mode: common::Mode) -> bool {
+fn in_child(module_path: &str, mode: support::Mode) -> bool {
     if is_child() {
         return false;
     }
@@ -76,19 +73,19 @@ matrix_test! {
             drop((client.unwrap(), accepted.unwrap()));
             // A batch's worth of task, timer and waiter slots, then the baseline.
             dropped_accepts(&listener, BATCH).await;
-            let base = counting_alloc::current();
+            let base = support::alloc::current();
             for round in 1..ACCEPTS / BATCH {
                 dropped_accepts(&listener, BATCH).await;
                 // Checked as it goes: before the fix, each batch kept its tasks
                 // (and each accept took a linear scan of all the others' wakers).
-                let grown = counting_alloc::current().saturating_sub(base);
+                let grown = support::alloc::current().saturating_sub(base);
                 assert!(
                     grown < HEAP_BOUND,
                     "{} dropped accepts grew the heap by {grown} bytes",
                     round * BATCH
                 );
             }
-            let grown = counting_alloc::current().saturating_sub(base);
+            let grown = support::alloc::current().saturating_sub(base);
             println!(
                 "measured: heap grew {grown} bytes over {} dropped accepts",
                 ACCEPTS - BATCH

@@ -4,16 +4,15 @@
 //! armed, `Server::close` freeing its address at once, and `StreamWriter::abort` /
 //! `Server::abort_clients` against a peer that stopped reading.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::future::Future;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use net_common::{isolated, tcp_pair, within};
 use ringloop::net::{start_server, ListenOptions, TcpListener, TcpStream, UnixStream};
+use support::net::{isolated, tcp_pair, within};
 
 const SOON: Duration = Duration::from_secs(5);
 

@@ -1,6 +1,6 @@
 //! Networking smoke tests: one round trip through each socket type and the streams.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 

@@ -2,17 +2,16 @@
 //! addresses, options, half-close, `SO_REUSEADDR` and `SO_REUSEPORT`, the owned-buffer
 //! operations, `from_std`, and 16 MB transfers.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
-use net_common::{pattern, read_n, tcp_pair, within};
 use ringloop::buf::IoBuf;
 use ringloop::net::{ListenOptions, TcpListener, TcpStream};
+use support::net::{pattern, read_n, tcp_pair, within};
 
 matrix_test! {
     fn port_zero_and_addresses(mode) {
@@ -82,7 +81,7 @@ matrix_test! {
 
 /// A port free on 127.0.0.1 right now.
 fn unused_v4_port() -> u16 {
-    net_common::unused_port_addr().port()
+    support::net::unused_port_addr().port()
 }
 
 matrix_test! {

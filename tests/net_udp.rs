@@ -2,14 +2,13 @@
 //! truncation, empty datagrams, connected `send`/`recv` and their source filter,
 //! binding by name, `from_std`.
 
-mod common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::time::Duration;
 
-use net_common::within;
 use ringloop::net::UdpSocket;
+use support::net::within;
 
 matrix_test! {
     fn send_to_and_recv_from(mode) {

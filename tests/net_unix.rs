@@ -2,8 +2,7 @@
 //! connect, addresses, pairs, half-close, vectored I/O, `from_std`, 16 MB through a
 //! pair, and the path errors (missing, not a socket, too long, NUL, taken).
 
-mod common;
-mod net_common;
+mod support;
 
 use std::io;
 use std::net::Shutdown;
@@ -11,8 +10,8 @@ use std::os::linux::net::SocketAddrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use net_common::{eventually, pattern, turns, within};
 use ringloop::net::{UnixListener, UnixStream};
+use support::net::{eventually, pattern, turns, within};
 
 /// A fresh directory for this test's socket files, removed when dropped.
 struct TempDir(PathBuf);

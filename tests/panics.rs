@@ -4,16 +4,16 @@
 //! "Task exception was never retrieved" report on stderr for a panic nobody awaited
 //! (checked in a child process that re-runs the test).
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{
+use ringloop::JoinError;
+use support::{
     is_child, matrix_test_name, poll_once, run_child, sleep_until_cond, yield_until, Drops,
 };
-use ringloop::JoinError;
 
 const REPORT: &str = "Task exception was never retrieved";
 
@@ -152,7 +152,7 @@ matrix_test! {
 
 /// Re-runs the current matrix test in a child process and returns its stderr, after
 /// checking that the child passed.
-fn child_stderr(module_path: &str, mode: common::Mode) -> String {
+fn child_stderr(module_path: &str, mode: support::Mode) -> String {
     let output = run_child(&matrix_test_name(module_path, mode), &[]);
     assert!(output.success, "the child failed:\n{output:#?}");
     output.stderr
@@ -323,7 +323,7 @@ matrix_test! {
         });
         // Shutdown went on past both panics and dropped everything.
         assert_eq!(drops.count(), 3);
-        assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
+        assert!(start.elapsed() < support::scaled(Duration::from_secs(2)));
         assert_eq!(
             mode.run(async { ringloop::spawn(async { 1 }).await }),
             Ok(1)

@@ -6,7 +6,7 @@
 //! node is linked into a list while it waits, and unlinked by `Drop`) corrupts
 //! memory if it is moved between its last poll and its drop.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -16,9 +16,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::yield_until;
 use futures_core::Stream;
 use ringloop::{JoinError, TaskGroup};
+use support::yield_until;
 
 /// Where a [`Pinned`] future was polled and dropped.
 #[derive(Default, Debug)]
@@ -329,7 +329,7 @@ matrix_test! {
                 let mut handle = self.handle.borrow_mut();
                 let handle = handle.as_mut().expect("the handle is stored");
                 assert!(handle.is_finished());
-                *self.seen.borrow_mut() = Some(common::poll_once(handle).is_pending());
+                *self.seen.borrow_mut() = Some(support::poll_once(handle).is_pending());
             }
         }
         mode.run(async {

@@ -3,21 +3,16 @@
 //! once, `kill`/`try_wait`/`kill_on_drop`, and reaping: no zombie is ever left,
 //! whether the `Child` is waited for, dropped, or outlives its runtime.
 
-#[path = "common/children.rs"]
-mod children;
-mod common;
-mod net_common;
-#[path = "common/seccomp.rs"]
-mod seccomp_filter;
+mod support;
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use children::reaped;
-use common::Mode;
-use net_common::{pattern, within};
 use ringloop::process::{create_subprocess_exec, create_subprocess_shell, Command, Stdio};
+use support::children::reaped;
+use support::net::{pattern, within};
+use support::Mode;
 
 /// The state letter of `/proc/<pid>/stat` if `pid` is a child of this process
 /// (`Z`: a zombie), `None` if there is no such child any more.
@@ -236,7 +231,7 @@ matrix_test! {
                 .collect();
             // A deadlock shows as a timeout; on a busy 2-core machine (this test
             // runs beside its two other drivers) it may take several seconds.
-            let pids = ringloop::wait_for(common::scaled(Duration::from_secs(120)), ringloop::gather_all(tasks))
+            let pids = ringloop::wait_for(support::scaled(Duration::from_secs(120)), ringloop::gather_all(tasks))
                 .await
                 .expect("200 children did not finish within 120 s (scaled)");
             let pids: Vec<u32> = pids.into_iter().map(Result::unwrap).collect();
@@ -299,8 +294,8 @@ matrix_test! {
 
 /// Runs `body` alone in a child process (this test, re-run by itself).
 fn alone(mode: Mode, module_path: &str, body: impl FnOnce()) {
-    if !common::is_child() {
-        let output = common::run_child(&common::matrix_test_name(module_path, mode), &[]);
+    if !support::is_child() {
+        let output = support::run_child(&support::matrix_test_name(module_path, mode), &[]);
         assert!(output.success, "{output:#?}");
         return;
     }
@@ -356,7 +351,7 @@ matrix_test! {
 /// Makes `pidfd_open` fail with `errno` in this thread and the threads it starts
 /// (a seccomp filter, as some container profiles have), like a kernel before 5.3.
 fn refuse_pidfd_open(errno: i32) {
-    seccomp_filter::refuse(&[libc::SYS_pidfd_open], errno);
+    support::seccomp::refuse(&[libc::SYS_pidfd_open], errno);
     let pid = std::process::id() as libc::pid_t;
     // SAFETY: pidfd_open of our own pid touches no memory.
     let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -374,7 +369,7 @@ matrix_test! {
                 let start = Instant::now();
                 let status = create_subprocess_shell("sleep 0.1; exit 2").status().await.unwrap();
                 assert_eq!(status.code(), Some(2));
-                assert!(start.elapsed() < common::scaled(Duration::from_secs(2)), "{:?}", start.elapsed());
+                assert!(start.elapsed() < support::scaled(Duration::from_secs(2)), "{:?}", start.elapsed());
                 let out = Command::new("echo").arg("polled").output().await.unwrap();
                 assert_eq!(out.stdout, b"polled\n");
                 let mut child = Command::new("sleep").arg("30").spawn().unwrap();
@@ -463,7 +458,7 @@ matrix_test! {
                 .spawn()
                 .unwrap();
             let mut wait = Box::pin(other.wait());
-            assert!(net_common::poll_once(&mut wait).await.is_pending());
+            assert!(support::net::poll_once(&mut wait).await.is_pending());
             drop(wait);
             // `ls` lists its own descriptors: 0, 1, 2, the directory it reads, and
             // what this process inherited.

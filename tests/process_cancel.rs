@@ -5,19 +5,16 @@
 //! runtime. Each test counts descriptors (pipes, pidfds) and the futures' drops, so
 //! each runs alone in a child process.
 
-#[path = "common/children.rs"]
-mod children;
-mod common;
-mod net_common;
+mod support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use children::reaped;
-use common::{open_fds, Drops, Mode};
-use net_common::{isolated, pattern, poll_once, turns, within};
 use ringloop::process::{create_subprocess_shell, Child, Command, Stdio};
 use ringloop::JoinError;
+use support::children::reaped;
+use support::net::{isolated, pattern, poll_once, turns, within};
+use support::{open_fds, Drops, Mode};
 
 /// Whether process `pid` exists and is not a zombie.
 fn running(pid: u32) -> bool {
@@ -57,7 +54,7 @@ fn baseline(mode: Mode) -> usize {
         // The reaper closes the child's pidfd just after reaping it: a moment
         // later, which on a slow machine (a VM under emulation) the count could
         // otherwise catch.
-        let settled = common::sleep_until_cond(common::scaled(Duration::from_secs(5)), || {
+        let settled = support::sleep_until_cond(support::scaled(Duration::from_secs(5)), || {
             pidfds_open() == 0
         })
         .await;

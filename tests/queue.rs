@@ -4,7 +4,7 @@
 //! `put_nowait`/`get_nowait` errors giving the item back; `task_done` and `join`;
 //! `stream()`; no wake-up when nobody waits; re-entrant wakers.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{poll_once, Drops};
 use futures_core::stream::FusedStream;
 use futures_core::Stream;
 use ringloop::queue::{
@@ -23,6 +22,7 @@ use ringloop::queue::{
     TryGetError, TryPutError,
 };
 use ringloop::wait_for;
+use support::{poll_once, Drops};
 
 /// Bound on anything a test waits for: a bug fails the test instead of hanging it.
 const GUARD: Duration = Duration::from_secs(5);

@@ -4,7 +4,7 @@
 //! nothing; 1,000 producers and 1,000 consumers through a queue of one place; and
 //! seeded randomized cancel schedules of put/get/join on the three queue kinds.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -13,9 +13,9 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{poll_once, Drops, Rng};
 use ringloop::queue::{LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError};
 use ringloop::{wait_for, JoinError, JoinHandle};
+use support::{poll_once, Drops, Rng};
 
 const GUARD: Duration = Duration::from_secs(10);
 

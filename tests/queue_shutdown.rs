@@ -3,7 +3,7 @@
 //! blocked putters, joiners, streams; calling it twice; items whose destructors use
 //! the queue.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -12,10 +12,10 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{poll_once, DropToken, Drops};
 use futures_core::Stream;
 use ringloop::queue::{Queue, QueueShutDown, TryGetError, TryPutError};
 use ringloop::{wait_for, JoinHandle};
+use support::{poll_once, DropToken, Drops};
 
 const GUARD: Duration = Duration::from_secs(5);
 

@@ -3,7 +3,7 @@
 //! clearly, a panicking main future leaves the runtime usable, runtimes on several
 //! threads at once, and `driver_kind()`/`features()`. Shutdown is in `shutdown.rs`.
 
-mod common;
+mod support;
 
 use std::any::Any;
 use std::cell::Cell;
@@ -47,7 +47,7 @@ matrix_test! {
         });
         assert_eq!(value, [1, 2, 3]);
         assert!(
-            start.elapsed() < common::scaled(Duration::from_secs(2)),
+            start.elapsed() < support::scaled(Duration::from_secs(2)),
             "{:?}",
             start.elapsed()
         );
@@ -191,12 +191,12 @@ matrix_test! {
         let features = rt.features();
         assert_eq!(features.driver, mode.driver_kind());
         match mode {
-            common::Mode::Uring510 => {
+            support::Mode::Uring510 => {
                 assert!(!features.ext_arg);
                 assert_eq!(features.kernel_compat, KernelCompat::V5_10);
             }
-            common::Mode::Epoll => assert!(!features.ext_arg),
-            common::Mode::Uring => assert_eq!(features.kernel_compat, KernelCompat::Native),
+            support::Mode::Epoll => assert!(!features.ext_arg),
+            support::Mode::Uring => assert_eq!(features.kernel_compat, KernelCompat::Native),
         }
         rt.block_on(async {
             assert_eq!(ringloop::driver_kind(), mode.driver_kind());
@@ -204,7 +204,7 @@ matrix_test! {
             let in_task = ringloop::spawn(async { ringloop::driver_kind() }).await;
             assert_eq!(in_task, Ok(mode.driver_kind()));
         });
-        assert!(format!("{rt:?}").contains(if mode == common::Mode::Epoll {
+        assert!(format!("{rt:?}").contains(if mode == support::Mode::Epoll {
             "Epoll"
         } else {
             "IoUring"

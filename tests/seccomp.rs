@@ -9,18 +9,16 @@
 //! streams, UDP, Unix streams, files, a child through pipes, the blocking pool, a
 //! signal), while an explicit `Driver::IoUring` reports the error.
 
-mod common;
-#[path = "common/seccomp.rs"]
-mod seccomp_filter;
+mod support;
 
 use std::time::Duration;
 
-use common::{is_child, run_child};
 use ringloop::{Driver, DriverKind, Runtime};
+use support::{is_child, run_child};
 
 /// Makes the io_uring system calls fail with `errno` on this thread.
 fn refuse_io_uring(errno: i32) {
-    seccomp_filter::refuse(
+    support::seccomp::refuse(
         &[
             libc::SYS_io_uring_setup,
             libc::SYS_io_uring_enter,

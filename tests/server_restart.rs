@@ -14,18 +14,18 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/chat.rs"]
 mod chat;
-mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/echo_server.rs"]
 mod echo_server;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{matrix_test_name, Mode};
 use ringloop::net::{ListenOptions, TcpListener};
+use support::{matrix_test_name, Mode};
 
 /// In a child: which server to run, and where (`echo 127.0.0.1:PORT`).
 const SERVE_ENV: &str = "RINGLOOP_TEST_SERVE";

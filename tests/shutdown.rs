@@ -3,15 +3,15 @@
 //! cancelled too, a runtime dropped inside another one, and no descriptor leak over
 //! 50 runtimes (counted in a child process, alone).
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{is_child, matrix_test_name, open_fds, poll_once, run_child, Drops};
 use ringloop::{JoinError, JoinHandle};
+use support::{is_child, matrix_test_name, open_fds, poll_once, run_child, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -134,7 +134,7 @@ matrix_test! {
                 ringloop::yield_now().await;
             });
             assert!(
-                start.elapsed() < common::scaled(Duration::from_secs(2)),
+                start.elapsed() < support::scaled(Duration::from_secs(2)),
                 "{:?}",
                 start.elapsed()
             );

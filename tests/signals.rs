@@ -14,7 +14,7 @@
 //! and pipe writes in flight hand the SIGPIPE block to each other. Signals are process-wide,
 //! so each of those tests runs alone in a child process.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -163,8 +163,8 @@ matrix_test! {
 use std::future::Future;
 use std::pin::pin;
 
-use common::{is_child, matrix_test_name, run_child, Mode};
 use ringloop::signal::{ctrl_c, signal, Signal as Listener, SignalKind};
+use support::{is_child, matrix_test_name, run_child, Mode};
 
 /// Runs `body` alone in a child process (this test, re-run by itself): signals
 /// and dispositions are process-wide, and the handler the tests above install
@@ -386,7 +386,7 @@ matrix_test! {
         alone(mode, module_path!(), || {
             // The first runtime of a process leaves its wake-up eventfd for the next.
             drop(mode.runtime());
-            let fds = common::open_fds();
+            let fds = support::open_fds();
             mode.run(async {
                 let mut s = signal(SignalKind::window_change()).unwrap();
                 assert!(blocked_here(libc::SIGWINCH));
@@ -408,7 +408,7 @@ matrix_test! {
                 // The signalfd is closed (through the ring: a turn later).
                 ringloop::sleep(Duration::from_millis(10)).await;
             });
-            assert_eq!(common::open_fds(), fds, "the signalfd was not closed");
+            assert_eq!(support::open_fds(), fds, "the signalfd was not closed");
 
             // A listener that outlives its runtime works on the next one.
             let mut s = mode.run(async { signal(SignalKind::user_defined1()).unwrap() });

@@ -1,6 +1,6 @@
 //! Smoke test: spawning and joining one task on every driver.
 
-mod common;
+mod support;
 
 matrix_test! {
     fn spawn_and_join(mode) {

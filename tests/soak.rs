@@ -14,12 +14,10 @@
 // The example includes `examples/support/shutdown.rs` itself.
 #[path = "soak/burst.rs"]
 mod burst;
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/echo_server.rs"]
 mod echo_server;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -29,8 +27,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Mode, Rng};
-use counting_alloc::Counting;
+use support::alloc::Counting;
+use support::{Mode, Rng};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -53,7 +51,7 @@ fn serve_if_child() -> bool {
         return false;
     };
     std::thread::spawn(|| loop {
-        println!("heap {}", counting_alloc::current());
+        println!("heap {}", support::alloc::current());
         std::thread::sleep(Duration::from_millis(100));
     });
     echo_server::serve(addr, false).unwrap();

@@ -13,9 +13,7 @@
 //!   server whose writer sends to them all the time: every half line ends with the
 //!   error (the writer's task and the reader's run in either order).
 
-mod common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::cell::RefCell;
 use std::io;
@@ -27,7 +25,7 @@ use std::net::Shutdown;
 use ringloop::net::{
     start_server, ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream,
 };
-use streams::{fill, is_reset, resetting_tcp_pair, SOON};
+use support::streams::{fill, is_reset, resetting_tcp_pair, SOON};
 
 /// The I/O error of a read that ended early, or a description of what came.
 fn incomplete_error(r: Result<Vec<u8>, ReadUntilError>) -> (Vec<u8>, io::Error) {
@@ -220,7 +218,7 @@ matrix_test! {
             }
             ringloop::sleep(Duration::from_millis(10)).await;
             drop(clients);
-            let done = common::sleep_until_cond(SOON, || endings.borrow().len() == CLIENTS).await;
+            let done = support::sleep_until_cond(SOON, || endings.borrow().len() == CLIENTS).await;
             assert!(done, "{} of {CLIENTS} connections ended", endings.borrow().len());
             let mut clean = Vec::new();
             for ending in endings.borrow().iter() {

@@ -4,7 +4,7 @@
 //! another task while a read waits, `set_exception`/`exception`, and `readuntil`
 //! with several separators (3.13).
 
-mod common;
+mod support;
 
 use std::io;
 use std::time::Duration;

@@ -11,23 +11,19 @@
 //!   connection costs once everything stalls is the writer's high-water mark,
 //!   one echoed read, and the reader's bound (not megabytes).
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{is_child, matrix_test_name, run_child};
-use counting_alloc::Counting;
 use ringloop::net::{
     start_server, ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream,
     DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
 };
-use streams::{Kind, SOON};
+use support::alloc::Counting;
+use support::streams::{Kind, SOON};
+use support::{is_child, matrix_test_name, run_child};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -39,7 +35,7 @@ const HEAP_SLACK: usize = 256 * 1024;
 
 /// Runs the test in a child process (the allocator counts every thread) and
 /// shows what the child measured.
-fn in_child(module_path: &str, mode: common::Mode) -> bool {
+fn in_child(module_path: &str, mode: support::Mode) -> bool {
     if is_child() {
         return false;
     }
@@ -118,7 +114,7 @@ matrix_test! {
                 // The first receive of a runtime may allocate what every later one
                 // shares (on io_uring with multishot receive, the 4 MiB pool).
                 assert_eq!(reader.readexactly(1).await.unwrap(), b"!");
-                let base = counting_alloc::reset_peak();
+                let base = support::alloc::reset_peak();
                 start.wait();
                 let (mut overruns, mut max_consumed, mut skipped) = (0, 0, 0);
                 let mut lines = Vec::new();
@@ -146,7 +142,7 @@ matrix_test! {
                     }
                 }
                 sender.join().unwrap();
-                let peak = counting_alloc::peak() - base;
+                let peak = support::alloc::peak() - base;
                 println!(
                     "measured: {kind:?}: readuntil on a 10 MiB line: {overruns} overruns, the \
                      largest of {max_consumed} bytes; peak heap {peak} bytes above the baseline"
@@ -199,7 +195,7 @@ matrix_test! {
             let chunk = vec![7u8; CHUNK];
             let mut peers = Vec::with_capacity(PEERS);
             ringloop::sleep(Duration::from_millis(20)).await;
-            let base = counting_alloc::current();
+            let base = support::alloc::current();
             for _ in 0..PEERS {
                 let peer = std::net::TcpStream::connect(addr).unwrap();
                 peer.set_nonblocking(true).unwrap();
@@ -225,7 +221,7 @@ matrix_test! {
                 still = if moved == 0 { still + 1 } else { 0 };
                 ringloop::sleep(Duration::from_millis(5)).await;
             }
-            let per_connection = counting_alloc::current().saturating_sub(base) / PEERS;
+            let per_connection = support::alloc::current().saturating_sub(base) / PEERS;
             println!(
                 "measured: {PEERS} clients that never read sent {sent} bytes; the server \
                  holds {per_connection} bytes per connection"

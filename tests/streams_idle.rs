@@ -16,20 +16,16 @@
 //!                        closes stdin ──▶ exits; handlers end; wait_closed
 //! ```
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{is_child, matrix_test_name, run_child, sleep_until_cond, Mode, CHILD_ENV};
-use counting_alloc::Counting;
 use ringloop::net::{start_server, StreamReader, StreamWriter, TcpStream};
+use support::alloc::Counting;
+use support::{is_child, matrix_test_name, run_child, sleep_until_cond, Mode, CHILD_ENV};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -199,9 +195,9 @@ matrix_test! {
             let addr = server.local_addr().unwrap();
             // Warm up: the first connection allocates the tables' first slots.
             let warm = TcpStream::connect(addr).await.unwrap();
-            assert!(sleep_until_cond(streams::SOON, || server.clients() == 1).await);
+            assert!(sleep_until_cond(support::streams::SOON, || server.clients() == 1).await);
             ringloop::sleep(Duration::from_millis(50)).await;
-            let (heap_before, rss_before) = (counting_alloc::current(), vm_rss());
+            let (heap_before, rss_before) = (support::alloc::current(), vm_rss());
 
             let mut clients = ClientProcess::spawn(addr, mode, connections);
             clients.expect("connected").await;
@@ -213,7 +209,7 @@ matrix_test! {
             );
             // Every handler reaches its read and parks there.
             ringloop::sleep(Duration::from_millis(200)).await;
-            let heap = counting_alloc::current().saturating_sub(heap_before);
+            let heap = support::alloc::current().saturating_sub(heap_before);
             let rss = vm_rss().saturating_sub(rss_before);
             println!(
                 "measured: server: {connections} idle connections (a task idle in \
@@ -269,7 +265,7 @@ fn idle_clients() {
         while clients.len() < connections {
             let n = BATCH.min(connections - clients.len());
             let batch = (0..n).map(|_| TcpStream::connect(addr));
-            let connected = ringloop::wait_for(streams::SOON, ringloop::gather_all(batch))
+            let connected = ringloop::wait_for(support::streams::SOON, ringloop::gather_all(batch))
                 .await
                 .expect("a batch of connects took too long");
             for c in connected {
@@ -303,7 +299,7 @@ fn idle_clients() {
                 }
                 assert_eq!(got, msg.as_bytes());
             });
-            ringloop::wait_for(streams::SOON, ringloop::gather_all(trips))
+            ringloop::wait_for(support::streams::SOON, ringloop::gather_all(trips))
                 .await
                 .expect("a batch of echoes took too long");
         }

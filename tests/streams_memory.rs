@@ -10,18 +10,14 @@
 //! * after a large `readexactly`, the reader does not keep receiving into (and
 //!   holding) the large buffer: its heap falls back to a few receive buffers.
 
-mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::time::Duration;
 
-use common::{is_child, matrix_test_name, run_child};
-use counting_alloc::Counting;
 use ringloop::net::{ReadUntilError, DEFAULT_HIGH_WATER, DEFAULT_LIMIT};
-use streams::{stream_pair, streams_pair, Kind};
+use support::alloc::Counting;
+use support::streams::{stream_pair, streams_pair, Kind};
+use support::{is_child, matrix_test_name, run_child};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -31,7 +27,7 @@ const HEAP_BOUND: usize = 1024 * 1024;
 
 /// Runs the test in a child process (the allocator counts every thread) and
 /// shows what the child measured.
-fn in_child(module_path: &str, mode: common::Mode) -> bool {
+fn in_child(module_path: &str, mode: support::Mode) -> bool {
     if is_child() {
         return false;
     }
@@ -48,7 +44,7 @@ fn in_child(module_path: &str, mode: common::Mode) -> bool {
 /// One byte through the reader before the baseline is taken: the first receive
 /// of a runtime may allocate what every later one shares (on io_uring with
 /// multishot receive, the runtime's provided-buffer pool, 4 MiB).
-async fn warm_up(peer: &streams::Peer, reader: &mut ringloop::net::StreamReader) {
+async fn warm_up(peer: &support::streams::Peer, reader: &mut ringloop::net::StreamReader) {
     peer.send(b"!").await;
     assert_eq!(reader.readexactly(1).await.unwrap(), b"!");
 }
@@ -64,7 +60,7 @@ matrix_test! {
             mode.run(async move {
                 let (peer, mut reader, _writer) = stream_pair(kind).await;
                 warm_up(&peer, &mut reader).await;
-                let base = counting_alloc::reset_peak();
+                let base = support::alloc::reset_peak();
                 let sender = ringloop::spawn(async move {
                     // One buffer, reused: the sender adds a chunk to the heap.
                     let mut buf = vec![b'x'; CHUNK];
@@ -82,7 +78,7 @@ matrix_test! {
                 let mut lines = Vec::new();
                 let mut fragment = None;
                 loop {
-                    let r = ringloop::wait_for(streams::SOON, reader.readline()).await;
+                    let r = ringloop::wait_for(support::streams::SOON, reader.readline()).await;
                     match r.expect("readline hangs") {
                         Err(ReadUntilError::LimitOverrun { consumed }) => {
                             assert!(lines.is_empty(), "an overrun after {lines:?}");
@@ -104,7 +100,7 @@ matrix_test! {
                     }
                 }
                 sender.await.unwrap();
-                let peak = counting_alloc::peak() - base;
+                let peak = support::alloc::peak() - base;
                 println!(
                     "measured: {kind:?}: 10 MiB line: {overruns} overruns, the largest of \
                      {max_consumed} bytes; a trailing fragment of {fragment:?} bytes; peak heap \
@@ -149,7 +145,7 @@ matrix_test! {
             // provided-buffer pool, 4 MiB).
             writer.write(b"!").unwrap();
             assert_eq!(reader.readexactly(1).await.unwrap(), b"!");
-            let base = counting_alloc::reset_peak();
+            let base = support::alloc::reset_peak();
             let receiver = ringloop::spawn(async move {
                 let mut offset = 0;
                 let mut reads = 0;
@@ -191,7 +187,7 @@ matrix_test! {
                 .await
                 .unwrap()
                 .unwrap();
-            let peak = counting_alloc::peak() - base;
+            let peak = support::alloc::peak() - base;
             println!(
                 "measured: slow reader: {reads} reads; writer buffered at most {max_buffered} \
                  bytes; peak heap {peak} bytes above the baseline"
@@ -216,7 +212,7 @@ matrix_test! {
         mode.run(async {
             let (peer, mut reader, _writer) = stream_pair(Kind::Tcp).await;
             warm_up(&peer, &mut reader).await;
-            let base = counting_alloc::current();
+            let base = support::alloc::current();
             let sender = ringloop::spawn(async move {
                 let mut buf = vec![b'y'; CHUNK];
                 for _ in 0..(2 * BIG / CHUNK) {
@@ -242,7 +238,7 @@ matrix_test! {
                 max_read = max_read.max(data.len());
                 drop(data);
                 if total > BIG / 2 {
-                    held_at_end = held_at_end.max(counting_alloc::current().saturating_sub(base));
+                    held_at_end = held_at_end.max(support::alloc::current().saturating_sub(base));
                 }
                 ringloop::sleep(Duration::from_micros(200)).await;
             }

@@ -5,15 +5,13 @@
 //! cancel-safety of every method, case by case and randomized over seeds, on TCP
 //! and Unix connections.
 
-mod common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::time::Duration;
 
-use common::Rng;
 use ringloop::net::{ReadUntilError, StreamReader, DEFAULT_LIMIT};
-use streams::{fill, next, resetting_tcp_pair, stream_pair, Kind, SOON};
+use support::streams::{fill, next, resetting_tcp_pair, stream_pair, Kind, SOON};
+use support::Rng;
 
 /// A timeout that cancels a read still waiting for bytes.
 const SHORT: Duration = Duration::from_millis(20);
@@ -81,7 +79,7 @@ matrix_test! {
         for kind in Kind::ALL {
             mode.run(async move {
                 let (peer, mut reader, _writer) = stream_pair(kind).await;
-                let data = streams::pattern(300_000, 7);
+                let data = support::streams::pattern(300_000, 7);
                 let sent = data.clone();
                 let sender = ringloop::spawn(async move {
                     for piece in sent.chunks(40_000) {
@@ -135,7 +133,7 @@ matrix_test! {
                 assert_eq!(reader.readexactly(0).await.unwrap(), b"");
                 assert_eq!(reader.readexactly(4).await.unwrap(), b"0123");
                 // More than one receive's worth, in pieces.
-                let big = streams::pattern(200_000, 3);
+                let big = support::streams::pattern(200_000, 3);
                 let sent = big.clone();
                 let sender = ringloop::spawn(async move {
                     for piece in sent.chunks(30_000) {
@@ -298,7 +296,7 @@ matrix_test! {
                 if ringloop::features().multishot_recv_limit {
                     // The end arrived behind the last bytes: known without a read
                     // (once its completion is in, a loop turn or so later).
-                    let known = common::sleep_until_cond(SOON, || reader.at_eof()).await;
+                    let known = support::sleep_until_cond(SOON, || reader.at_eof()).await;
                     assert!(known, "{kind:?}: at_eof stays false");
                 } else {
                     // The end is a receive that returns 0: one more read.
@@ -365,7 +363,7 @@ matrix_test! {
     }
 }
 
-async fn overrun_error_text(reader: &mut StreamReader, peer: &streams::Peer) -> String {
+async fn overrun_error_text(reader: &mut StreamReader, peer: &support::streams::Peer) -> String {
     peer.send(b"012345678|").await;
     fill(reader, 10).await;
     let r = reader.readuntil(b"|").await;

@@ -6,9 +6,7 @@
 //! running out of descriptors (the server backs off and goes on), Unix servers and
 //! their socket file, and `open_connection` to a closed port.
 
-mod common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::cell::Cell;
 use std::io;
@@ -16,12 +14,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{is_child, matrix_test_name, run_child, sleep_until_cond};
 use ringloop::net::{
     open_connection, open_unix_connection, start_server, start_unix_server, Server, StreamReader,
     StreamWriter,
 };
-use streams::SOON;
+use support::streams::SOON;
+use support::{is_child, matrix_test_name, run_child, sleep_until_cond};
 
 const SHORT: Duration = Duration::from_millis(50);
 
@@ -229,7 +227,7 @@ matrix_test! {
 matrix_test! {
     fn abort_clients_cancels_the_handlers(mode) {
         mode.run(async {
-            let cancelled = common::Drops::new();
+            let cancelled = support::Drops::new();
             let d = cancelled.clone();
             let server = start_server(
                 move |mut reader, writer| {
@@ -263,7 +261,7 @@ matrix_test! {
                 let r = ringloop::wait_for(SOON, reader.read(100)).await.expect("no EOF");
                 match r {
                     Ok(data) => assert_eq!(data, b""),
-                    Err(e) => assert!(streams::is_reset(&e), "{e}"),
+                    Err(e) => assert!(support::streams::is_reset(&e), "{e}"),
                 }
             }
             // The server still accepts (abort_clients does not close it).
@@ -421,7 +419,7 @@ matrix_test! {
             let server = start_server(
                 |_reader, writer: StreamWriter| async move {
                     // Returns at once, its writer still holding the data.
-                    writer.write(&streams::pattern(256 * 1024, 5)).unwrap();
+                    writer.write(&support::streams::pattern(256 * 1024, 5)).unwrap();
                 },
                 "127.0.0.1:0",
             )
@@ -429,7 +427,7 @@ matrix_test! {
             .unwrap();
             let (mut reader, _writer) = open_connection(server.local_addr().unwrap()).await.unwrap();
             let got = ringloop::wait_for(SOON, reader.read_to_end()).await.unwrap().unwrap();
-            assert!(got == streams::pattern(256 * 1024, 5), "got {} bytes", got.len());
+            assert!(got == support::streams::pattern(256 * 1024, 5), "got {} bytes", got.len());
             assert!(sleep_until_cond(SOON, || server.clients() == 0).await);
         });
     }

@@ -4,15 +4,15 @@
 //! after `close`, errors after the peer reset the connection, and the two halves
 //! used from different tasks.
 
-mod common;
-#[path = "common/streams.rs"]
-mod streams;
+mod support;
 
 use std::time::Duration;
 
-use common::sleep_until_cond;
 use ringloop::net::{StreamWriter, DEFAULT_HIGH_WATER};
-use streams::{is_reset, pattern, resetting_tcp_pair, stream_pair, streams_pair, Kind, Peer, SOON};
+use support::sleep_until_cond;
+use support::streams::{
+    is_reset, pattern, resetting_tcp_pair, stream_pair, streams_pair, Kind, Peer, SOON,
+};
 
 const SHORT: Duration = Duration::from_millis(50);
 
@@ -48,7 +48,7 @@ async fn write_until_paused(writer: &StreamWriter, high: usize) -> Vec<u8> {
             let mut still = 0;
             while still < 3 {
                 let before = writer.buffered();
-                let r = ringloop::wait_for(common::scaled(SHORT), writer.drain()).await;
+                let r = ringloop::wait_for(support::scaled(SHORT), writer.drain()).await;
                 if r.is_ok() || writer.buffered() != before {
                     break;
                 }
@@ -138,7 +138,7 @@ matrix_test! {
                 // not by how fast the kernel takes the rest).
                 {
                     let mut drain = std::pin::pin!(writer.drain());
-                    let pending = common::poll_once(drain.as_mut()).is_pending();
+                    let pending = support::poll_once(drain.as_mut()).is_pending();
                     assert!(pending || writer.buffered() == 0);
                 }
                 let total = written.len();

@@ -9,7 +9,7 @@
 //! must end (bounded by `wait_for`), with the invariants checked throughout and the
 //! primitive back in its initial state. A failing assertion prints its seed.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::Rng;
+use support::Rng;
 
 #[path = "sync/barrier.rs"]
 mod barrier;

@@ -1,15 +1,15 @@
 //! Tasks: `spawn` and `JoinHandle` (output, start on yield, detach on drop, cancel,
 //! `is_finished`), task ids and names, `current_task()` and `all_tasks()`.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{sleep_until_cond, yield_until, Drops};
 use ringloop::{JoinError, JoinHandle, TaskState};
+use support::{sleep_until_cond, yield_until, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -175,7 +175,7 @@ matrix_test! {
             assert_eq!(drops.count(), 1);
         });
         assert!(
-            start.elapsed() < common::scaled(Duration::from_secs(5)),
+            start.elapsed() < support::scaled(Duration::from_secs(5)),
             "{:?}",
             start.elapsed()
         );

@@ -3,7 +3,7 @@
 //! released), `time::now()` as the loop's cached, advancing clock, timers centuries
 //! away, and a sleep that outlives its runtime.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
@@ -72,7 +72,7 @@ matrix_test! {
             let start = Instant::now();
             ringloop::sleep(Duration::ZERO).await;
             assert!(ran.get(), "sleep(ZERO) did not let the other task run");
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(1)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(1)));
             other.await.unwrap();
 
             // Two tasks that "sleep 0" alternate like yield_now.
@@ -109,7 +109,7 @@ matrix_test! {
             let sleep = sleep_until(past);
             assert_eq!(sleep.deadline(), Some(past));
             sleep.await;
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(1)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(1)));
             assert!(ran.get(), "a past deadline still yields once");
             other.await.unwrap();
 
@@ -207,7 +207,7 @@ matrix_test! {
                     // already due wakes its task to yield once instead of registering
                     // a timer): on a slow machine (a VM under emulation) more than 10 ms
                     // can pass between creating and polling it, so scaled.
-                    let mut sleep = pin!(ringloop::sleep(common::scaled(Duration::from_millis(10))));
+                    let mut sleep = pin!(ringloop::sleep(support::scaled(Duration::from_millis(10))));
                     poll_fn(|cx| {
                         assert!(sleep.as_mut().poll(cx).is_pending());
                         Poll::Ready(())
@@ -221,7 +221,7 @@ matrix_test! {
                 })
                 .await;
             });
-            ringloop::sleep(common::scaled(Duration::from_millis(60))).await;
+            ringloop::sleep(support::scaled(Duration::from_millis(60))).await;
             assert_eq!(polls.get(), 1, "the task was woken by a dropped sleep");
             task.cancel();
             assert!(task.await.unwrap_err().is_cancelled());
@@ -240,7 +240,7 @@ matrix_test! {
         mode.run(async {
             let before = ringloop::time::now();
             assert!(before <= Instant::now());
-            assert!(Instant::now() - before < common::scaled(Duration::from_secs(1)));
+            assert!(Instant::now() - before < support::scaled(Duration::from_secs(1)));
             // Cached: within one step it does not move.
             std::thread::sleep(Duration::from_millis(5));
             assert_eq!(ringloop::time::now(), before);
@@ -314,7 +314,7 @@ matrix_test! {
             .recv_timeout(Duration::from_secs(20))
             .expect("the runtime hung or panicked");
         assert!(slept >= Duration::from_millis(20) && slept < late(Duration::from_millis(20)));
-        assert!(parked >= Duration::from_millis(50) && parked < common::scaled(Duration::from_secs(5)));
+        assert!(parked >= Duration::from_millis(50) && parked < support::scaled(Duration::from_secs(5)));
     }
 }
 

@@ -3,7 +3,7 @@
 //! deadline, dropping the inner future on timeout and when the `wait_for` itself is
 //! dropped, and join handles as the inner future.
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{sleep_until_cond, yield_until, Drops};
 use ringloop::{timeout, wait_for, TimeoutError};
+use support::{sleep_until_cond, yield_until, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -27,7 +27,7 @@ matrix_test! {
             };
             assert_eq!(wait_for(Duration::from_secs(5), slowish).await, Ok(5));
             assert!(
-                start.elapsed() < common::scaled(Duration::from_secs(4)),
+                start.elapsed() < support::scaled(Duration::from_secs(4)),
                 "{:?}",
                 start.elapsed()
             );
@@ -82,7 +82,7 @@ matrix_test! {
             let start = Instant::now();
             let r = wait_for(Duration::MAX, ringloop::sleep(Duration::from_millis(5))).await;
             assert_eq!(r, Ok(()));
-            assert!(start.elapsed() < common::scaled(Duration::from_secs(2)));
+            assert!(start.elapsed() < support::scaled(Duration::from_secs(2)));
         });
     }
 }
@@ -106,7 +106,7 @@ matrix_test! {
                         assert!(finished >= deadline);
                     }
                     assert!(elapsed >= d, "{elapsed:?}");
-                    assert!(elapsed < d * 5 + common::scaled(Duration::from_millis(200)), "{elapsed:?}");
+                    assert!(elapsed < d * 5 + support::scaled(Duration::from_millis(200)), "{elapsed:?}");
                     // The same with the inner sleep created after the wait_for's clock.
                     let result = wait_for(d, ringloop::sleep(d)).await;
                     assert!(result.is_ok() || result == Err(TimeoutError));

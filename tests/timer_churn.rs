@@ -4,7 +4,7 @@
 //! timers still fire on time; thousands of live timers, two thirds of them cancelled,
 //! fire in deadline order.
 
-mod common;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
@@ -13,14 +13,14 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{sleep_until_cond, Drops};
+use support::{sleep_until_cond, Drops};
 
 const N: usize = 100_000;
 const HOUR: Duration = Duration::from_secs(3600);
 /// The whole churn must take less than this (debug build, noisy 2-core machine),
-/// times the machine's slowness ([`common::scaled`]).
+/// times the machine's slowness ([`support::scaled`]).
 fn limit() -> Duration {
-    common::scaled(Duration::from_secs(5))
+    support::scaled(Duration::from_secs(5))
 }
 
 /// The runtime still works: a sleep takes its time, a timer callback fires, a task
@@ -31,7 +31,7 @@ async fn runtime_still_works() {
     ringloop::sleep(d).await;
     let elapsed = start.elapsed();
     assert!(
-        elapsed >= d && elapsed < common::scaled(Duration::from_secs(2)),
+        elapsed >= d && elapsed < support::scaled(Duration::from_secs(2)),
         "{elapsed:?}"
     );
     let fired = Rc::new(Cell::new(false));
@@ -137,7 +137,7 @@ matrix_test! {
             // Far enough ahead that every sleep registers before its deadline even
             // on a loaded machine (3,000 spawns in a debug build): a deadline already
             // past at the first poll completes in poll order, not deadline order.
-            let base = Instant::now() + common::scaled(Duration::from_millis(300));
+            let base = Instant::now() + support::scaled(Duration::from_millis(300));
             let woke = Rc::new(RefCell::new(Vec::new()));
             let handles: Vec<_> = (0..TASKS)
                 .map(|i| {
@@ -161,7 +161,7 @@ matrix_test! {
                     assert!(handle.cancel());
                 }
             }
-            let all = ringloop::wait_for(common::scaled(Duration::from_secs(20)), ringloop::gather_all(kept)).await;
+            let all = ringloop::wait_for(support::scaled(Duration::from_secs(20)), ringloop::gather_all(kept)).await;
             let all = all.expect("timers were lost");
             assert!(all.iter().all(Result::is_ok));
             let woke = woke.borrow();

@@ -8,7 +8,7 @@
 //! thread runs what) re-run themselves in a child process with
 //! `RINGLOOP_BLOCKING_THREADS` / `RINGLOOP_BLOCKING_KEEP_ALIVE_MS` set.
 
-mod common;
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,8 +18,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use common::*;
 use ringloop::{to_thread, JoinError};
+use support::*;
 
 const POOL_THREAD: &str = "ringloop-pool";
 const THREADS_ENV: &str = "RINGLOOP_BLOCKING_THREADS";
@@ -199,7 +199,7 @@ matrix_test! {
             assert_eq!(squares, (0..JOBS).map(|i| i * i).collect::<Vec<_>>());
             // In sequence: 10 s. With 64 threads: about 4 rounds of 50 ms, even shared
             // with the other tests of this binary.
-            assert!(took < common::scaled(Duration::from_secs(5)), "{JOBS} jobs of {EACH:?} took {took:?}");
+            assert!(took < support::scaled(Duration::from_secs(5)), "{JOBS} jobs of {EACH:?} took {took:?}");
         });
     }
 }
@@ -237,7 +237,7 @@ matrix_test! {
                     // The first jobs block a little so all four threads get started
                     // (longer on a slow machine, where starting one takes longer).
                     if i < 16 {
-                        thread::sleep(common::scaled(Duration::from_millis(20)));
+                        thread::sleep(support::scaled(Duration::from_millis(20)));
                     }
                     running.fetch_sub(1, SeqCst);
                     i
@@ -607,7 +607,7 @@ fn the_process_exits_while_pool_threads_block() {
         // The child leaves a job blocked for 60 s behind; it must not wait for it.
         let took = start.elapsed();
         assert!(
-            took < common::scaled(Duration::from_secs(30)),
+            took < support::scaled(Duration::from_secs(30)),
             "the child took {took:?} to exit"
         );
         return;

@@ -1,12 +1,12 @@
 //! Where io_uring cannot be set up (a container under Docker's default seccomp
 //! profile, `kernel.io_uring_disabled`, a kernel built without it), the io_uring
-//! tests of the matrix are skipped (`common::skip_uring`). This test, which always
+//! tests of the matrix are skipped (`support::skip_uring`). This test, which always
 //! runs, proves such a skip hides nothing of ringloop's: either io_uring works here
 //! and ringloop's io_uring runtime works too, or the kernel refuses `io_uring_setup`
 //! itself (`EPERM` or `ENOSYS`, asked with a raw system call), ringloop's explicit
 //! `Driver::IoUring` reports that same error, and `Driver::Auto` runs on epoll.
 
-mod common;
+mod support;
 
 use ringloop::{Driver, DriverKind, Runtime};
 
@@ -37,7 +37,7 @@ fn io_uring_works_here_or_the_system_refuses_it() {
         auto.block_on(async { ringloop::spawn(async { 7 }).await }),
         Ok(7)
     );
-    match (common::uring_refused(), raw_setup_error()) {
+    match (support::uring_refused(), raw_setup_error()) {
         (None, _) => {
             let rt = explicit.expect("io_uring can be set up here, so ringloop's must build");
             assert_eq!(rt.driver_kind(), DriverKind::IoUring);

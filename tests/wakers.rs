@@ -3,7 +3,7 @@
 //! runtime is parked in a long sleep, from several threads many times at once
 //! without losing the last wake-up, and by another runtime while theirs is idle.
 
-mod common;
+mod support;
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -136,7 +136,7 @@ matrix_test! {
             waker_thread.join().unwrap();
             assert_eq!(result, Ok(Ok(())), "the cross-thread wake was lost");
             assert!(
-                elapsed < common::scaled(Duration::from_secs(3)),
+                elapsed < support::scaled(Duration::from_secs(3)),
                 "the wake was slow: {elapsed:?}"
             );
 
@@ -172,7 +172,7 @@ matrix_test! {
             );
             assert!(elapsed >= Duration::from_millis(100));
             assert!(
-                elapsed < common::scaled(Duration::from_secs(3)),
+                elapsed < support::scaled(Duration::from_secs(3)),
                 "the wake was slow: {elapsed:?}"
             );
         });
@@ -239,7 +239,7 @@ matrix_test! {
                     "round {round}: the last wake-up was lost"
                 );
                 assert!(
-                    elapsed < common::scaled(Duration::from_secs(5)),
+                    elapsed < support::scaled(Duration::from_secs(5)),
                     "round {round}: {elapsed:?}"
                 );
                 assert_eq!(count.load(Ordering::SeqCst), THREADS * WAKES);
@@ -281,7 +281,7 @@ matrix_test! {
         let result = a.block_on(ringloop::wait_for(Duration::from_secs(10), task));
         assert_eq!(result, Ok(Ok("woken by b")));
         assert!(
-            start.elapsed() < common::scaled(Duration::from_secs(3)),
+            start.elapsed() < support::scaled(Duration::from_secs(3)),
             "{:?}",
             start.elapsed()
         );

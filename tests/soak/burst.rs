@@ -14,7 +14,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::Rng;
+use crate::support::Rng;
 
 /// In a burst child: the server's address and the burst's seed (`ADDR,SEED`).
 const BURST_ENV: &str = "RINGLOOP_SOAK_BURST";

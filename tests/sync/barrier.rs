@@ -13,7 +13,7 @@ use std::time::Duration;
 use ringloop::sync::{Barrier, BrokenBarrierError};
 
 use super::*;
-use crate::common::{poll_once, Rng};
+use crate::support::{poll_once, Rng};
 
 matrix_test! {
     fn barrier_rounds_and_indices(mode) {

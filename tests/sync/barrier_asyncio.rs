@@ -452,7 +452,7 @@ matrix_test! {
             use std::pin::pin;
             use std::task::Poll;
 
-            use crate::common::poll_once;
+            use crate::support::poll_once;
 
             let barrier = Barrier::new(3);
             assert!(state(&barrier).contains("Filling"));

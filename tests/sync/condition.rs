@@ -11,7 +11,7 @@ use std::time::Duration;
 use ringloop::sync::{Condition, Lock, NotLockedError};
 
 use super::*;
-use crate::common::{poll_once, yield_until, Rng};
+use crate::support::{poll_once, yield_until, Rng};
 
 /// Spawns a task that takes `cond`'s lock, waits once, and logs `name` when it has
 /// returned (holding the lock).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ringloop::sync::Event;
 
 use super::*;
-use crate::common::{poll_once, yield_until, Rng};
+use crate::support::{poll_once, yield_until, Rng};
 
 matrix_test! {
     fn event_methods(mode) {

@@ -11,7 +11,7 @@ use ringloop::sync::Lock;
 use ringloop::JoinError;
 
 use super::*;
-use crate::common::{poll_once, yield_until, Rng};
+use crate::support::{poll_once, yield_until, Rng};
 
 matrix_test! {
     fn lock_methods(mode) {

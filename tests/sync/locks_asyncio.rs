@@ -71,7 +71,7 @@ matrix_test! {
             assert_eq!(*log.borrow(), [1]);
             let t3 = lock_and_log(&lock, &log, 3, None);
             e1.set();
-            common::yield_until(10, || log.borrow().len() == 2).await;
+            support::yield_until(10, || log.borrow().len() == 2).await;
             assert_eq!(*log.borrow(), [1, 2]);
             e2.set();
             settle(vec![t1, t2, t3]).await;
@@ -106,7 +106,7 @@ matrix_test! {
             assert!(format!("{lock:?}").contains("waiters: 2"), "{lock:?}");
             fa.set_result(()).unwrap();
             tb.cancel();
-            assert!(common::yield_until(10, || ta.is_finished() && tb.is_finished()).await);
+            assert!(support::yield_until(10, || ta.is_finished() && tb.is_finished()).await);
             if !tc.is_finished() {
                 assert!(!lock.locked(), "handed to C, which has not run: not held yet");
                 assert!(lock.try_lock().is_none(), "but C keeps its turn");
@@ -124,7 +124,7 @@ matrix_test! {
     // that waiter, and once it runs the lock is held.
     fn lock_handed_to_a_waiter_not_yet_run(mode) {
         mode.run(async {
-            use crate::common::poll_once;
+            use crate::support::poll_once;
             use std::task::Poll;
 
             let lock = Lock::new();
@@ -168,7 +168,7 @@ matrix_test! {
             t1.cancel();
             drop(held);
             assert!(t1.await.unwrap_err().is_cancelled());
-            assert!(common::yield_until(10, || t2.is_finished()).await);
+            assert!(support::yield_until(10, || t2.is_finished()).await);
             assert_eq!(got.get(), 1);
             assert!(!t3.is_finished());
             t3.cancel();
@@ -194,7 +194,7 @@ matrix_test! {
             let tc = lock_and_log(&lock, &log, 3, None);
             tb.cancel();
             drop(held);
-            assert!(common::yield_until(10, || tc.is_finished()).await);
+            assert!(support::yield_until(10, || tc.is_finished()).await);
             assert!(lock.locked());
             assert!(tb.await.unwrap_err().is_cancelled());
             assert_eq!(*log.borrow(), [3]);
@@ -288,7 +288,7 @@ matrix_test! {
             let guard = cond.lock().await;
             cond.notify(1).unwrap();
             drop(guard);
-            common::yield_until(10, || !log.borrow().is_empty()).await;
+            support::yield_until(10, || !log.borrow().is_empty()).await;
             assert_eq!(*log.borrow(), [1]);
             let guard = cond.lock().await;
             cond.notify(1).unwrap();

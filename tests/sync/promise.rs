@@ -10,7 +10,7 @@ use std::time::Duration;
 use ringloop::sync::{CancelledError, InvalidStateError, Promise, PromiseError};
 
 use super::*;
-use crate::common::{poll_once, yield_until};
+use crate::support::{poll_once, yield_until};
 
 matrix_test! {
     fn promise_set_cancel_and_result(mode) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ringloop::sync::{BoundedSemaphore, Semaphore, TooManyReleasesError};
 
 use super::*;
-use crate::common::{poll_once, Rng};
+use crate::support::{poll_once, Rng};
 
 matrix_test! {
     fn semaphore_methods(mode) {

@@ -141,7 +141,7 @@ matrix_test! {
             sem.release();
             sem.release();
             assert_eq!(sem.available_permits(), 0);
-            common::yield_until(10, || log.borrow().len() == 3).await;
+            support::yield_until(10, || log.borrow().len() == 3).await;
             assert_eq!(*log.borrow(), [1, 2, 3]);
             assert!(sem.locked());
             assert_eq!(sem.available_permits(), 0);
@@ -214,7 +214,7 @@ matrix_test! {
             tasks[0].cancel();
             tasks[1].cancel();
             sem.release();
-            assert!(common::yield_until(10, || tasks[2].is_finished()).await);
+            assert!(support::yield_until(10, || tasks[2].is_finished()).await);
             assert!(!tasks[3].is_finished());
             assert_eq!(*log.borrow(), [3]);
             assert!(sem.locked());

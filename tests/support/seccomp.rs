@@ -1,6 +1,6 @@
 //! A seccomp filter for tests: some system calls fail with an errno of our choice,
 //! as under a container's profile (Docker's refuses io_uring since 2023; some
-//! refuse `pidfd_open`). Included with `#[path]` by the tests that need it.
+//! refuse `pidfd_open`).
 
 /// `AUDIT_ARCH_*` of this target (linux/audit.h), checked by the filter so that a
 /// syscall number is never read against the wrong table.

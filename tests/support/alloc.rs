@@ -1,12 +1,10 @@
 //! A global allocator that counts the bytes allocated now and at the peak, for the
-//! tests that bound memory. Included with
-//! `#[path = "common/counting_alloc.rs"] mod counting_alloc;` by a test binary of
-//! its own, which then declares `#[global_allocator] static A: Counting = Counting;`.
+//! tests that bound memory. A test binary that measures declares
+//! `#[global_allocator] static A: support::alloc::Counting = support::alloc::Counting;`
+//! (in the other binaries the counts stay at zero).
 //!
 //! The counts cover every thread of the process: measure in a child process
-//! (`common::run_child`) where only one test runs.
-
-#![allow(dead_code, unreachable_pub)]
+//! (`support::run_child`) where only one test runs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,21 +1,13 @@
 //! Support for the file tests (`tests/fs_*.rs`): a fresh directory per test, FIFOs
 //! (whose opens and reads really wait in the kernel), and the checks every file test
-//! repeats. Used next to `common` and `net_common` (for `CountedBuf`, `isolated`,
-//! `turns`, `within`):
-//!
-//! ```ignore
-//! mod common;
-//! mod fs_common;
-//! mod net_common;
-//! ```
-
-#![allow(dead_code, unreachable_pub)]
+//! repeats. The file tests use [`super::net`] too (for `CountedBuf`, `isolated`,
+//! `turns`, `within`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::Mode;
+use super::Mode;
 
 /// A directory of its own for one test and mode, removed (with what is in it) when
 /// dropped.
@@ -141,7 +133,7 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A deterministic pattern of `len` bytes (see `net_common::pattern`).
+/// A deterministic pattern of `len` bytes (see [`super::net::pattern`]).
 pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    crate::net_common::pattern(len, seed)
+    super::net::pattern(len, seed)
 }

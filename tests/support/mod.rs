@@ -1,6 +1,17 @@
-//! Test support: run a test body once per driver.
+//! What the integration tests share. Every test binary includes the whole tree with
+//! `mod support;` (each uses a part of it; the rest is dead code there, allowed).
+//!
+//! Here: [`matrix_test!`] (a test body once per driver, [`Mode`]), child processes
+//! ([`run_child`]), time bounds scaled for a slow machine ([`scaled`]), drop counts
+//! ([`Drops`]), a seeded generator ([`Rng`]), descriptor counts ([`open_fds`]).
+//! In the submodules: [`alloc`] (a counting global allocator), [`children`] (reaped
+//! subprocesses), [`seccomp`] (a filter refusing chosen system calls), [`net`]
+//! (sockets, counted buffers, tests alone in a child), [`streams`] (the asyncio
+//! stream tests), [`fs`] (the file tests).
 //!
 //! ```ignore
+//! mod support;
+//!
 //! matrix_test! {
 //!     fn spawn_works(mode) {
 //!         mode.run(async { assert_eq!(ringloop::spawn(async { 1 }).await, Ok(1)) });
@@ -11,6 +22,13 @@
 //! `epoll`.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod alloc;
+pub mod children;
+pub mod fs;
+pub mod net;
+pub mod seccomp;
+pub mod streams;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -303,28 +321,28 @@ macro_rules! matrix_test {
             use super::*;
 
             #[allow(unused_variables)]
-            fn body($mode: $crate::common::Mode) $body
+            fn body($mode: $crate::support::Mode) $body
 
             $(#[$attr])*
             #[test]
             fn uring() {
-                if !$crate::common::skip_uring(module_path!()) {
-                    body($crate::common::Mode::Uring)
+                if !$crate::support::skip_uring(module_path!()) {
+                    body($crate::support::Mode::Uring)
                 }
             }
 
             $(#[$attr])*
             #[test]
             fn uring_5_10() {
-                if !$crate::common::skip_uring(module_path!()) {
-                    body($crate::common::Mode::Uring510)
+                if !$crate::support::skip_uring(module_path!()) {
+                    body($crate::support::Mode::Uring510)
                 }
             }
 
             $(#[$attr])*
             #[test]
             fn epoll() {
-                body($crate::common::Mode::Epoll)
+                body($crate::support::Mode::Epoll)
             }
         }
     };

@@ -1,10 +1,5 @@
 //! Helpers for the stream tests (`tests/streams_*.rs`): connected pairs with a raw
 //! peer, waiting for bytes to reach a reader's buffer, resets, and byte patterns.
-//!
-//! Included with `#[path = "common/streams.rs"] mod streams;` by the files that use
-//! it, so the other test binaries do not compile it.
-
-#![allow(dead_code, unreachable_pub)]
 
 use std::future::poll_fn;
 use std::io;

@@ -1,15 +1,6 @@
 //! Support for the socket tests (`tests/net_*.rs`): a drop-counting buffer, polling
 //! an op once with the task's waker, connected pairs, and running a test body alone
 //! in a child process so that descriptor counts mean something.
-//!
-//! A test file uses it next to `common`:
-//!
-//! ```ignore
-//! mod common;
-//! mod net_common;
-//! ```
-
-#![allow(dead_code, unreachable_pub)]
 
 use std::cell::Cell;
 use std::future::{Future, IntoFuture};
@@ -22,15 +13,15 @@ use std::time::Duration;
 use ringloop::buf::{IoBuf, IoBufMut};
 use ringloop::net::{TcpListener, TcpStream};
 
-use crate::common::{is_child, matrix_test_name, open_fds, run_child, Mode};
+use super::{is_child, matrix_test_name, open_fds, run_child, Mode};
 
 /// How long any single step of a socket test may take before it counts as hung
 /// (times the machine's slowness: [`step`]).
 pub const STEP: Duration = Duration::from_secs(10);
 
-/// [`STEP`], scaled for a slow machine ([`crate::common::scaled`]).
+/// [`STEP`], scaled for a slow machine ([`super::scaled`]).
 pub fn step() -> Duration {
-    crate::common::scaled(STEP)
+    super::scaled(STEP)
 }
 
 /// Awaits `fut`, failing the test (naming `what`) if it takes longer than [`step`].

@@ -1,4 +1,4 @@
-//! Child-process checks shared by the subprocess tests (included with `#[path]`).
+//! Child-process checks shared by the subprocess tests.
 
 /// Whether `pid` was reaped: `waitid` on it says it is no child of ours (it only
 /// looks: `WNOWAIT`).
