@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType};
 use ringloop::net::{open_connection, StreamReader, StreamWriter, TcpStream};
-use support::streams::SOON;
+use support::step;
 
 /// A connected chat client.
 struct Client {
@@ -49,7 +49,7 @@ impl Client {
 
     /// The next line, without its newline.
     async fn line(&mut self) -> String {
-        let line = ringloop::wait_for(SOON, self.reader.readline())
+        let line = ringloop::wait_for(step(), self.reader.readline())
             .await
             .expect("no line from the chat server")
             .unwrap();
@@ -96,7 +96,7 @@ matrix_test! {
             bob.writer.close();
             assert_eq!(alice.line().await, "* bob left");
             assert_eq!(carol.line().await, "* bob left");
-            let rest = ringloop::wait_for(SOON, bob.reader.read_to_end()).await.unwrap().unwrap();
+            let rest = ringloop::wait_for(step(), bob.reader.read_to_end()).await.unwrap().unwrap();
             assert_eq!(rest, b"", "bob got more after leaving");
 
             // An empty nickname: the client's address.
@@ -124,7 +124,7 @@ matrix_test! {
 
             drop((alice, carol));
             server.close();
-            ringloop::wait_for(SOON, server.wait_closed()).await.expect("handlers left running");
+            ringloop::wait_for(step(), server.wait_closed()).await.expect("handlers left running");
         });
     }
 }
@@ -231,7 +231,7 @@ matrix_test! {
             assert_eq!(got + dropped, LINES, "every line either sent or counted as dropped");
             drop((alice, carol, slow));
             server.close();
-            ringloop::wait_for(SOON, server.wait_closed()).await.expect("handlers left running");
+            ringloop::wait_for(step(), server.wait_closed()).await.expect("handlers left running");
         });
     }
 }
@@ -275,7 +275,7 @@ impl Resetter {
                 let line: Vec<u8> = self.pending.drain(..=at).collect();
                 return String::from_utf8(line[..at].to_vec()).unwrap();
             }
-            let (n, buf) = ringloop::wait_for(SOON, self.stream.read(Vec::with_capacity(4096)))
+            let (n, buf) = ringloop::wait_for(step(), self.stream.read(Vec::with_capacity(4096)))
                 .await
                 .expect("no line from the chat server");
             assert!(n.unwrap() > 0, "the chat server closed the connection");

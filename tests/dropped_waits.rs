@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use ringloop::net::UnixStream;
 use support::alloc::Counting;
-use support::{is_child, matrix_test_name, run_child};
+use support::in_child;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -38,22 +38,6 @@ const GIVE_UP: Duration = Duration::from_micros(20);
 /// How much the heap may grow over all the waits of one kind: a small constant
 /// (a leak of even 8 bytes a wait would be 800 KB).
 const GROWTH_BOUND: usize = 128 * 1024;
-
-/// Runs the test in a child process (the allocator counts every thread) and
-/// shows what the child measured.
-fn in_child(module_path: &str, mode: support::Mode) -> bool {
-    if is_child() {
-        return false;
-    }
-    let output = run_child(&matrix_test_name(module_path, mode), &[]);
-    assert!(output.success, "{output:#?}");
-    for line in output.stdout.lines() {
-        if let Some(at) = line.find("measured:") {
-            eprintln!("{mode:?} {}", &line[at..]);
-        }
-    }
-    true
-}
 
 /// Runs `BATCH` waits made by `make` at once, each in a task of its own, and
 /// drops each after `GIVE_UP`; every one must time out.
@@ -102,7 +86,7 @@ where
 
 matrix_test! {
     fn server_wait_closed(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         mode.run(async {
@@ -135,7 +119,7 @@ fn paused_writer() -> (Rc<ringloop::net::StreamWriter>, UnixStream) {
 
 matrix_test! {
     fn writer_drain_and_wait_closed(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         mode.run(async {
@@ -164,7 +148,7 @@ matrix_test! {
     fn sync_primitives_and_queues(mode) {
         use ringloop::queue::Queue;
         use ringloop::sync::{Barrier, Condition, Event, Lock, Promise, Semaphore};
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         mode.run(async {

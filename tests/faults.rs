@@ -35,8 +35,8 @@ use std::time::Duration;
 use ringloop::fault;
 use ringloop::net::{open_connection, start_server, ReadUntilError, StreamReader, StreamWriter};
 use ringloop::net::{TcpListener, TcpStream, UnixStream};
-use support::net::{fd_baseline, isolated};
-use support::{open_fds, Mode, Rng};
+use support::net::fd_baseline;
+use support::{isolated, open_fds, Mode, Rng};
 
 /// The seeds to run.
 fn seeds() -> std::ops::Range<u64> {
@@ -183,7 +183,7 @@ async fn raw_sockets(seed: u64) {
         let mut received = Vec::new();
         for round in 0..40 {
             let len = 1 + rng.below(64 * 1024) as usize;
-            let data = support::net::pattern(len, (seed as u32) * 1000 + round);
+            let data = support::pattern(len, (seed as u32) * 1000 + round);
             let before = fault::stats();
             let wrote = pair.write(data.clone()).await;
             check("write", seed, before, &wrote);
@@ -249,7 +249,7 @@ async fn dropped_reads(seed: u64) {
         match rng.below(3) {
             0 => {
                 let len = 1 + rng.below(16 * 1024) as usize;
-                let data = support::net::pattern(len, seed as u32 * 31 + round);
+                let data = support::pattern(len, seed as u32 * 31 + round);
                 // Only the client's writes count here: a write error is an
                 // injected one, with nothing sent.
                 if let Ok(n) = client.write(data.clone()).await.0 {
@@ -265,7 +265,7 @@ async fn dropped_reads(seed: u64) {
             }
             _ => {
                 let mut fut = Box::pin(read(1 + rng.below(8 * 1024) as usize));
-                if let Poll::Ready(result) = support::net::poll_once(&mut fut).await {
+                if let Poll::Ready(result) = support::poll_in_task(&mut fut).await {
                     got(result, &mut received);
                 }
             }
@@ -367,7 +367,7 @@ async fn files(seed: u64) {
         match rng.below(4) {
             0 | 1 => {
                 let len = 1 + rng.below(48 * 1024) as usize;
-                let data = support::net::pattern(len, seed as u32 * 7919 + round);
+                let data = support::pattern(len, seed as u32 * 7919 + round);
                 let before = fault::stats();
                 let (wrote, _) = file.write_at(data.clone(), offset).await;
                 check("write_at", seed, before, &wrote);
@@ -406,7 +406,7 @@ async fn files(seed: u64) {
         }
     }
     // The whole-file helpers: write then read back.
-    let data = support::net::pattern(200 * 1024, seed as u32);
+    let data = support::pattern(200 * 1024, seed as u32);
     let other = dir.join("whole");
     until_ok("fs::write", seed, || {
         ringloop::fs::write(&other, data.clone())
@@ -548,7 +548,7 @@ async fn client(addr: SocketAddr, seed: u64, id: u64, phases: Phases) -> Exchang
     });
     for m in 0..1 + rng.below(12) {
         let len = 1 + rng.below(24 * 1024) as usize;
-        let data = support::net::pattern(len, (seed * 100_000 + id * 100 + m) as u32);
+        let data = support::pattern(len, (seed * 100_000 + id * 100 + m) as u32);
         if let Err(e) = writer.write(&data) {
             exchange.errors.push(format!("write: {e}"));
             break;

@@ -18,19 +18,14 @@
 
 mod support;
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ringloop::fs::{self, File, OpenOptions};
-use support::fs::{eventually, fifo_reader, hangs_up, mkfifo, pattern, TestDir};
-use support::net::{counter, fd_baseline, isolated, poll_once, turns, within, CountedBuf};
-use support::{open_fds, Mode};
-
-fn is_uring(mode: Mode) -> bool {
-    mode != Mode::Epoll
-}
+use support::fs::{fifo_reader, hangs_up, mkfifo, TestDir};
+use support::net::{fd_baseline, turns, CountedBuf};
+use support::{eventually, isolated, open_fds, pattern, poll_in_task, within, Drops, Mode};
 
 /// Polls `op` once and drops it. On io_uring the op is then queued in the ring, not
 /// yet in the kernel: its `n` buffers must survive the drop and go once the CQE
@@ -39,26 +34,30 @@ fn is_uring(mode: Mode) -> bool {
 async fn drop_after_first_poll<F: std::future::Future>(
     mode: Mode,
     op: F,
-    drops: &Rc<Cell<usize>>,
+    drops: &Drops,
     n: usize,
     what: &str,
 ) {
-    let before = drops.get();
+    let before = drops.count();
     let mut op = Box::pin(op);
-    let polled = poll_once(&mut op).await;
-    if is_uring(mode) {
+    let polled = poll_in_task(&mut op).await;
+    if mode.is_uring() {
         assert!(polled.is_pending(), "{what}: queued, not done");
         drop(op);
-        assert_eq!(drops.get(), before, "{what}: buffer freed under the kernel");
+        assert_eq!(
+            drops.count(),
+            before,
+            "{what}: buffer freed under the kernel"
+        );
     } else {
         assert!(polled.is_ready(), "{what}: epoll does it at once");
         drop(polled);
         drop(op);
-        assert_eq!(drops.get(), before + n, "{what}");
+        assert_eq!(drops.count(), before + n, "{what}");
     }
     turns(3).await;
     assert_eq!(
-        drops.get(),
+        drops.count(),
         before + n,
         "{what}: dropped once, after the kernel is done"
     );
@@ -75,7 +74,7 @@ matrix_test! {
             mode.run(async {
                 let inside = open_fds();
                 let f = File::options().read(true).write(true).open(&path).await.unwrap();
-                let drops = counter();
+                let drops = Drops::new();
                 drop_after_first_poll(mode, f.read_at(CountedBuf::new(4096, &drops), 0), &drops, 1, "read_at").await;
                 drop_after_first_poll(mode, f.read_exact_at(CountedBuf::new(4096, &drops), 8192), &drops, 1, "read_exact_at").await;
                 let bufs = vec![CountedBuf::new(100, &drops), CountedBuf::new(5000, &drops)];
@@ -103,14 +102,14 @@ matrix_test! {
                 assert_eq!(&now[20480..], &old[20480..], "nothing else changed");
                 // Many at once, then all dropped.
                 let ops: Vec<_> = (0..32).map(|i| Box::pin(f.read_at(CountedBuf::new(4096, &drops), i * 4096))).collect();
-                let before = drops.get();
+                let before = drops.count();
                 let mut ops = ops;
                 for op in &mut ops {
-                    let _ = poll_once(op).await;
+                    let _ = poll_in_task(op).await;
                 }
                 drop(ops);
                 turns(3).await;
-                assert_eq!(drops.get(), before + 32, "32 reads dropped, each buffer once");
+                assert_eq!(drops.count(), before + 32, "32 reads dropped, each buffer once");
                 // The file still works.
                 let (res, buf) = f.read_exact_at(Vec::with_capacity(4096), 0).await;
                 res.unwrap();
@@ -135,39 +134,39 @@ matrix_test! {
                 // Read and write ends of one FIFO, non-blocking so that epoll waits.
                 let open = || OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
                 let f = open().await.unwrap();
-                let drops = counter();
+                let drops = Drops::new();
                 // Waiting for data (on io_uring: in the kernel), then dropped.
                 let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(2).await;
-                assert!(poll_once(&mut op).await.is_pending(), "no data yet");
+                assert!(poll_in_task(&mut op).await.is_pending(), "no data yet");
                 drop(op);
-                if is_uring(mode) {
-                    assert_eq!(drops.get(), 0, "the kernel still holds the buffer");
+                if mode.is_uring() {
+                    assert_eq!(drops.count(), 0, "the kernel still holds the buffer");
                 }
                 turns(3).await;
-                assert_eq!(drops.get(), 1, "dropped once, after the cancellation's CQE");
+                assert_eq!(drops.count(), 1, "dropped once, after the cancellation's CQE");
                 // Nothing was lost: the next read gets the next bytes.
                 f.write_all(b"first".to_vec()).await.0.unwrap();
                 let (n, buf) = within("read after a dropped one", f.read(Vec::with_capacity(64))).await;
                 assert_eq!(&buf[..n.unwrap()], b"first");
                 // Dropped after the kernel filled it: the bytes go to the next read.
                 let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(2).await;
                 f.write_all(b"second".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
-                assert_eq!(drops.get(), 2);
+                assert_eq!(drops.count(), 2);
                 let (n, buf) = within("the stashed bytes", f.read(Vec::with_capacity(64))).await;
                 assert_eq!(&buf[..n.unwrap()], b"second", "handed on, exactly once");
                 // close() waits for a dropped read still in the kernel, then closes.
                 let mut op = Box::pin(f.read(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(2).await;
                 drop(op);
                 within("close", f.close()).await.unwrap();
-                assert_eq!(drops.get(), 3);
+                assert_eq!(drops.count(), 3);
                 turns(2).await;
             });
             assert_eq!(open_fds(), base, "descriptor leak");
@@ -191,12 +190,12 @@ matrix_test! {
                 // Either way a descriptor that comes is closed.
                 for _ in 0..20 {
                     let mut op = Box::pin(File::open(&path));
-                    assert!(poll_once(&mut op).await.is_pending());
+                    assert!(poll_in_task(&mut op).await.is_pending());
                     drop(op);
                 }
                 // Dropped after it completed, before it was polled again.
                 let mut op = Box::pin(File::open(&path));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(3).await;
                 drop(op);
                 // (A pool job a worker took before the drop runs to its end, quickly;
@@ -208,7 +207,7 @@ matrix_test! {
                 // ran, in io-wq or on the pool) does not exist.
                 let created = dir.join("created");
                 let mut op = Box::pin(OpenOptions::new().write(true).create(true).open(&created));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 drop(op);
                 turns(3).await;
                 ringloop::sleep(Duration::from_millis(20)).await;
@@ -221,9 +220,9 @@ matrix_test! {
                 // see the fs module docs for a plain open of a FIFO on io_uring.)
                 // Cancelled, or, once a reader comes, its descriptor is closed.
                 let mut op = Box::pin(OpenOptions::new().write(true).create(true).open(&fifo));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(3).await;
-                assert!(poll_once(&mut op).await.is_pending(), "waits for a reader");
+                assert!(poll_in_task(&mut op).await.is_pending(), "waits for a reader");
                 drop(op);
                 turns(3).await;
                 // A reader comes: an open still waiting (on epoll, the pool thread;
@@ -231,9 +230,9 @@ matrix_test! {
                 // then opens, and its descriptor is closed at once, which the reader
                 // sees as a hang-up. An interrupted one never opens.
                 let reader = fifo_reader(&fifo);
-                let limit = if is_uring(mode) { Duration::from_millis(300) } else { Duration::from_secs(10) };
+                let limit = if mode.is_uring() { Duration::from_millis(300) } else { Duration::from_secs(10) };
                 let came = hangs_up(&reader, limit).await;
-                assert!(came || is_uring(mode), "the pool's open never finished");
+                assert!(came || mode.is_uring(), "the pool's open never finished");
                 turns(3).await;
                 assert_eq!(open_fds(), inside + 1, "only the reader is open");
                 drop(reader);
@@ -271,7 +270,7 @@ matrix_test! {
                         Box::pin(async { let _ = f.set_len(4).await; }),
                     ];
                     for op in &mut ops {
-                        assert!(poll_once(op).await.is_pending());
+                        assert!(poll_in_task(op).await.is_pending());
                     }
                     drop(ops);
                 }
@@ -295,7 +294,7 @@ matrix_test! {
                         Box::pin(fs::create_dir(newdir)),
                     ];
                     for op in &mut ops {
-                        assert!(matches!(poll_once(op).await, Poll::Pending));
+                        assert!(matches!(poll_in_task(op).await, Poll::Pending));
                     }
                     drop(ops);
                 }
@@ -339,7 +338,7 @@ matrix_test! {
                 drop(f.close());
                 let f = File::open(&path).await.unwrap();
                 let mut op = Box::pin(f.close());
-                let _ = poll_once(&mut op).await;
+                let _ = poll_in_task(&mut op).await;
                 drop(op);
                 turns(3).await;
                 // Where the file has a `flush` method (overlayfs, the usual /tmp of a
@@ -365,7 +364,7 @@ matrix_test! {
             let blocked = dir.join("blocked-open");
             mkfifo(&blocked);
             let base = fd_baseline(mode);
-            let drops = counter();
+            let drops = Drops::new();
             let rt = mode.runtime();
             rt.block_on(async {
                 // Reads waiting on a FIFO.
@@ -394,13 +393,13 @@ matrix_test! {
             let start = Instant::now();
             drop(rt);
             assert!(start.elapsed() < support::scaled(Duration::from_secs(5)), "shutdown took {:?}", start.elapsed());
-            assert_eq!(drops.get(), 3 + 8, "every buffer dropped once, by the shutdown");
+            assert_eq!(drops.count(), 3 + 8, "every buffer dropped once, by the shutdown");
             // Release the pool thread blocked in open (epoll), if any: its
             // descriptor is closed when the job ends.
             // (On io_uring the shutdown waited for its CQE: it is over already.)
             let other_end = fifo_reader(&blocked);
             let deadline = Instant::now() + Duration::from_secs(10);
-            while !is_uring(mode) && !support::fs::hung_up(&other_end) {
+            while !mode.is_uring() && !support::fs::hung_up(&other_end) {
                 assert!(Instant::now() < deadline, "the pool's open never finished");
                 std::thread::sleep(Duration::from_millis(1));
             }

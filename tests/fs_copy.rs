@@ -21,8 +21,7 @@ use ringloop::buf::IoBuf;
 use ringloop::fs::File;
 use support::alloc::Counting;
 use support::fs::TestDir;
-use support::net::isolated;
-use support::Mode;
+use support::{isolated, Mode};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;

@@ -12,9 +12,9 @@ use std::rc::Rc;
 
 use ringloop::buf::IoBuf;
 use ringloop::fs::{File, OpenOptions};
-use support::fs::{assert_errno, assert_error, pattern, TestDir};
-use support::net::{fd_baseline, isolated, turns, within};
-use support::open_fds;
+use support::fs::{assert_errno, assert_error, TestDir};
+use support::net::{fd_baseline, turns};
+use support::{isolated, open_fds, pattern, within};
 
 matrix_test! {
     fn open_options_do_what_std_does(mode) {

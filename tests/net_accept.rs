@@ -16,8 +16,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ringloop::net::{TcpListener, TcpStream};
-use support::net::{eventually, fd_baseline, isolated, turns, within};
-use support::{open_fds, Mode};
+use support::net::{fd_baseline, turns};
+use support::{eventually_ok, isolated, open_fds, within, Mode};
 
 matrix_test! {
     fn the_probe_reports_multishot_accept_where_it_is_used(mode) {
@@ -144,12 +144,12 @@ matrix_test! {
                     drop(listener);
                     // The port is free again soon (on io_uring once the cancellation
                     // and the close reached the kernel), and nobody accepts there.
-                    let again = eventually("rebind", || {
+                    let again = eventually_ok("rebind", || {
                         TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
                     })
                     .await;
                     drop(again);
-                    eventually("refused", || match std::net::TcpStream::connect(addr) {
+                    eventually_ok("refused", || match std::net::TcpStream::connect(addr) {
                         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
                         other => Err(format!("round {round}: {other:?}")),
                     })
@@ -249,12 +249,12 @@ matrix_test! {
             // cancelled, not only at the runtime's end.
             drop(listener);
             rt.block_on(async {
-                let again = eventually("rebind while the runtime lives", || {
+                let again = eventually_ok("rebind while the runtime lives", || {
                     TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
                 })
                 .await;
                 drop(again);
-                eventually("refused", || match std::net::TcpStream::connect(addr) {
+                eventually_ok("refused", || match std::net::TcpStream::connect(addr) {
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
                     other => Err(format!("{other:?}")),
                 })
@@ -321,7 +321,7 @@ matrix_test! {
                     assert_eq!(accepted.unwrap().1, client.unwrap().local_addr().unwrap());
                 }
                 drop(listener);
-                let again = eventually("rebind", || {
+                let again = eventually_ok("rebind", || {
                     TcpListener::bind_with(addr, &ringloop::net::ListenOptions::new())
                 })
                 .await;

@@ -10,38 +10,30 @@
 
 mod support;
 
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
 
 use ringloop::net::{ListenOptions, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use ringloop::JoinError;
-use support::net::{
-    counter, fd_baseline, isolated, poll_once, set_linger_zero, tcp_pair, turns, within, CountedBuf,
-};
-use support::{open_fds, Mode};
-
-fn is_uring(mode: Mode) -> bool {
-    mode != Mode::Epoll
-}
+use support::net::{fd_baseline, fill_send_buffer, set_linger_zero, tcp_pair, turns, CountedBuf};
+use support::{isolated, open_fds, poll_in_task, within, Drops, Mode};
 
 /// After dropping an op that was still waiting in the kernel: on io_uring the
 /// kernel still owns the buffer until the cancellation's CQE; on epoll nothing
 /// was in the kernel, so it is gone at once. Either way it goes exactly `n` times
 /// after a few turns.
-async fn dropped_in_flight(mode: Mode, drops: &Rc<Cell<usize>>, n: usize, what: &str) {
-    if is_uring(mode) {
-        assert_eq!(drops.get(), 0, "{what}: buffer freed under the kernel");
+async fn dropped_in_flight(mode: Mode, drops: &Drops, n: usize, what: &str) {
+    if mode.is_uring() {
+        assert_eq!(drops.count(), 0, "{what}: buffer freed under the kernel");
     } else {
-        assert_eq!(drops.get(), n, "{what}");
+        assert_eq!(drops.count(), n, "{what}");
     }
     turns(3).await;
     assert_eq!(
-        drops.get(),
+        drops.count(),
         n,
         "{what}: dropped once, after the kernel is done"
     );
@@ -63,17 +55,17 @@ matrix_test! {
             mode.run(async {
                 let (client, server) = tcp_pair().await;
                 // read
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(server.read(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(1).await;
                 drop(op);
                 dropped_in_flight(mode, &drops, 1, "read").await;
                 // readv, two buffers
-                let drops = counter();
+                let drops = Drops::new();
                 let bufs = vec![CountedBuf::new(8, &drops), CountedBuf::new(8, &drops)];
                 let mut op = Box::pin(server.readv(bufs));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(1).await;
                 drop(op);
                 dropped_in_flight(mode, &drops, 2, "readv").await;
@@ -85,16 +77,16 @@ matrix_test! {
                 // recv_from and recv on UDP.
                 let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
                 let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(a.recv_from(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(1).await;
                 drop(op);
                 dropped_in_flight(mode, &drops, 1, "recv_from").await;
                 a.connect(b.local_addr().unwrap()).await.unwrap();
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(a.recv(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(1).await;
                 drop(op);
                 dropped_in_flight(mode, &drops, 1, "recv").await;
@@ -116,15 +108,15 @@ matrix_test! {
                 let (client, server) = tcp_pair().await;
                 // A read is in flight when the bytes arrive; the kernel completes it
                 // into its buffer; then it is dropped before being polled again.
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(server.read(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 client.write_all(b"first".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
                 // The kernel was done with it (on io_uring: the bytes are in it),
                 // so the buffer goes at once.
-                assert_eq!(drops.get(), 1);
+                assert_eq!(drops.count(), 1);
                 let (n, buf) = within("next read", server.read(Vec::with_capacity(64))).await;
                 assert_eq!(&buf[..n.unwrap()], b"first", "the bytes come back, exactly");
                 client.write_all(b"second".to_vec()).await.0.unwrap();
@@ -133,7 +125,7 @@ matrix_test! {
 
                 // Taken in pieces by smaller reads, in order, then the socket again.
                 let mut op = Box::pin(server.read(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 client.write_all(b"0123456789".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -147,7 +139,7 @@ matrix_test! {
                 assert_eq!(got, b"0123456789");
                 let mut next = Box::pin(server.read(Vec::with_capacity(4)));
                 turns(2).await;
-                assert!(poll_once(&mut next).await.is_pending(), "nothing more was sent");
+                assert!(poll_in_task(&mut next).await.is_pending(), "nothing more was sent");
                 client.write_all(b"tail".to_vec()).await.0.unwrap();
                 let (n, buf) = within("tail", next).await;
                 assert_eq!(&buf[..n.unwrap()], b"tail");
@@ -155,7 +147,7 @@ matrix_test! {
                 // Dropped in flight with nothing received, and a new read right
                 // away (it waits for the cancellation): it gets the next bytes.
                 let mut op = Box::pin(server.read(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(1).await;
                 drop(op);
                 let s = Rc::new(server);
@@ -170,8 +162,8 @@ matrix_test! {
                 // got them, the next read does.
                 let mut one = Box::pin(s.read(Vec::with_capacity(64)));
                 let mut two = Box::pin(s.read(Vec::with_capacity(64)));
-                assert!(poll_once(&mut one).await.is_pending());
-                assert!(poll_once(&mut two).await.is_pending());
+                assert!(poll_in_task(&mut one).await.is_pending());
+                assert!(poll_in_task(&mut two).await.is_pending());
                 client.write_all(b"only once".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(two);
@@ -185,7 +177,7 @@ matrix_test! {
                 // A Unix stream, the same.
                 let (a, b) = UnixStream::pair().unwrap();
                 let mut op = Box::pin(b.read(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 a.write_all(b"unix".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -203,21 +195,21 @@ matrix_test! {
             let base = fd_baseline(mode);
             mode.run(async {
                 let (client, server) = tcp_pair().await;
-                let drops = counter();
+                let drops = Drops::new();
                 let bufs = vec![CountedBuf::new(3, &drops), CountedBuf::new(64, &drops)];
                 let mut op = Box::pin(server.readv(bufs));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 client.write_all(b"vectored".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
-                assert_eq!(drops.get(), 2, "both buffers, at once");
+                assert_eq!(drops.count(), 2, "both buffers, at once");
                 // The next readv gets them, spread over its own buffers in order.
                 let (n, bufs) = within("next readv", server.readv(vec![Vec::with_capacity(5), Vec::with_capacity(64)])).await;
                 assert_eq!(n.unwrap(), 8);
                 assert_eq!((bufs[0].as_slice(), bufs[1].as_slice()), (&b"vecto"[..], &b"red"[..]));
                 // And a plain read after a dropped readv.
                 let mut op = Box::pin(server.readv(vec![Vec::with_capacity(2), Vec::with_capacity(2)]));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 client.write_all(b"abcdef".to_vec()).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -240,7 +232,7 @@ matrix_test! {
             mode.run(async {
                 let (client, server) = tcp_pair().await;
                 let mut op = Box::pin(server.read(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 set_linger_zero(std::os::fd::AsRawFd::as_raw_fd(&client));
                 drop(client);
                 turns(3).await;
@@ -269,13 +261,13 @@ matrix_test! {
                 let (b_addr, c_addr) = (b.local_addr().unwrap(), c.local_addr().unwrap());
 
                 // recv_from: the datagram and its sender.
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(a.recv_from(CountedBuf::new(64, &drops)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 b.send_to(b"d1".to_vec(), a_addr).await.0.unwrap();
                 turns(3).await;
                 drop(op);
-                assert_eq!(drops.get(), 1);
+                assert_eq!(drops.count(), 1);
                 c.send_to(b"d2".to_vec(), a_addr).await.0.unwrap();
                 let (res, buf) = within("recv_from 1", a.recv_from(Vec::with_capacity(64))).await;
                 assert_eq!((res.unwrap(), buf.as_slice()), ((2, b_addr), &b"d1"[..]));
@@ -284,7 +276,7 @@ matrix_test! {
 
                 // An empty datagram is a datagram too.
                 let mut op = Box::pin(a.recv_from(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 b.send_to(Vec::new(), a_addr).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -297,7 +289,7 @@ matrix_test! {
                 // One datagram per receive: a dropped receive's datagram is not
                 // merged with the next, even into a big buffer.
                 let mut op = Box::pin(a.recv_from(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 b.send_to(b"x".to_vec(), a_addr).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -312,7 +304,7 @@ matrix_test! {
                 a.connect(b_addr).await.unwrap();
                 for msg in [&b"connected"[..], b""] {
                     let mut op = Box::pin(a.recv(Vec::with_capacity(64)));
-                    assert!(poll_once(&mut op).await.is_pending());
+                    assert!(poll_in_task(&mut op).await.is_pending());
                     b.send_to(msg.to_vec(), a_addr).await.0.unwrap();
                     turns(3).await;
                     drop(op);
@@ -325,7 +317,7 @@ matrix_test! {
                 // A dropped recv's datagram taken by recv_from: a connected socket
                 // only receives from its peer, so that is the sender.
                 let mut op = Box::pin(a.recv(Vec::with_capacity(64)));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 b.send_to(b"mixed".to_vec(), a_addr).await.0.unwrap();
                 turns(3).await;
                 drop(op);
@@ -334,21 +326,6 @@ matrix_test! {
             });
             assert_eq!(open_fds(), base, "descriptor leak");
         });
-    }
-}
-
-/// Writes `F`s on `stream` (whose peer does not read) until the send buffer is
-/// full: a write that does not finish within 100 ms is dropped (it may have sent
-/// a prefix). Returns how many bytes the finished writes sent.
-async fn fill_send_buffer(stream: &TcpStream) -> usize {
-    let mut sent = 0;
-    loop {
-        let mut op = Box::pin(stream.write(vec![b'F'; 1 << 16]));
-        match ringloop::wait_for(Duration::from_millis(100), &mut op).await {
-            Ok((n, _)) => sent += n.unwrap(),
-            Err(_) => return sent,
-        }
-        assert!(sent < 1 << 30, "the send buffer never filled");
     }
 }
 
@@ -381,7 +358,7 @@ matrix_test! {
             mode.run(async {
                 for vectored in [false, true] {
                     let (client, server) = tcp_pair().await;
-                    let sent = fill_send_buffer(&client).await;
+                    let sent = fill_send_buffer(|buf| client.write(buf)).await;
                     // A write that cannot go out: in flight (on io_uring, in the
                     // kernel, waiting for room) until dropped. The kernel may find
                     // room again now and then (the receive window grows): a write
@@ -392,7 +369,7 @@ matrix_test! {
                     let (drops, n, op) = loop {
                         attempts += 1;
                         assert!(attempts < 100, "the send buffer never stayed full");
-                        let drops = counter();
+                        let drops = Drops::new();
                         let (n, mut op): (usize, Pin<Box<dyn Future<Output = io::Result<usize>>>>) =
                             if vectored {
                                 let bufs = vec![
@@ -405,12 +382,12 @@ matrix_test! {
                                 let op = client.write(CountedBuf::from_vec(vec![b'X'; x_len], &drops));
                                 (1, Box::pin(async move { op.await.0 }))
                             };
-                        if let Poll::Ready(res) = poll_once(&mut op).await {
+                        if let Poll::Ready(res) = poll_in_task(&mut op).await {
                             x_sent += res.unwrap();
                             continue;
                         }
                         turns(3).await;
-                        match poll_once(&mut op).await {
+                        match poll_in_task(&mut op).await {
                             Poll::Ready(res) => x_sent += res.unwrap(),
                             Poll::Pending => break (drops, n, op),
                         }
@@ -432,25 +409,25 @@ matrix_test! {
                 let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
                 let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
                 let b_addr = b.local_addr().unwrap();
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(a.send_to(CountedBuf::from_vec(b"S1".to_vec(), &drops), b_addr));
-                let early = poll_once(&mut op).await;
+                let early = poll_in_task(&mut op).await;
                 let queued = early.is_pending();
                 drop(early);
                 drop(op);
                 if queued {
                     dropped_in_flight(mode, &drops, 1, "send_to").await;
                 } else {
-                    assert_eq!(drops.get(), 1, "send_to done at once");
+                    assert_eq!(drops.count(), 1, "send_to done at once");
                 }
-                let drops = counter();
+                let drops = Drops::new();
                 let mut op = Box::pin(a.send_to(CountedBuf::from_vec(b"S2".to_vec(), &drops), b_addr));
-                if let Poll::Ready((res, _)) = poll_once(&mut op).await {
+                if let Poll::Ready((res, _)) = poll_in_task(&mut op).await {
                     res.unwrap();
                 }
                 turns(3).await;
                 drop(op);
-                assert_eq!(drops.get(), 1, "completed: dropped with the future");
+                assert_eq!(drops.count(), 1, "completed: dropped with the future");
                 a.send_to(b"S3".to_vec(), b_addr).await.0.unwrap();
                 // S1 at most once, then S2 (it was sent), then S3; nothing else.
                 let mut got = Vec::new();
@@ -479,7 +456,7 @@ matrix_test! {
                 let addr = listener.local_addr().unwrap();
                 // Dropped while waiting, before any client: nothing is lost.
                 let mut op = Box::pin(listener.accept());
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(2).await;
                 drop(op);
                 turns(2).await;
@@ -491,7 +468,7 @@ matrix_test! {
                 // the connection is out of the backlog): the next accept gets it,
                 // with the right peer address.
                 let mut op = Box::pin(listener.accept());
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 let client = std::net::TcpStream::connect(addr).unwrap();
                 turns(3).await;
                 drop(op);
@@ -503,7 +480,7 @@ matrix_test! {
                 // three clients, each once.
                 let mut ops: Vec<_> = (0..3).map(|_| Box::pin(listener.accept())).collect();
                 for op in &mut ops {
-                    assert!(poll_once(op).await.is_pending());
+                    assert!(poll_in_task(op).await.is_pending());
                 }
                 let clients: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
                 turns(3).await;
@@ -518,19 +495,19 @@ matrix_test! {
                 assert_eq!(peers, expected);
                 let mut extra = Box::pin(listener.accept());
                 turns(2).await;
-                assert!(poll_once(&mut extra).await.is_pending(), "no connection twice");
+                assert!(poll_in_task(&mut extra).await.is_pending(), "no connection twice");
                 drop(extra);
 
                 // Connections the kernel accepted for nobody are closed with the
                 // listener: the client sees the end (or a reset), no descriptor stays.
                 let mut op = Box::pin(listener.accept());
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 let mut orphan = std::net::TcpStream::connect(addr).unwrap();
                 turns(3).await;
                 drop(op);
                 drop(listener);
                 turns(3).await;
-                orphan.set_read_timeout(Some(support::net::STEP)).unwrap();
+                orphan.set_read_timeout(Some(support::STEP)).unwrap();
                 let mut byte = [0u8; 1];
                 match std::io::Read::read(&mut orphan, &mut byte) {
                     Ok(0) => {}
@@ -542,7 +519,7 @@ matrix_test! {
                 let path = uds_path("accept");
                 let listener = UnixListener::bind(&path).unwrap();
                 let mut op = Box::pin(listener.accept());
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
                 turns(3).await;
                 drop(op);
@@ -578,9 +555,9 @@ matrix_test! {
                 let (listener, addr, first) = full_listener().await;
                 let during = open_fds();
                 let mut op = Box::pin(TcpStream::connect(addr));
-                assert!(poll_once(&mut op).await.is_pending());
+                assert!(poll_in_task(&mut op).await.is_pending());
                 turns(3).await;
-                assert!(poll_once(&mut op).await.is_pending(), "the SYN should wait");
+                assert!(poll_in_task(&mut op).await.is_pending(), "the SYN should wait");
                 assert_eq!(open_fds(), during + 1, "the connecting socket");
                 drop(op);
                 turns(3).await;
@@ -604,7 +581,7 @@ matrix_test! {
     fn cancelling_tasks_blocked_in_connect_accept_and_receives(mode) {
         isolated(mode, module_path!(), || {
             let base = fd_baseline(mode);
-            let drops = counter();
+            let drops = Drops::new();
             mode.run(async {
                 let (full, full_addr, _first) = full_listener().await;
                 let idle = Rc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
@@ -629,7 +606,7 @@ matrix_test! {
                 assert_eq!(within("read", read).await.unwrap_err(), JoinError::Cancelled);
                 assert_eq!(within("recv", recv).await.unwrap_err(), JoinError::Cancelled);
                 turns(3).await;
-                assert_eq!(drops.get(), 2, "each buffer dropped once");
+                assert_eq!(drops.count(), 2, "each buffer dropped once");
                 // Everything still works.
                 let (c, a) = within("idle listener", async {
                     ringloop::gather!(TcpStream::connect(idle.local_addr().unwrap()), idle.accept()).await
@@ -645,7 +622,7 @@ matrix_test! {
                 assert_eq!(res.unwrap(), (1, other.local_addr().unwrap()));
                 drop(full);
             });
-            assert_eq!(drops.get(), 2);
+            assert_eq!(drops.count(), 2);
             assert_eq!(open_fds(), base, "descriptor leak");
         });
     }
@@ -655,7 +632,7 @@ matrix_test! {
     fn a_runtime_dropped_with_socket_ops_in_flight(mode) {
         isolated(mode, module_path!(), || {
             let base = fd_baseline(mode);
-            let drops = counter();
+            let drops = Drops::new();
             let rt = mode.runtime();
             rt.block_on(async {
                 // Every socket belongs to a task that is blocked on it.
@@ -698,9 +675,9 @@ matrix_test! {
                 });
                 turns(3).await;
             });
-            assert_eq!(drops.get(), 0, "every receive is still in flight");
+            assert_eq!(drops.count(), 0, "every receive is still in flight");
             drop(rt);
-            assert_eq!(drops.get(), 7, "every buffer dropped once, by the shutdown");
+            assert_eq!(drops.count(), 7, "every buffer dropped once, by the shutdown");
             assert_eq!(open_fds(), base, "descriptor leak");
         });
     }

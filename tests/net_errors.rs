@@ -13,8 +13,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ringloop::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
-use support::net::{set_linger_zero, tcp_pair, turns, unused_port_addr, within};
-use support::{is_child, matrix_test_name, run_child, CHILD_ENV};
+use support::net::{set_linger_zero, tcp_pair, turns, unused_port_addr};
+use support::{is_child, matrix_test_name, run_child, within, CHILD_ENV};
 
 matrix_test! {
     fn connection_refused(mode) {

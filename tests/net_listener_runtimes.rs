@@ -11,8 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ringloop::net::{ListenOptions, TcpListener, TcpStream};
-use support::net::{isolated, within};
-use support::{open_fds, Mode};
+use support::{isolated, open_fds, within, Mode};
 
 /// A listener on `rt` whose accept is armed there (one connection accepted).
 fn armed_on(rt: &ringloop::Runtime) -> (TcpListener, SocketAddr) {

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use ringloop::net::{TcpListener, TcpStream};
 use support::alloc::Counting;
-use support::net::within;
-use support::{is_child, matrix_test_name, run_child};
+use support::{in_child, within};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -20,22 +19,6 @@ static ALLOCATOR: Counting = Counting;
 /// How much the heap may grow over the dropped waits, once a first batch has
 /// sized the runtime's tables (before the fix: about 800 bytes for each of them).
 const HEAP_BOUND: usize = 256 * 1024;
-
-/// Runs the test in a child process (the allocator counts every thread) and
-/// shows what the child measured; `true` in the parent.
-fn in_child(module_path: &str, mode: support::Mode) -> bool {
-    if is_child() {
-        return false;
-    }
-    let output = run_child(&matrix_test_name(module_path, mode), &[]);
-    assert!(output.success, "{output:#?}");
-    for line in output.stdout.lines() {
-        if let Some(at) = line.find("measured:") {
-            eprintln!("{mode:?} {}", &line[at..]);
-        }
-    }
-    true
-}
 
 /// `n` accepts, each in a task of its own (as a server's handlers are: each has
 /// its own waker), given up after 1 µs without a connection.
@@ -57,7 +40,7 @@ async fn dropped_accepts(listener: &Rc<TcpListener>, n: usize) {
 
 matrix_test! {
     fn a_hundred_thousand_dropped_accepts_leave_nothing_behind(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const ACCEPTS: usize = 100_000;

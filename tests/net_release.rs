@@ -12,7 +12,8 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use ringloop::net::{start_server, ListenOptions, TcpListener, TcpStream, UnixStream};
-use support::net::{isolated, tcp_pair, within};
+use support::net::tcp_pair;
+use support::{isolated, within};
 
 const SOON: Duration = Duration::from_secs(5);
 

@@ -11,7 +11,8 @@ use std::rc::Rc;
 
 use ringloop::buf::IoBuf;
 use ringloop::net::{ListenOptions, TcpListener, TcpStream};
-use support::net::{pattern, read_n, tcp_pair, within};
+use support::net::{fill_send_buffer, read_n, tcp_pair};
+use support::{pattern, within};
 
 matrix_test! {
     fn port_zero_and_addresses(mode) {
@@ -301,24 +302,6 @@ matrix_test! {
                 task.cancel();
             }
         });
-    }
-}
-
-/// Writes on `write` (whose peer does not read) until a write does not finish
-/// within 100 ms: the send buffer is full. Bounded: panics past 1 GiB.
-async fn fill_send_buffer<F, Fut>(mut write: F)
-where
-    F: FnMut(Vec<u8>) -> Fut,
-    Fut: std::future::Future<Output = ringloop::buf::BufResult<usize, Vec<u8>>>,
-{
-    let mut sent = 0;
-    loop {
-        let op = write(vec![b'F'; 1 << 16]);
-        match ringloop::wait_for(std::time::Duration::from_millis(100), op).await {
-            Ok((n, _)) => sent += n.unwrap(),
-            Err(_) => return,
-        }
-        assert!(sent < 1 << 30, "the send buffer never filled");
     }
 }
 

@@ -8,7 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use ringloop::net::UdpSocket;
-use support::net::within;
+use support::within;
 
 matrix_test! {
     fn send_to_and_recv_from(mode) {

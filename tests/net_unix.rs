@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use ringloop::net::{UnixListener, UnixStream};
-use support::net::{eventually, pattern, turns, within};
+use support::net::turns;
+use support::{eventually_ok, pattern, within};
 
 /// A fresh directory for this test's socket files, removed when dropped.
 struct TempDir(PathBuf);
@@ -108,7 +109,7 @@ matrix_test! {
             // No file appears for an abstract name, and the name is free again once
             // the listener is gone (on io_uring: once its close reached the kernel).
             drop(listener);
-            let again = eventually("rebind the name", || UnixListener::bind(&name)).await;
+            let again = eventually_ok("rebind the name", || UnixListener::bind(&name)).await;
             round_trip(&again, Path::new(&name)).await;
         });
     }

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use ringloop::process::{create_subprocess_exec, create_subprocess_shell, Command, Stdio};
 use support::children::reaped;
-use support::net::{pattern, within};
-use support::Mode;
+use support::{isolated, pattern, within};
 
 /// The state letter of `/proc/<pid>/stat` if `pid` is a child of this process
 /// (`Z`: a zombie), `None` if there is no such child any more.
@@ -292,19 +291,9 @@ matrix_test! {
     }
 }
 
-/// Runs `body` alone in a child process (this test, re-run by itself).
-fn alone(mode: Mode, module_path: &str, body: impl FnOnce()) {
-    if !support::is_child() {
-        let output = support::run_child(&support::matrix_test_name(module_path, mode), &[]);
-        assert!(output.success, "{output:#?}");
-        return;
-    }
-    body();
-}
-
 matrix_test! {
     fn writing_to_a_child_that_is_gone_is_epipe_not_sigpipe(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             // Rust's runtime ignores SIGPIPE before main; a library cannot count
             // on that: put back the default, which ends the process.
             // SAFETY: setting a signal's disposition to SIG_DFL.
@@ -363,7 +352,7 @@ fn refuse_pidfd_open(errno: i32) {
 
 matrix_test! {
     fn without_pidfds_children_are_polled(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             refuse_pidfd_open(libc::ENOSYS);
             mode.run(async {
                 let start = Instant::now();
@@ -458,7 +447,7 @@ matrix_test! {
                 .spawn()
                 .unwrap();
             let mut wait = Box::pin(other.wait());
-            assert!(support::net::poll_once(&mut wait).await.is_pending());
+            assert!(support::poll_in_task(&mut wait).await.is_pending());
             drop(wait);
             // `ls` lists its own descriptors: 0, 1, 2, the directory it reads, and
             // what this process inherited.

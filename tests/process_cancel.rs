@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use ringloop::process::{create_subprocess_shell, Child, Command, Stdio};
 use ringloop::JoinError;
 use support::children::reaped;
-use support::net::{isolated, pattern, poll_once, turns, within};
-use support::{open_fds, Drops, Mode};
+use support::net::turns;
+use support::{isolated, open_fds, pattern, poll_in_task, within, Drops, Mode};
 
 /// Whether process `pid` exists and is not a zombie.
 fn running(pid: u32) -> bool {
@@ -115,7 +115,7 @@ matrix_test! {
                 let mut out = child2.stdout.take().unwrap();
                 {
                     let mut read = Box::pin(out.read(100));
-                    assert!(poll_once(&mut read).await.is_pending());
+                    assert!(poll_in_task(&mut read).await.is_pending());
                 }
                 let stdin = child2.stdin.take().unwrap();
                 stdin.write(b"it\n").unwrap();
@@ -142,7 +142,7 @@ matrix_test! {
                 // (killed on drop) with it still in flight.
                 {
                     let mut wait = Box::pin(child.wait());
-                    assert!(poll_once(&mut wait).await.is_pending());
+                    assert!(poll_in_task(&mut wait).await.is_pending());
                     turns(1).await;
                 }
                 let token = drops.token();
@@ -228,7 +228,7 @@ matrix_test! {
                 let mut child = create_subprocess_shell("sleep 0.1; exit 4").spawn().unwrap();
                 {
                     let mut wait = Box::pin(child.wait());
-                    assert!(poll_once(&mut wait).await.is_pending());
+                    assert!(poll_in_task(&mut wait).await.is_pending());
                 }
                 // The child exits while no future waits: try_wait sees it (the wait
                 // kept in the Child may have reaped it already).
@@ -247,7 +247,7 @@ matrix_test! {
                 let mut child = create_subprocess_shell("sleep 0.1; exit 6").spawn().unwrap();
                 for _ in 0..3 {
                     let mut wait = Box::pin(child.wait());
-                    assert!(poll_once(&mut wait).await.is_pending());
+                    assert!(poll_in_task(&mut wait).await.is_pending());
                     turns(1).await;
                 }
                 assert_eq!(within("wait", child.wait()).await.unwrap().code(), Some(6));
@@ -271,7 +271,7 @@ matrix_test! {
                     .spawn()
                     .unwrap();
                 let mut wait = Box::pin(child.wait());
-                assert!(poll_once(&mut wait).await.is_pending());
+                assert!(poll_in_task(&mut wait).await.is_pending());
                 drop(wait);
                 child
             });
@@ -312,7 +312,7 @@ matrix_test! {
             let mut child = rt.block_on(async {
                 let mut child = create_subprocess_shell("sleep 0.05; exit 3").spawn().unwrap();
                 let mut wait = Box::pin(child.wait());
-                assert!(poll_once(&mut wait).await.is_pending());
+                assert!(poll_in_task(&mut wait).await.is_pending());
                 drop(wait);
                 child
             });

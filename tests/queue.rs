@@ -7,7 +7,7 @@
 mod support;
 
 use std::cell::{Cell, RefCell};
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,27 +16,15 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_core::stream::FusedStream;
-use futures_core::Stream;
 use ringloop::queue::{
     LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown, TaskDoneError,
     TryGetError, TryPutError,
 };
 use ringloop::wait_for;
-use support::{poll_once, Drops};
+use support::{next, poll_once, yield_turns, Drops};
 
 /// Bound on anything a test waits for: a bug fails the test instead of hanging it.
 const GUARD: Duration = Duration::from_secs(5);
-
-/// Lets the other tasks run for `n` loop turns.
-async fn turns(n: usize) {
-    for _ in 0..n {
-        ringloop::yield_now().await;
-    }
-}
-
-async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
-    poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
-}
 
 matrix_test! {
     fn fifo_lifo_and_priority_order(mode) {
@@ -91,7 +79,7 @@ matrix_test! {
                     })
                 })
                 .collect();
-            turns(10).await;
+            yield_turns(10).await;
             assert!(order.borrow().is_empty(), "putters went past a full queue");
             assert_eq!(q.qsize(), 2);
             let mut got = Vec::new();
@@ -152,15 +140,15 @@ matrix_test! {
                 })
             };
             let first = getter("first");
-            turns(2).await;
+            yield_turns(2).await;
             let later = getter("later");
-            turns(2).await;
+            yield_turns(2).await;
             // The first getter is woken for this item, but before it runs another
             // task takes it, as asyncio allows: qsize counted it, get_nowait gets it.
             q.put_nowait("x").unwrap();
             assert_eq!((q.qsize(), q.empty()), (1, false));
             assert_eq!(q.get_nowait(), Ok("x"));
-            turns(3).await;
+            yield_turns(3).await;
             assert!(log.borrow().is_empty());
             // The first getter found nothing and waits again, behind `later`, as
             // asyncio's does; no wake-up was lost on the way.
@@ -184,21 +172,21 @@ matrix_test! {
                 ringloop::spawn(async move { q.put(item).await.unwrap() })
             };
             let first = putter(1);
-            turns(2).await;
+            yield_turns(2).await;
             let later = putter(2);
-            turns(2).await;
+            yield_turns(2).await;
             // A place frees up and the first putter is woken, but another task fills
             // it before the putter runs: full() was false, so put_nowait succeeds.
             assert_eq!(q.get_nowait(), Ok(0));
             assert!(!q.full());
             assert_eq!(q.put_nowait(9), Ok(()));
-            turns(3).await;
+            yield_turns(3).await;
             assert!(format!("{q:?}").contains("putters: 2"), "{q:?}");
             // The first putter waits again, behind `later`, as asyncio's does.
             assert_eq!(q.get_nowait(), Ok(9));
-            turns(3).await;
+            yield_turns(3).await;
             assert_eq!(q.get_nowait(), Ok(2));
-            turns(3).await;
+            yield_turns(3).await;
             assert_eq!(q.get_nowait(), Ok(1));
             wait_for(GUARD, first).await.unwrap().unwrap();
             wait_for(GUARD, later).await.unwrap().unwrap();
@@ -275,11 +263,11 @@ matrix_test! {
             for _ in 0..3 {
                 q.get().await.unwrap();
             }
-            turns(5).await;
+            yield_turns(5).await;
             assert_eq!(joined.get(), 0);
             q.task_done().unwrap();
             q.task_done().unwrap();
-            turns(5).await;
+            yield_turns(5).await;
             assert_eq!(joined.get(), 0);
             q.task_done().unwrap();
             for j in joiners {

@@ -15,15 +15,9 @@ use std::time::Duration;
 
 use ringloop::queue::{LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError};
 use ringloop::{wait_for, JoinError, JoinHandle};
-use support::{poll_once, Drops, Rng};
+use support::{poll_once, yield_turns, Drops, Rng};
 
 const GUARD: Duration = Duration::from_secs(10);
-
-async fn turns(n: usize) {
-    for _ in 0..n {
-        ringloop::yield_now().await;
-    }
-}
 
 matrix_test! {
     fn dropped_woken_get_passes_its_item_on(mode) {
@@ -170,14 +164,14 @@ matrix_test! {
                     })
                 })
                 .collect();
-            turns(2).await;
+            yield_turns(2).await;
             // Wake the first getter, and cancel its task before it runs.
             q.put_nowait(10).unwrap();
             getters[0].cancel();
-            turns(3).await;
+            yield_turns(3).await;
             assert_eq!(*received.borrow(), [10], "the item went to the next getter");
             q.put_nowait(11).unwrap();
-            turns(3).await;
+            yield_turns(3).await;
             assert_eq!(*received.borrow(), [10, 11]);
             let mut results = Vec::new();
             for h in getters.into_iter() {
@@ -194,11 +188,11 @@ matrix_test! {
                     ringloop::spawn(async move { q.put(i).await })
                 })
                 .collect();
-            turns(2).await;
+            yield_turns(2).await;
             // Wake the first putter, and cancel its task before it runs.
             assert_eq!(q.get_nowait(), Ok(20));
             putters[0].cancel();
-            turns(3).await;
+            yield_turns(3).await;
             assert_eq!(q.get_nowait(), Ok(22), "the place went to the next putter");
             let mut results = Vec::new();
             for h in putters.into_iter() {
@@ -453,7 +447,7 @@ async fn schedule<Q: AnyQueue>(seed: u64, q: Q) {
         .collect();
     // Now and then, cancel a whole task (possibly woken and not yet run).
     for _ in 0..world.below(4) {
-        turns(world.below(20) as usize).await;
+        yield_turns(world.below(20) as usize).await;
         let victim = world.below(u64::from(nprod) + ncon) as usize;
         match producers.get(victim) {
             Some(p) => p.cancel(),

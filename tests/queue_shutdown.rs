@@ -15,15 +15,9 @@ use std::time::Duration;
 use futures_core::Stream;
 use ringloop::queue::{Queue, QueueShutDown, TryGetError, TryPutError};
 use ringloop::{wait_for, JoinHandle};
-use support::{poll_once, DropToken, Drops};
+use support::{poll_once, yield_turns, DropToken, Drops};
 
 const GUARD: Duration = Duration::from_secs(5);
-
-async fn turns(n: usize) {
-    for _ in 0..n {
-        ringloop::yield_now().await;
-    }
-}
 
 fn spawn_get<T: 'static>(q: &Queue<T>) -> JoinHandle<Result<T, QueueShutDown>> {
     let q = q.clone();
@@ -54,7 +48,7 @@ matrix_test! {
             q.put(2).await.unwrap();
             let putter = spawn_put(&q, 3);
             let (joined, joiner) = spawn_join(&q);
-            turns(3).await;
+            yield_turns(3).await;
             q.shutdown(false);
             assert!(q.is_shut_down());
             // The blocked putter fails and gets its item back; new puts fail.
@@ -68,7 +62,7 @@ matrix_test! {
             assert_eq!(q.get().await, Err(QueueShutDown(())));
             assert_eq!(q.get_nowait(), Err(TryGetError::ShutDown(QueueShutDown(()))));
             // join still waits for the task_done of the items taken.
-            turns(3).await;
+            yield_turns(3).await;
             assert!(!joined.get());
             q.task_done().unwrap();
             q.task_done().unwrap();
@@ -84,7 +78,7 @@ matrix_test! {
         mode.run(async {
             let q = Queue::new(0);
             let getters: Vec<_> = (0..4).map(|_| spawn_get(&q)).collect();
-            turns(2).await;
+            yield_turns(2).await;
             // The first getter is woken for this item before the shutdown: it gets it.
             q.put_nowait("left").unwrap();
             q.shutdown(false);
@@ -116,10 +110,10 @@ matrix_test! {
             }
             let putter = spawn_put(&q, drops.token());
             let taken = q.get().await.unwrap(); // taken, not yet marked done
-            turns(2).await; // the putter fills the place
+            yield_turns(2).await; // the putter fills the place
             assert_eq!(q.qsize(), 3);
             let (joined, joiner) = spawn_join(&q);
-            turns(2).await;
+            yield_turns(2).await;
             assert_eq!(q.unfinished_tasks(), 4);
             q.shutdown(true);
             assert_eq!(q.qsize(), 0);
@@ -129,7 +123,7 @@ matrix_test! {
             assert!(matches!(q.get().await, Err(QueueShutDown(()))));
             assert!(matches!(q.put(drops.token()).await, Err(QueueShutDown(_))));
             // The taken item still needs its task_done.
-            turns(3).await;
+            yield_turns(3).await;
             assert!(!joined.get());
             drop(taken);
             q.task_done().unwrap();
@@ -143,11 +137,11 @@ matrix_test! {
             let getter = {
                 let q2 = Queue::<DropToken>::new(0);
                 let g = spawn_get(&q2);
-                turns(2).await;
+                yield_turns(2).await;
                 q2.shutdown(true);
                 g
             };
-            turns(2).await;
+            yield_turns(2).await;
             assert!(!joined.get());
             q.shutdown(true);
             wait_for(GUARD, joiner).await.unwrap().unwrap();
@@ -164,7 +158,7 @@ matrix_test! {
             // A getter woken for an item that shutdown(true) then drops fails.
             let q = Queue::new(1);
             let getter = spawn_get(&q);
-            turns(2).await;
+            yield_turns(2).await;
             q.put_nowait(drops.token()).unwrap();
             q.shutdown(true);
             assert_eq!(drops.count(), 1);
@@ -174,7 +168,7 @@ matrix_test! {
             let q = Queue::new(1);
             q.put_nowait(drops.token()).unwrap();
             let putters: Vec<_> = (0..3).map(|_| spawn_put(&q, drops.token())).collect();
-            turns(2).await;
+            yield_turns(2).await;
             drop(q.get_nowait().unwrap()); // wakes the first putter
             q.shutdown(true);
             for p in putters {
@@ -206,7 +200,7 @@ matrix_test! {
                         got
                     })
                 };
-                turns(3).await; // the reader took both and waits
+                yield_turns(3).await; // the reader took both and waits
                 q.put_nowait(3).unwrap();
                 q.shutdown(immediate);
                 let got = wait_for(GUARD, reader).await.unwrap().unwrap();

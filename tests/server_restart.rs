@@ -59,16 +59,10 @@ fn free_addr() -> SocketAddr {
 /// waits for its `Serving on` line, has a client talk to it, stops it with
 /// `signal`, waits for it to exit, and binds `addr` at once.
 fn serve_stop_rebind(test: &str, mode: Mode, server: &str, addr: SocketAddr, signal: i32) {
-    let (driver, compat) = match mode {
-        Mode::Uring => ("uring", "native"),
-        Mode::Uring510 => ("uring", "5.10"),
-        Mode::Epoll => ("epoll", "native"),
-    };
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(SERVE_ENV, format!("{server} {addr}"))
-        .env("RINGLOOP_DRIVER", driver)
-        .env("RINGLOOP_KERNEL_COMPAT", compat)
+        .envs(mode.env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

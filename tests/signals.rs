@@ -164,19 +164,11 @@ use std::future::Future;
 use std::pin::pin;
 
 use ringloop::signal::{ctrl_c, signal, Signal as Listener, SignalKind};
-use support::{is_child, matrix_test_name, run_child, Mode};
+use support::{isolated, Mode};
 
-/// Runs `body` alone in a child process (this test, re-run by itself): signals
-/// and dispositions are process-wide, and the handler the tests above install
-/// for SIGUSR1 must not be there.
-fn alone(mode: Mode, module_path: &str, body: impl FnOnce()) {
-    if !is_child() {
-        let output = run_child(&matrix_test_name(module_path, mode), &[]);
-        assert!(output.success, "{output:#?}");
-        return;
-    }
-    body();
-}
+// Most tests below run alone in a child process (`isolated`): signals and
+// dispositions are process-wide, and the handler the tests above install for
+// SIGUSR1 must not be there.
 
 /// How long a signal may take to arrive before the test fails.
 const ARRIVAL: Duration = Duration::from_secs(10);
@@ -249,7 +241,7 @@ fn threads_named(name: &str) -> Vec<String> {
 
 matrix_test! {
     fn a_signal_sent_to_the_process_reaches_its_listener(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             // An idle thread that blocks nothing: the kernel may hand it the signal,
             // whose default action would end the process.
             let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -296,7 +288,7 @@ matrix_test! {
 
 matrix_test! {
     fn ctrl_c_resolves_on_sigint(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             // A process started in the background by a non-interactive shell
             // (`cmd &`) inherits SIGINT ignored: start from the default, as at a
             // terminal.
@@ -328,7 +320,7 @@ matrix_test! {
 
 matrix_test! {
     fn two_listeners_of_one_signal_both_see_it(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             mode.run(async {
                 let mut a = signal(SignalKind::user_defined2()).unwrap();
                 let mut b = signal(SignalKind::user_defined2()).unwrap();
@@ -383,7 +375,7 @@ matrix_test! {
 
 matrix_test! {
     fn deliveries_coalesce_and_listening_ends_with_the_last_listener(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             // The first runtime of a process leaves its wake-up eventfd for the next.
             drop(mode.runtime());
             let fds = support::open_fds();
@@ -424,7 +416,7 @@ matrix_test! {
 
 matrix_test! {
     fn sigchld_listening_coexists_with_child_wait(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             mode.run(async {
                 let mut chld = signal(SignalKind::child()).unwrap();
                 for i in 0..5 {
@@ -453,7 +445,7 @@ matrix_test! {
 
 matrix_test! {
     fn threads_and_children_do_not_inherit_what_ringloop_blocks(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             let bit = |s: i32| 1u64 << (s - 1);
             mode.run(async {
                 // Listening blocks SIGUSR1 on this thread; a pool thread started
@@ -564,7 +556,7 @@ async fn break_pipe(mut child: ringloop::process::Child, stdin: ringloop::net::S
 
 matrix_test! {
     fn a_sigpipe_listener_and_pipe_writes_share_the_block(mode) {
-        alone(mode, module_path!(), || {
+        isolated(mode, module_path!(), || {
             // SIGPIPE's default action ends the process (Rust's runtime ignores it
             // before main; a library cannot count on that).
             // SAFETY: setting a signal's disposition to SIG_DFL.

@@ -80,11 +80,6 @@ impl Drop for Server {
 
 impl Server {
     fn start(mode: Mode) -> Server {
-        let (driver, compat) = match mode {
-            Mode::Uring => ("uring", "native"),
-            Mode::Uring510 => ("uring", "5.10"),
-            Mode::Epoll => ("epoll", "native"),
-        };
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -94,8 +89,7 @@ impl Server {
                 "--test-threads=1",
             ])
             .env(SERVE_ENV, "127.0.0.1:0")
-            .env("RINGLOOP_DRIVER", driver)
-            .env("RINGLOOP_KERNEL_COMPAT", compat)
+            .envs(mode.env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -25,7 +25,9 @@ use std::net::Shutdown;
 use ringloop::net::{
     start_server, ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream,
 };
-use support::streams::{fill, is_reset, resetting_tcp_pair, SOON};
+use support::net::resetting_tcp_pair;
+use support::step;
+use support::streams::{fill, is_reset};
 
 /// The I/O error of a read that ended early, or a description of what came.
 fn incomplete_error(r: Result<Vec<u8>, ReadUntilError>) -> (Vec<u8>, io::Error) {
@@ -57,18 +59,18 @@ matrix_test! {
             // the kernel reports it there, and the reader's receive sees an end.
             ringloop::sleep(Duration::from_millis(20)).await;
             writer.write(b"x").unwrap();
-            let e = ringloop::wait_for(SOON, writer.wait_closed())
+            let e = ringloop::wait_for(step(), writer.wait_closed())
                 .await
                 .expect("the send never failed")
                 .unwrap_err();
             assert!(is_reset(&e), "{e}");
             let (partial, error) = incomplete_error(
-                ringloop::wait_for(SOON, reader.readline()).await.unwrap(),
+                ringloop::wait_for(step(), reader.readline()).await.unwrap(),
             );
             assert_eq!(partial, b"half a line");
             assert!(is_reset(&error), "{error}");
             assert!(!reader.at_eof());
-            let again = ringloop::wait_for(SOON, reader.read(10)).await.unwrap();
+            let again = ringloop::wait_for(step(), reader.read(10)).await.unwrap();
             assert!(again.as_ref().is_err_and(is_reset), "{again:?}");
             assert!(reader.exception().as_ref().is_some_and(is_reset));
         });
@@ -81,7 +83,7 @@ matrix_test! {
             let (resetting, other) = resetting_tcp_pair().await;
             let (mut reader, writer) = other.into_streams();
             drop(resetting);
-            let e = ringloop::wait_for(SOON, reader.read(10)).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), reader.read(10)).await.unwrap().unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
             // Not accepted to be sent into a connection known to be gone.
             let e = writer.write(b"more").unwrap_err();
@@ -89,7 +91,7 @@ matrix_test! {
             assert!(writer.is_closing());
             let e = writer.drain().await.unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
-            let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
         });
     }
@@ -112,7 +114,7 @@ matrix_test! {
             });
             ringloop::sleep(Duration::from_millis(10)).await;
             writer.write(b"a reply").unwrap();
-            let (mut reader, line) = ringloop::wait_for(SOON, reading)
+            let (mut reader, line) = ringloop::wait_for(step(), reading)
                 .await
                 .expect("the reader was not told that the send failed")
                 .unwrap();
@@ -129,7 +131,7 @@ matrix_test! {
             assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
             let e = writer.drain().await.unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
-            let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
             // The peer sees the connection end while both halves are still held:
             // its sends fail (its reads end at once: it shut them down itself).
@@ -211,14 +213,14 @@ matrix_test! {
             // Once the ticks flow (the server's writers are sending), every client
             // resets its connection.
             for client in &clients {
-                let (n, _) = ringloop::wait_for(SOON, client.read(Vec::with_capacity(16)))
+                let (n, _) = ringloop::wait_for(step(), client.read(Vec::with_capacity(16)))
                     .await
                     .expect("no tick");
                 assert!(n.unwrap() > 0);
             }
             ringloop::sleep(Duration::from_millis(10)).await;
             drop(clients);
-            let done = support::sleep_until_cond(SOON, || endings.borrow().len() == CLIENTS).await;
+            let done = support::sleep_until_cond(step(), || endings.borrow().len() == CLIENTS).await;
             assert!(done, "{} of {CLIENTS} connections ended", endings.borrow().len());
             let mut clean = Vec::new();
             for ending in endings.borrow().iter() {

@@ -10,15 +10,9 @@ use std::io;
 use std::time::Duration;
 
 use ringloop::net::{ReadUntilError, StreamReader};
+use support::streams::overrun;
 
 const DATA: &[u8] = b"line1\nline2\nline3\n";
-
-fn overrun(r: Result<Vec<u8>, ReadUntilError>) -> usize {
-    match r {
-        Err(ReadUntilError::LimitOverrun { consumed }) => consumed,
-        other => panic!("not an overrun: {other:?}"),
-    }
-}
 
 /// Whether `fut` is still waiting after a few loop turns.
 async fn waits<F: std::future::Future>(fut: F) -> bool {

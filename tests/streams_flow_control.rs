@@ -22,8 +22,8 @@ use ringloop::net::{
     DEFAULT_HIGH_WATER, DEFAULT_LIMIT,
 };
 use support::alloc::Counting;
-use support::streams::{Kind, SOON};
-use support::{is_child, matrix_test_name, run_child};
+use support::streams::Kind;
+use support::{in_child, step};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -32,22 +32,6 @@ static ALLOCATOR: Counting = Counting;
 const READ_AHEAD: usize = 64 * 1024;
 /// The bound on a reader's heap: what its read asks for plus 256 KiB.
 const HEAP_SLACK: usize = 256 * 1024;
-
-/// Runs the test in a child process (the allocator counts every thread) and
-/// shows what the child measured.
-fn in_child(module_path: &str, mode: support::Mode) -> bool {
-    if is_child() {
-        return false;
-    }
-    let output = run_child(&matrix_test_name(module_path, mode), &[]);
-    assert!(output.success, "{output:#?}");
-    for line in output.stdout.lines() {
-        if let Some(at) = line.find("measured:") {
-            eprintln!("{mode:?} {}", &line[at..]);
-        }
-    }
-    true
-}
 
 /// The sending end of a connection, for a thread.
 enum StdPeer {
@@ -91,7 +75,7 @@ fn connection(kind: Kind) -> (StdPeer, StreamReader, StreamWriter) {
 
 matrix_test! {
     fn readuntil_on_a_10_mb_line_holds_the_limit_and_a_little(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const LINE: usize = 10 * 1024 * 1024;
@@ -119,7 +103,7 @@ matrix_test! {
                 let (mut overruns, mut max_consumed, mut skipped) = (0, 0, 0);
                 let mut lines = Vec::new();
                 loop {
-                    let r = ringloop::wait_for(SOON, reader.readuntil(b"\n")).await;
+                    let r = ringloop::wait_for(step(), reader.readuntil(b"\n")).await;
                     match r.expect("readuntil hangs") {
                         Err(ReadUntilError::LimitOverrun { consumed }) => {
                             overruns += 1;
@@ -179,7 +163,7 @@ async fn echo(mut reader: StreamReader, writer: StreamWriter) {
 
 matrix_test! {
     fn an_echo_server_holds_little_for_clients_that_never_read(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const PEERS: usize = 16;

@@ -195,7 +195,7 @@ matrix_test! {
             let addr = server.local_addr().unwrap();
             // Warm up: the first connection allocates the tables' first slots.
             let warm = TcpStream::connect(addr).await.unwrap();
-            assert!(sleep_until_cond(support::streams::SOON, || server.clients() == 1).await);
+            assert!(sleep_until_cond(support::step(), || server.clients() == 1).await);
             ringloop::sleep(Duration::from_millis(50)).await;
             let (heap_before, rss_before) = (support::alloc::current(), vm_rss());
 
@@ -265,7 +265,7 @@ fn idle_clients() {
         while clients.len() < connections {
             let n = BATCH.min(connections - clients.len());
             let batch = (0..n).map(|_| TcpStream::connect(addr));
-            let connected = ringloop::wait_for(support::streams::SOON, ringloop::gather_all(batch))
+            let connected = ringloop::wait_for(support::step(), ringloop::gather_all(batch))
                 .await
                 .expect("a batch of connects took too long");
             for c in connected {
@@ -299,7 +299,7 @@ fn idle_clients() {
                 }
                 assert_eq!(got, msg.as_bytes());
             });
-            ringloop::wait_for(support::streams::SOON, ringloop::gather_all(trips))
+            ringloop::wait_for(support::step(), ringloop::gather_all(trips))
                 .await
                 .expect("a batch of echoes took too long");
         }

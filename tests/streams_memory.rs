@@ -16,30 +16,14 @@ use std::time::Duration;
 
 use ringloop::net::{ReadUntilError, DEFAULT_HIGH_WATER, DEFAULT_LIMIT};
 use support::alloc::Counting;
+use support::in_child;
 use support::streams::{stream_pair, streams_pair, Kind};
-use support::{is_child, matrix_test_name, run_child};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 /// How much the heap may grow above its baseline in these tests.
 const HEAP_BOUND: usize = 1024 * 1024;
-
-/// Runs the test in a child process (the allocator counts every thread) and
-/// shows what the child measured.
-fn in_child(module_path: &str, mode: support::Mode) -> bool {
-    if is_child() {
-        return false;
-    }
-    let output = run_child(&matrix_test_name(module_path, mode), &[]);
-    assert!(output.success, "{output:#?}");
-    for line in output.stdout.lines() {
-        if let Some(at) = line.find("measured:") {
-            eprintln!("{mode:?} {}", &line[at..]);
-        }
-    }
-    true
-}
 
 /// One byte through the reader before the baseline is taken: the first receive
 /// of a runtime may allocate what every later one shares (on io_uring with
@@ -51,7 +35,7 @@ async fn warm_up(peer: &support::streams::Peer, reader: &mut ringloop::net::Stre
 
 matrix_test! {
     fn a_10_mib_line_through_readline(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const LINE: usize = 10 * 1024 * 1024;
@@ -78,7 +62,7 @@ matrix_test! {
                 let mut lines = Vec::new();
                 let mut fragment = None;
                 loop {
-                    let r = ringloop::wait_for(support::streams::SOON, reader.readline()).await;
+                    let r = ringloop::wait_for(support::step(), reader.readline()).await;
                     match r.expect("readline hangs") {
                         Err(ReadUntilError::LimitOverrun { consumed }) => {
                             assert!(lines.is_empty(), "an overrun after {lines:?}");
@@ -133,7 +117,7 @@ fn byte_at(offset: usize) -> u8 {
 
 matrix_test! {
     fn a_slow_reader_against_a_fast_writer(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const TOTAL: usize = 64 * 1024 * 1024;
@@ -204,7 +188,7 @@ matrix_test! {
 
 matrix_test! {
     fn a_big_read_does_not_keep_its_memory(mode) {
-        if in_child(module_path!(), mode) {
+        if in_child(mode, module_path!(), &[]) {
             return;
         }
         const BIG: usize = 4 * 1024 * 1024;

@@ -10,18 +10,12 @@ mod support;
 use std::time::Duration;
 
 use ringloop::net::{ReadUntilError, StreamReader, DEFAULT_LIMIT};
-use support::streams::{fill, next, resetting_tcp_pair, stream_pair, Kind, SOON};
-use support::Rng;
+use support::net::resetting_tcp_pair;
+use support::streams::{fill, overrun, stream_pair, Kind};
+use support::{next, step, Rng};
 
 /// A timeout that cancels a read still waiting for bytes.
 const SHORT: Duration = Duration::from_millis(20);
-
-fn overrun(r: Result<Vec<u8>, ReadUntilError>) -> usize {
-    match r {
-        Err(ReadUntilError::LimitOverrun { consumed }) => consumed,
-        other => panic!("expected LimitOverrun, got {other:?}"),
-    }
-}
 
 fn incomplete(r: Result<Vec<u8>, ReadUntilError>) -> ringloop::net::IncompleteReadError {
     match r {
@@ -79,7 +73,7 @@ matrix_test! {
         for kind in Kind::ALL {
             mode.run(async move {
                 let (peer, mut reader, _writer) = stream_pair(kind).await;
-                let data = support::streams::pattern(300_000, 7);
+                let data = support::pattern(300_000, 7);
                 let sent = data.clone();
                 let sender = ringloop::spawn(async move {
                     for piece in sent.chunks(40_000) {
@@ -89,7 +83,7 @@ matrix_test! {
                     peer.shutdown_write();
                     peer
                 });
-                let got = ringloop::wait_for(SOON, reader.read_to_end()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), reader.read_to_end()).await.unwrap().unwrap();
                 assert!(got == data, "read_to_end gave {} of {} bytes, or out of order", got.len(), data.len());
                 assert!(reader.at_eof());
                 assert_eq!(reader.read_to_end().await.unwrap(), b"");
@@ -133,7 +127,7 @@ matrix_test! {
                 assert_eq!(reader.readexactly(0).await.unwrap(), b"");
                 assert_eq!(reader.readexactly(4).await.unwrap(), b"0123");
                 // More than one receive's worth, in pieces.
-                let big = support::streams::pattern(200_000, 3);
+                let big = support::pattern(200_000, 3);
                 let sent = big.clone();
                 let sender = ringloop::spawn(async move {
                     for piece in sent.chunks(30_000) {
@@ -177,7 +171,7 @@ matrix_test! {
             resetting.write_all(b"part".to_vec()).await.0.unwrap();
             fill(&mut reader, 4).await;
             drop(resetting);
-            let e = ringloop::wait_for(SOON, reader.readexactly(10)).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), reader.readexactly(10)).await.unwrap().unwrap_err();
             assert_eq!(e.partial, b"part");
             assert_eq!(e.expected, Some(10));
             let error = e.error.as_ref().expect("an I/O error, not the end of the stream");
@@ -186,7 +180,7 @@ matrix_test! {
             // The error was reported; the stream is over, with that error (not a
             // clean end), every time.
             for _ in 0..2 {
-                let after = ringloop::wait_for(SOON, reader.read(10)).await.unwrap();
+                let after = ringloop::wait_for(step(), reader.read(10)).await.unwrap();
                 let after = after.expect_err("a reset stream ends with its error");
                 assert_eq!(after.raw_os_error(), Some(libc::ECONNRESET));
             }
@@ -201,9 +195,9 @@ matrix_test! {
                 fill(&mut reader, 12).await;
                 drop(resetting);
                 let r = if line {
-                    ringloop::wait_for(SOON, reader.readline()).await.unwrap()
+                    ringloop::wait_for(step(), reader.readline()).await.unwrap()
                 } else {
-                    ringloop::wait_for(SOON, reader.readuntil(b"||")).await.unwrap()
+                    ringloop::wait_for(step(), reader.readuntil(b"||")).await.unwrap()
                 };
                 let e = incomplete(r);
                 assert_eq!(e.partial, b"no separator", "readline: {line}");
@@ -296,7 +290,7 @@ matrix_test! {
                 if ringloop::features().multishot_recv_limit {
                     // The end arrived behind the last bytes: known without a read
                     // (once its completion is in, a loop turn or so later).
-                    let known = support::sleep_until_cond(SOON, || reader.at_eof()).await;
+                    let known = support::sleep_until_cond(step(), || reader.at_eof()).await;
                     assert!(known, "{kind:?}: at_eof stays false");
                 } else {
                     // The end is a receive that returns 0: one more read.
@@ -348,7 +342,7 @@ matrix_test! {
                     peer.send(b"56789").await;
                     peer
                 });
-                let consumed = overrun(ringloop::wait_for(SOON, reader.readuntil(b"|")).await.unwrap());
+                let consumed = overrun(ringloop::wait_for(step(), reader.readuntil(b"|")).await.unwrap());
                 assert_eq!(consumed, 10);
                 let peer = sender.await.unwrap();
                 assert_eq!(reader.read(100).await.unwrap(), b"0123456789");
@@ -473,7 +467,7 @@ matrix_test! {
                 peer.send(b"abc").await;
                 assert!(ringloop::wait_for(SHORT, next(&mut lines)).await.is_err());
                 peer.send(b"\n").await;
-                let line = ringloop::wait_for(SOON, next(&mut lines)).await.unwrap();
+                let line = ringloop::wait_for(step(), next(&mut lines)).await.unwrap();
                 assert_eq!(line.unwrap().unwrap(), b"abc\n");
                 peer.send(b"x\ny\n").await;
                 peer.shutdown_write();
@@ -624,7 +618,7 @@ async fn random_schedule(kind: Kind, seed: u64, data: Vec<u8>) -> (Vec<u8>, usiz
     let seps: [&[u8]; 3] = [b"|", b"||", b"\n"];
     loop {
         let timeout = if rng.chance(10) {
-            SOON
+            step()
         } else {
             Duration::from_micros(rng.below(1500))
         };
@@ -736,7 +730,7 @@ async fn random_schedule(kind: Kind, seed: u64, data: Vec<u8>) -> (Vec<u8>, usiz
         }
     }
     assert!(reader.at_eof(), "seed {seed}");
-    ringloop::wait_for(SOON, sender).await.unwrap().unwrap();
+    ringloop::wait_for(step(), sender).await.unwrap().unwrap();
     (got, cancelled)
 }
 

@@ -18,8 +18,7 @@ use ringloop::net::{
     open_connection, open_unix_connection, start_server, start_unix_server, Server, StreamReader,
     StreamWriter,
 };
-use support::streams::SOON;
-use support::{is_child, matrix_test_name, run_child, sleep_until_cond};
+use support::{is_child, matrix_test_name, run_child, sleep_until_cond, step};
 
 const SHORT: Duration = Duration::from_millis(50);
 
@@ -39,7 +38,7 @@ async fn echo_server() -> Server {
 /// One line's round trip through a connection.
 async fn round_trip(reader: &mut StreamReader, writer: &StreamWriter, line: &str) {
     writer.write(line.as_bytes()).unwrap();
-    let got = ringloop::wait_for(SOON, reader.readline())
+    let got = ringloop::wait_for(step(), reader.readline())
         .await
         .unwrap()
         .unwrap();
@@ -49,7 +48,7 @@ async fn round_trip(reader: &mut StreamReader, writer: &StreamWriter, line: &str
 /// Whether connecting to `addr` is refused, retrying for a while: a closed
 /// server's listener goes away at its accept task's next turn.
 async fn becomes_refused(addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + SOON;
+    let deadline = Instant::now() + step();
     while Instant::now() < deadline {
         match open_connection(addr).await {
             Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => return true,
@@ -134,11 +133,11 @@ matrix_test! {
                 round_trip(&mut reader, &writer, &format!("again {i}\n")).await;
                 i
             });
-            let done = ringloop::wait_for(SOON, ringloop::gather_all(clients)).await.unwrap();
+            let done = ringloop::wait_for(step(), ringloop::gather_all(clients)).await.unwrap();
             assert_eq!(done, (0..CLIENTS).collect::<Vec<_>>());
             assert_eq!(connected.get(), CLIENTS);
             // The clients are gone: every handler finishes.
-            assert!(sleep_until_cond(SOON, || server.clients() == 0).await, "{}", server.clients());
+            assert!(sleep_until_cond(step(), || server.clients() == 0).await, "{}", server.clients());
         });
     }
 }
@@ -168,7 +167,7 @@ matrix_test! {
             assert!(ringloop::wait_for(SHORT, server.wait_closed()).await.is_err());
             // ... which ends when the client goes.
             writer.close();
-            ringloop::wait_for(SOON, server.wait_closed()).await.unwrap();
+            ringloop::wait_for(step(), server.wait_closed()).await.unwrap();
             assert_eq!(server.clients(), 0);
             assert_eq!(reader.read(10).await.unwrap(), b"");
         });
@@ -200,14 +199,14 @@ matrix_test! {
             for _ in 0..3 {
                 conns.push(open_connection(addr).await.unwrap());
             }
-            assert!(sleep_until_cond(SOON, || server.clients() == 3).await);
+            assert!(sleep_until_cond(step(), || server.clients() == 3).await);
             // Not closed: wait_closed waits even with no handler running.
             server.close();
             assert!(ringloop::wait_for(SHORT, server.wait_closed()).await.is_err(), "cancel-safe");
             for (_, writer) in &conns {
                 writer.write(b"stop\n").unwrap();
             }
-            ringloop::wait_for(SOON, server.wait_closed()).await.unwrap();
+            ringloop::wait_for(step(), server.wait_closed()).await.unwrap();
             assert_eq!(finished.get(), 3, "wait_closed returned before the handlers finished");
             for (reader, _) in &mut conns {
                 assert_eq!(reader.read_to_end().await.unwrap(), b"done\n");
@@ -252,13 +251,13 @@ matrix_test! {
                 assert_eq!(reader.readline().await.unwrap(), b"hello\n");
                 conns.push((reader, writer));
             }
-            assert!(sleep_until_cond(SOON, || server.clients() == 5).await);
+            assert!(sleep_until_cond(step(), || server.clients() == 5).await);
             server.abort_clients();
-            assert!(sleep_until_cond(SOON, || server.clients() == 0).await, "{}", server.clients());
+            assert!(sleep_until_cond(step(), || server.clients() == 0).await, "{}", server.clients());
             assert_eq!(cancelled.count(), 5);
             // Their connections are closed: each client reads the end.
             for (reader, _) in &mut conns {
-                let r = ringloop::wait_for(SOON, reader.read(100)).await.expect("no EOF");
+                let r = ringloop::wait_for(step(), reader.read(100)).await.expect("no EOF");
                 match r {
                     Ok(data) => assert_eq!(data, b""),
                     Err(e) => assert!(support::streams::is_reset(&e), "{e}"),
@@ -271,7 +270,7 @@ matrix_test! {
             drop(writer);
             server.close();
             server.abort_clients();
-            ringloop::wait_for(SOON, server.wait_closed()).await.unwrap();
+            ringloop::wait_for(step(), server.wait_closed()).await.unwrap();
             assert_eq!(cancelled.count(), 6);
         });
     }
@@ -286,7 +285,7 @@ matrix_test! {
                 ringloop::sleep(SHORT).await;
                 s.close();
             });
-            ringloop::wait_for(SOON, server.serve_forever()).await.expect("serve_forever returned");
+            ringloop::wait_for(step(), server.serve_forever()).await.expect("serve_forever returned");
             closer.await.unwrap();
             // Closed already: returns at once.
             ringloop::wait_for(SHORT, server.serve_forever()).await.unwrap();
@@ -346,14 +345,14 @@ matrix_test! {
                 let (mut reader, writer) = open_connection(addr).await.unwrap();
                 writer.write(b"panic\n").unwrap();
                 // The panicking handler's connection is closed.
-                let r = ringloop::wait_for(SOON, reader.read(10)).await.unwrap();
+                let r = ringloop::wait_for(step(), reader.read(10)).await.unwrap();
                 assert!(matches!(&r, Ok(v) if v.is_empty()) || r.is_err(), "{r:?}");
             }
             assert!(server.is_serving());
             round_trip(&mut reader, &writer, "old connection\n").await;
             let (mut reader, writer) = open_connection(addr).await.unwrap();
             round_trip(&mut reader, &writer, "new connection\n").await;
-            assert!(sleep_until_cond(SOON, || server.clients() == 2).await, "{}", server.clients());
+            assert!(sleep_until_cond(step(), || server.clients() == 2).await, "{}", server.clients());
         });
     }
 }
@@ -376,7 +375,7 @@ matrix_test! {
             let e = open_unix_connection(&path).await.unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::NotFound);
             drop(writer);
-            ringloop::wait_for(SOON, server.wait_closed()).await.unwrap();
+            ringloop::wait_for(step(), server.wait_closed()).await.unwrap();
 
             // A stale socket file (left by a listener that is gone) is replaced.
             drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
@@ -404,7 +403,7 @@ matrix_test! {
             let addr = listener.local_addr().unwrap();
             drop(listener);
             ringloop::sleep(Duration::from_millis(10)).await;
-            let e = ringloop::wait_for(SOON, open_connection(addr)).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), open_connection(addr)).await.unwrap().unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED), "{e}");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
             let e = open_unix_connection(socket_path("nobody")).await.unwrap_err();
@@ -419,16 +418,16 @@ matrix_test! {
             let server = start_server(
                 |_reader, writer: StreamWriter| async move {
                     // Returns at once, its writer still holding the data.
-                    writer.write(&support::streams::pattern(256 * 1024, 5)).unwrap();
+                    writer.write(&support::pattern(256 * 1024, 5)).unwrap();
                 },
                 "127.0.0.1:0",
             )
             .await
             .unwrap();
             let (mut reader, _writer) = open_connection(server.local_addr().unwrap()).await.unwrap();
-            let got = ringloop::wait_for(SOON, reader.read_to_end()).await.unwrap().unwrap();
-            assert!(got == support::streams::pattern(256 * 1024, 5), "got {} bytes", got.len());
-            assert!(sleep_until_cond(SOON, || server.clients() == 0).await);
+            let got = ringloop::wait_for(step(), reader.read_to_end()).await.unwrap().unwrap();
+            assert!(got == support::pattern(256 * 1024, 5), "got {} bytes", got.len());
+            assert!(sleep_until_cond(step(), || server.clients() == 0).await);
         });
     }
 }
@@ -486,7 +485,7 @@ matrix_test! {
             assert_eq!(server.clients(), 1, "accepted without a descriptor?");
             round_trip(&mut first, &first_writer, "during\n").await;
             drop(fillers);
-            let got = ringloop::wait_for(SOON, reader.readline()).await;
+            let got = ringloop::wait_for(step(), reader.readline()).await;
             assert_eq!(got.expect("not accepted once descriptors were free").unwrap(), b"waiting\n");
             assert!(server.is_serving());
             drop(writer);

@@ -9,10 +9,9 @@ mod support;
 use std::time::Duration;
 
 use ringloop::net::{StreamWriter, DEFAULT_HIGH_WATER};
-use support::sleep_until_cond;
-use support::streams::{
-    is_reset, pattern, resetting_tcp_pair, stream_pair, streams_pair, Kind, Peer, SOON,
-};
+use support::net::resetting_tcp_pair;
+use support::streams::{is_reset, stream_pair, streams_pair, Kind, Peer};
+use support::{pattern, sleep_until_cond, step};
 
 const SHORT: Duration = Duration::from_millis(50);
 
@@ -36,7 +35,7 @@ async fn recv_exactly(peer: &Peer, n: usize) -> Vec<u8> {
 async fn write_until_paused(writer: &StreamWriter, high: usize) -> Vec<u8> {
     let mut written = Vec::new();
     for i in 0..1024 {
-        let piece = pattern(64 * 1024, i as u8);
+        let piece = pattern(64 * 1024, i as u32);
         writer.write(&piece).unwrap();
         written.extend_from_slice(&piece);
         if writer.buffered() > high {
@@ -74,9 +73,9 @@ matrix_test! {
                 writer.write(b"").unwrap();
                 writer.writelines([&b" "[..], b"world", b"\n"]).unwrap();
                 assert!(writer.buffered() > 0, "write only buffers");
-                let got = ringloop::wait_for(SOON, recv_exactly(&peer, 12)).await.unwrap();
+                let got = ringloop::wait_for(step(), recv_exactly(&peer, 12)).await.unwrap();
                 assert_eq!(got, b"hello world\n");
-                assert!(sleep_until_cond(SOON, || writer.buffered() == 0).await);
+                assert!(sleep_until_cond(step(), || writer.buffered() == 0).await);
                 // Later writes wake the parked flusher.
                 for i in 0..50 {
                     writer.write(format!("{i:02}").as_bytes()).unwrap();
@@ -84,7 +83,7 @@ matrix_test! {
                         ringloop::sleep(Duration::from_millis(1)).await;
                     }
                 }
-                let got = ringloop::wait_for(SOON, recv_exactly(&peer, 100)).await.unwrap();
+                let got = ringloop::wait_for(step(), recv_exactly(&peer, 100)).await.unwrap();
                 let expected: String = (0..50).map(|i| format!("{i:02}")).collect();
                 assert_eq!(got, expected.as_bytes());
                 assert!(!writer.is_closing());
@@ -121,10 +120,10 @@ matrix_test! {
                     let got = recv_exactly(&peer, total).await;
                     (got, peer)
                 });
-                ringloop::wait_for(SOON, writer.drain()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), writer.drain()).await.unwrap().unwrap();
                 let left = writer.buffered();
                 assert!(left <= low, "drain returned with {left} bytes buffered (low {low})");
-                let (got, peer) = ringloop::wait_for(SOON, reader).await.unwrap().unwrap();
+                let (got, peer) = ringloop::wait_for(step(), reader).await.unwrap().unwrap();
                 assert!(got == written, "the bytes arrived out of order");
 
                 // Raising the limits above what is buffered resumes the writer;
@@ -144,9 +143,9 @@ matrix_test! {
                 let total = written.len();
                 let reader = ringloop::spawn(async move { recv_exactly(&peer, total).await });
                 // Low mark 0: drain waits until every byte is sent.
-                ringloop::wait_for(SOON, writer.drain()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), writer.drain()).await.unwrap().unwrap();
                 assert_eq!(writer.buffered(), 0);
-                assert!(ringloop::wait_for(SOON, reader).await.unwrap().unwrap() == written);
+                assert!(ringloop::wait_for(step(), reader).await.unwrap().unwrap() == written);
             });
         }
     }
@@ -165,18 +164,18 @@ matrix_test! {
                 let e = a_writer.write(b"more").unwrap_err();
                 assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
                 // The peer reads the request and the end of the stream...
-                let got = ringloop::wait_for(SOON, b_reader.read_to_end()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), b_reader.read_to_end()).await.unwrap().unwrap();
                 assert_eq!(got, b"request");
                 // ... and can still answer, which the first side reads.
                 b_writer.write(b"response").unwrap();
                 b_writer.close();
-                ringloop::wait_for(SOON, b_writer.wait_closed()).await.unwrap().unwrap();
-                let got = ringloop::wait_for(SOON, a_reader.read_to_end()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), b_writer.wait_closed()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), a_reader.read_to_end()).await.unwrap().unwrap();
                 assert_eq!(got, b"response");
-                ringloop::wait_for(SOON, a_writer.wait_closed()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), a_writer.wait_closed()).await.unwrap().unwrap();
                 // close after write_eof is fine.
                 a_writer.close();
-                ringloop::wait_for(SOON, a_writer.wait_closed()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), a_writer.wait_closed()).await.unwrap().unwrap();
             });
         }
     }
@@ -198,11 +197,11 @@ matrix_test! {
                 assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
                 assert!(writer.writelines([b"late"]).is_err());
                 let receiver = ringloop::spawn(async move { peer.recv_to_end().await });
-                ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap();
-                let got = ringloop::wait_for(SOON, receiver).await.unwrap().unwrap().unwrap();
+                ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), receiver).await.unwrap().unwrap().unwrap();
                 assert!(got.len() == data.len() && got == data, "got {} of {} bytes", got.len(), data.len());
                 // Shut down both ways: this side's reader reads the end too.
-                assert_eq!(ringloop::wait_for(SOON, reader.read(10)).await.unwrap().unwrap(), b"");
+                assert_eq!(ringloop::wait_for(step(), reader.read(10)).await.unwrap().unwrap(), b"");
                 // drain and wait_closed after the end return at once.
                 ringloop::wait_for(SHORT, writer.drain()).await.unwrap().unwrap();
                 ringloop::wait_for(SHORT, writer.wait_closed()).await.unwrap().unwrap();
@@ -222,7 +221,7 @@ matrix_test! {
                 writer.write(&data).unwrap();
                 drop(writer);
                 drop(reader);
-                let got = ringloop::wait_for(SOON, peer.recv_to_end()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), peer.recv_to_end()).await.unwrap().unwrap();
                 assert!(got == data, "got {} of {} bytes", got.len(), data.len());
 
                 // Only the writer dropped: the peer reads the end, and this side
@@ -230,11 +229,11 @@ matrix_test! {
                 let (peer, mut reader, writer) = stream_pair(kind).await;
                 writer.write(b"bye").unwrap();
                 drop(writer);
-                let got = ringloop::wait_for(SOON, peer.recv_to_end()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), peer.recv_to_end()).await.unwrap().unwrap();
                 assert_eq!(got, b"bye");
                 peer.send(b"see you").await;
                 peer.shutdown_write();
-                let got = ringloop::wait_for(SOON, reader.read_to_end()).await.unwrap().unwrap();
+                let got = ringloop::wait_for(step(), reader.read_to_end()).await.unwrap().unwrap();
                 assert_eq!(got, b"see you");
             });
         }
@@ -263,7 +262,7 @@ matrix_test! {
             let (resetting, other) = resetting_tcp_pair().await;
             let (_reader, writer) = other.into_streams();
             writer.write(b"before").unwrap();
-            ringloop::wait_for(SOON, async {
+            ringloop::wait_for(step(), async {
                 let mut buf = Vec::new();
                 while buf.len() < 6 {
                     let (n, b) = resetting.read(Vec::with_capacity(16)).await;
@@ -273,24 +272,24 @@ matrix_test! {
             .await
             .unwrap();
             drop(resetting);
-            let e = ringloop::wait_for(SOON, write_until_error(&writer)).await.unwrap();
+            let e = ringloop::wait_for(step(), write_until_error(&writer)).await.unwrap();
             assert!(is_reset(&e), "{e:?}");
             // The same error from then on, and from wait_closed.
             assert!(is_reset(&writer.write(b"x").unwrap_err()));
             assert!(is_reset(&writer.drain().await.unwrap_err()));
-            let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
+            let e = ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap_err();
             assert!(is_reset(&e), "{e:?}");
             assert!(writer.is_closing());
             writer.close();
-            assert!(is_reset(&ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err()));
+            assert!(is_reset(&ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap_err()));
 
             // A peer that closed normally, and Unix peers.
             for kind in Kind::ALL {
                 let (peer, _reader, writer) = stream_pair(kind).await;
                 drop(peer);
-                let e = ringloop::wait_for(SOON, write_until_error(&writer)).await.unwrap();
+                let e = ringloop::wait_for(step(), write_until_error(&writer)).await.unwrap();
                 assert!(is_reset(&e), "{kind:?}: {e:?}");
-                let e = ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap_err();
+                let e = ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap_err();
                 assert!(is_reset(&e), "{kind:?}: {e:?}");
             }
         });
@@ -347,7 +346,7 @@ matrix_test! {
                         n += 1;
                     }
                 });
-                let n = ringloop::wait_for(SOON, a_read).await.unwrap().unwrap();
+                let n = ringloop::wait_for(step(), a_read).await.unwrap().unwrap();
                 assert_eq!(n, LINES);
                 let _a_writer = a_write.await.unwrap();
                 b_read.await.unwrap();
@@ -383,14 +382,14 @@ matrix_test! {
                 writer.abort();
                 assert!(writer.is_closing());
                 assert_eq!(writer.buffered(), 0);
-                ringloop::wait_for(SOON, writer.wait_closed()).await.unwrap().unwrap();
+                ringloop::wait_for(step(), writer.wait_closed()).await.unwrap().unwrap();
                 ringloop::wait_for(SHORT, writer.drain()).await.unwrap().unwrap();
                 assert!(writer.write(b"late").is_err());
                 // This side's reader reads the end; the peer reads what the kernel
                 // had taken before the abort (a prefix of what was written), then
                 // the end.
-                assert_eq!(ringloop::wait_for(SOON, reader.read(10)).await.unwrap().unwrap(), b"");
-                let got = ringloop::wait_for(SOON, peer.recv_to_end()).await.unwrap().unwrap();
+                assert_eq!(ringloop::wait_for(step(), reader.read(10)).await.unwrap().unwrap(), b"");
+                let got = ringloop::wait_for(step(), peer.recv_to_end()).await.unwrap().unwrap();
                 assert!(got.len() < written.len(), "the buffered bytes were dropped");
                 assert!(written.starts_with(&got), "the peer got a prefix, in order");
             });

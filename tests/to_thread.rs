@@ -39,12 +39,6 @@ fn pool_threads() -> usize {
         .count()
 }
 
-/// Re-runs the current matrix test in a child with `envs` and checks it passed.
-fn in_child(module_path: &str, mode: Mode, envs: &[(&str, &str)]) {
-    let output = run_child(&matrix_test_name(module_path, mode), envs);
-    assert!(output.success, "the child failed:\n{output:#?}");
-}
-
 /// Counts drops; `Send`, so results and closures can carry it across threads. Also
 /// records the names of the threads that dropped its tokens.
 #[derive(Clone, Default)]
@@ -206,8 +200,8 @@ matrix_test! {
 
 matrix_test! {
     fn ten_thousand_queued_jobs_all_run_within_the_bound(mode) {
-        if !is_child() {
-            return in_child(module_path!(), mode, &[(THREADS_ENV, "4")]);
+        if in_child(mode, module_path!(), &[(THREADS_ENV, "4")]) {
+            return;
         }
         mode.run(async {
             const JOBS: usize = 10_000;
@@ -262,9 +256,9 @@ matrix_test! {
 
 matrix_test! {
     fn a_panic_becomes_an_error_and_the_thread_survives(mode) {
-        if !is_child() {
-            // One thread, so the next job must run on the thread that panicked.
-            return in_child(module_path!(), mode, &[(THREADS_ENV, "1")]);
+        // One thread, so the next job must run on the thread that panicked.
+        if in_child(mode, module_path!(), &[(THREADS_ENV, "1")]) {
+            return;
         }
         mode.run(async {
             let panicked_on = Arc::new(Mutex::new(None::<ThreadId>));
@@ -288,8 +282,8 @@ matrix_test! {
 
 matrix_test! {
     fn dropping_a_queued_job_means_it_never_runs(mode) {
-        if !is_child() {
-            return in_child(module_path!(), mode, &[(THREADS_ENV, "1")]);
+        if in_child(mode, module_path!(), &[(THREADS_ENV, "1")]) {
+            return;
         }
         mode.run(async {
             // Occupy the only thread.
@@ -368,12 +362,8 @@ matrix_test! {
 
 matrix_test! {
     fn idle_threads_retire(mode) {
-        if !is_child() {
-            return in_child(
-                module_path!(),
-                mode,
-                &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, "500")],
-            );
+        if in_child(mode, module_path!(), &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, "500")]) {
+            return;
         }
         mode.run(async {
             // Three jobs that meet, so three threads run at once.

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Mode;
 
@@ -87,11 +87,7 @@ pub fn hung_up(reader: &std::fs::File) -> bool {
 
 /// [`hung_up`], waited for up to `limit` on a runtime (its loop goes on turning).
 pub async fn hangs_up(reader: &std::fs::File, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while !hung_up(reader) && Instant::now() < deadline {
-        ringloop::sleep(Duration::from_millis(1)).await;
-    }
-    hung_up(reader)
+    super::sleep_until_cond(limit, || hung_up(reader)).await
 }
 
 /// Asserts that `result` failed with `kind` (and, when given, the OS error `errno`).
@@ -121,19 +117,4 @@ pub fn assert_errno<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what:
         Ok(v) => panic!("{what}: expected OS error {errno}, got Ok({v:?})"),
         Err(e) => assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}"),
     }
-}
-
-/// Sleeps 1 ms at a time until `cond` holds (at most 10 s); panics naming `what`
-/// otherwise. For what the blocking pool finishes on its own time.
-pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what}: not within 10 s");
-        ringloop::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// A deterministic pattern of `len` bytes (see [`super::net::pattern`]).
-pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    super::net::pattern(len, seed)
 }

@@ -1,13 +1,16 @@
 //! What the integration tests share. Every test binary includes the whole tree with
 //! `mod support;` (each uses a part of it; the rest is dead code there, allowed).
 //!
-//! Here: [`matrix_test!`] (a test body once per driver, [`Mode`]), child processes
-//! ([`run_child`]), time bounds scaled for a slow machine ([`scaled`]), drop counts
-//! ([`Drops`]), a seeded generator ([`Rng`]), descriptor counts ([`open_fds`]).
-//! In the submodules: [`alloc`] (a counting global allocator), [`children`] (reaped
-//! subprocesses), [`seccomp`] (a filter refusing chosen system calls), [`net`]
-//! (sockets, counted buffers, tests alone in a child), [`streams`] (the asyncio
-//! stream tests), [`fs`] (the file tests).
+//! Here: [`matrix_test!`] (a test body once per driver, [`Mode`]), drop counts
+//! ([`Drops`]), a seeded generator ([`Rng`]), byte patterns ([`pattern`]),
+//! descriptor counts ([`open_fds`]). In the submodules, the most used re-exported
+//! here: `waits` (time bounds scaled for a slow machine, [`scaled`], [`within`];
+//! conditions waited for, [`eventually`]; futures polled by hand, [`poll_once`]),
+//! [`children`] (a test re-run alone in a child process, [`run_child`],
+//! [`isolated`]; reaped subprocesses), [`alloc`] (a counting global allocator),
+//! [`seccomp`] (a filter refusing chosen system calls), [`net`] (sockets, counted
+//! buffers, descriptor baselines), [`streams`] (the asyncio stream tests), [`fs`]
+//! (the file tests).
 //!
 //! ```ignore
 //! mod support;
@@ -29,13 +32,21 @@ pub mod fs;
 pub mod net;
 pub mod seccomp;
 pub mod streams;
+mod waits;
+
+#[allow(unused_imports)] // each test binary uses a few of them
+pub use children::{
+    in_child, is_child, isolated, matrix_test_name, run_child, ChildOutput, CHILD_ENV,
+};
+#[allow(unused_imports)]
+pub use waits::{
+    eventually, eventually_ok, next, poll_in_task, poll_once, scaled, sleep_until_cond, step,
+    within, yield_turns, yield_until, STEP, TIME_SCALE_ENV,
+};
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use ringloop::{Builder, Driver, KernelCompat, Runtime};
 
@@ -96,6 +107,25 @@ impl Mode {
             Mode::Epoll => ringloop::DriverKind::Epoll,
         }
     }
+
+    /// Whether this mode runs on io_uring.
+    pub fn is_uring(self) -> bool {
+        self.driver_kind() == ringloop::DriverKind::IoUring
+    }
+
+    /// The `RINGLOOP_DRIVER` and `RINGLOOP_KERNEL_COMPAT` settings that choose this
+    /// mode in a process whose builder does not (a server started as a child).
+    pub fn env(self) -> [(&'static str, &'static str); 2] {
+        let (driver, compat) = match self {
+            Mode::Uring => ("uring", "native"),
+            Mode::Uring510 => ("uring", "5.10"),
+            Mode::Epoll => ("epoll", "native"),
+        };
+        [
+            ("RINGLOOP_DRIVER", driver),
+            ("RINGLOOP_KERNEL_COMPAT", compat),
+        ]
+    }
 }
 
 /// Counts drops of the [`DropToken`]s it hands out.
@@ -126,139 +156,6 @@ impl Drop for DropToken {
     fn drop(&mut self) {
         self.0.set(self.0.get() + 1);
     }
-}
-
-/// Set in the environment of a test re-run by [`run_child`].
-pub const CHILD_ENV: &str = "RINGLOOP_TEST_CHILD";
-
-/// Whether this process is a child started by [`run_child`].
-pub fn is_child() -> bool {
-    std::env::var_os(CHILD_ENV).is_some()
-}
-
-/// The libtest name of the `matrix_test!` test of `mode` whose body runs in module
-/// `module_path` (pass `module_path!()`).
-pub fn matrix_test_name(module_path: &str, mode: Mode) -> String {
-    let path = module_path
-        .split_once("::")
-        .map_or(module_path, |(_crate, path)| path);
-    format!("{path}::{}", mode.test_fn())
-}
-
-/// The output of a child process, as text.
-#[derive(Debug)]
-pub struct ChildOutput {
-    pub success: bool,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Re-runs test `test_name` of this test binary in a child process with [`CHILD_ENV`]
-/// and `envs` set, and returns its output. The child is killed (and this panics) if
-/// it takes longer than 60 s ([`scaled`]).
-pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            test_name,
-            "--nocapture",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("spawn the test binary");
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let limit = scaled(Duration::from_secs(60));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child test {test_name} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let output = ChildOutput {
-        success: status.success(),
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    };
-    assert!(
-        output.stdout.contains("1 passed"),
-        "child test {test_name} did not run exactly one test:\n{output:#?}"
-    );
-    output
-}
-
-/// The environment variable that says how many times slower than a normal machine
-/// this one runs the tests: a whole number, 1 when unset. `ci/kernels.sh` sets it
-/// in a VM under emulation (TCG), where everything takes about 7 times longer.
-pub const TIME_SCALE_ENV: &str = "RINGLOOP_TEST_TIME_SCALE";
-
-/// `d` times [`TIME_SCALE_ENV`]: for a test's fixed deadline, which must not fail
-/// only because the machine is slow (timing assertions that something happens
-/// *late enough* stay as they are).
-pub fn scaled(d: Duration) -> Duration {
-    let scale = std::env::var(TIME_SCALE_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(1)
-        .max(1);
-    d * scale
-}
-
-/// Yields (a whole loop turn each time) until `cond` holds, at most `max_turns` times;
-/// returns whether it held.
-pub async fn yield_until(max_turns: usize, mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..max_turns {
-        if cond() {
-            return true;
-        }
-        ringloop::yield_now().await;
-    }
-    cond()
-}
-
-/// Sleeps 1 ms at a time until `cond` holds, at most `limit`; returns whether it held.
-pub async fn sleep_until_cond(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        ringloop::sleep(Duration::from_millis(1)).await;
-    }
-    cond()
-}
-
-/// Polls `future` once with a no-op waker (no runtime needed). Pass `&mut future`
-/// (or `&mut handle`: awaiting a borrowed join handle never cancels its task).
-pub fn poll_once<F: Future + Unpin>(mut future: F) -> std::task::Poll<F::Output> {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    std::pin::Pin::new(&mut future).poll(&mut cx)
 }
 
 /// Open descriptors of this process.
@@ -378,4 +275,18 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+}
+
+/// A deterministic pattern of `len` bytes (not periodic in any small power of two,
+/// so that a reordered or repeated chunk shows).
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
 }

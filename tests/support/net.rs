@@ -1,66 +1,35 @@
-//! Support for the socket tests (`tests/net_*.rs`): a drop-counting buffer, polling
-//! an op once with the task's waker, connected pairs, and running a test body alone
-//! in a child process so that descriptor counts mean something.
+//! Support for the socket tests (`tests/net_*.rs`, and the file and process tests
+//! that share their tools): a drop-counting buffer, connected pairs, a full send
+//! buffer, descriptor baselines, resets.
 
-use std::cell::Cell;
-use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
-use ringloop::buf::{IoBuf, IoBufMut};
+use ringloop::buf::{BufResult, IoBuf, IoBufMut};
 use ringloop::net::{TcpListener, TcpStream};
 
-use super::{is_child, matrix_test_name, open_fds, run_child, Mode};
+use super::{open_fds, within, DropToken, Drops, Mode};
 
-/// How long any single step of a socket test may take before it counts as hung
-/// (times the machine's slowness: [`step`]).
-pub const STEP: Duration = Duration::from_secs(10);
-
-/// [`STEP`], scaled for a slow machine ([`super::scaled`]).
-pub fn step() -> Duration {
-    super::scaled(STEP)
-}
-
-/// Awaits `fut`, failing the test (naming `what`) if it takes longer than [`step`].
-pub async fn within<F: IntoFuture>(what: &str, fut: F) -> F::Output {
-    match ringloop::wait_for(step(), fut).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: did not finish within {:?}", step()),
-    }
-}
-
-/// A buffer that counts its drops, to check that an op frees its buffer exactly once
-/// and only after the kernel is done with it.
+/// A buffer that counts its drop in a [`Drops`], to check that an op frees its
+/// buffer exactly once and only after the kernel is done with it.
 #[derive(Debug)]
 pub struct CountedBuf {
     pub data: Vec<u8>,
-    drops: Rc<Cell<usize>>,
+    _token: DropToken,
 }
 
 impl CountedBuf {
     /// An empty buffer with room for `capacity` bytes (for reads).
-    pub fn new(capacity: usize, drops: &Rc<Cell<usize>>) -> CountedBuf {
-        CountedBuf {
-            data: Vec::with_capacity(capacity),
-            drops: drops.clone(),
-        }
+    pub fn new(capacity: usize, drops: &Drops) -> CountedBuf {
+        CountedBuf::from_vec(Vec::with_capacity(capacity), drops)
     }
 
     /// A buffer holding `data` (for writes).
-    pub fn from_vec(data: Vec<u8>, drops: &Rc<Cell<usize>>) -> CountedBuf {
+    pub fn from_vec(data: Vec<u8>, drops: &Drops) -> CountedBuf {
         CountedBuf {
             data,
-            drops: drops.clone(),
+            _token: drops.token(),
         }
-    }
-}
-
-impl Drop for CountedBuf {
-    fn drop(&mut self) {
-        self.drops.set(self.drops.get() + 1);
     }
 }
 
@@ -90,23 +59,10 @@ unsafe impl IoBufMut for CountedBuf {
     }
 }
 
-/// A drop counter for [`CountedBuf`]s.
-pub fn counter() -> Rc<Cell<usize>> {
-    Rc::new(Cell::new(0))
-}
-
-/// Polls `fut` once with the calling task's waker (so that the op is submitted and
-/// its completion wakes this task).
-pub async fn poll_once<F: Future + ?Sized>(fut: &mut Pin<Box<F>>) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
-}
-
 /// Lets the loop make `n` turns, then sleeps 5 ms (a timed park, so the driver
 /// enters the kernel and reaps whatever completed).
 pub async fn turns(n: usize) {
-    for _ in 0..n {
-        ringloop::yield_now().await;
-    }
+    super::yield_turns(n).await;
     ringloop::sleep(Duration::from_millis(5)).await;
 }
 
@@ -122,18 +78,6 @@ pub async fn tcp_pair() -> (TcpStream, TcpStream) {
     let (server, peer) = accepted.unwrap();
     assert_eq!(peer, client.local_addr().unwrap());
     (client, server)
-}
-
-/// Runs `body` in a child process of its own (this test, re-run alone), so that the
-/// descriptors it counts are its own; the parent checks that the child passed. Call
-/// as `isolated(mode, module_path!(), || ...)` from a `matrix_test!` body.
-pub fn isolated(mode: Mode, module_path: &str, body: impl FnOnce()) {
-    if !is_child() {
-        let output = run_child(&matrix_test_name(module_path, mode), &[]);
-        assert!(output.success, "{output:#?}");
-        return;
-    }
-    body();
 }
 
 /// The descriptor count to compare against: the first runtime of a process leaves
@@ -159,18 +103,24 @@ pub async fn read_n(stream: &TcpStream, len: usize, chunk: usize) -> Vec<u8> {
     out
 }
 
-/// A deterministic pattern of `len` bytes (not periodic in any small power of two,
-/// so that a reordered or repeated chunk shows).
-pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+/// Writes `F`s on `write` (whose peer does not read) until a write does not finish
+/// within 100 ms: the send buffer is full. That last write is dropped (it may have
+/// sent a prefix). Returns how many bytes the finished writes sent. Bounded: panics
+/// past 1 GiB.
+pub async fn fill_send_buffer<F, Fut>(mut write: F) -> usize
+where
+    F: FnMut(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = BufResult<usize, Vec<u8>>>,
+{
+    let mut sent = 0;
+    loop {
+        let op = write(vec![b'F'; 1 << 16]);
+        match ringloop::wait_for(Duration::from_millis(100), op).await {
+            Ok((n, _)) => sent += n.unwrap(),
+            Err(_) => return sent,
+        }
+        assert!(sent < 1 << 30, "the send buffer never filled");
+    }
 }
 
 /// An address nothing listens on: a port bound and released just now.
@@ -198,23 +148,15 @@ pub fn set_linger_zero(fd: std::os::fd::RawFd) {
     assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
 }
 
-/// Retries `attempt` every millisecond until it succeeds, for at most [`STEP`].
-///
-/// For what happens "soon" rather than at once: on io_uring a dropped socket is
-/// closed through the ring (driver/fd.rs), so its address is free only after the
-/// loop's next turn, when the `CLOSE` entry reaches the kernel.
-pub async fn eventually<T, E: std::fmt::Debug>(
-    what: &str,
-    mut attempt: impl FnMut() -> Result<T, E>,
-) -> T {
-    let deadline = std::time::Instant::now() + step();
-    loop {
-        match attempt() {
-            Ok(value) => return value,
-            Err(e) if std::time::Instant::now() > deadline => {
-                panic!("{what}: still failing after {:?}: {e:?}", step())
-            }
-            Err(_) => ringloop::sleep(Duration::from_millis(1)).await,
-        }
-    }
+/// A TCP connection whose first end resets it (RST) when dropped: `SO_LINGER` with
+/// a zero timeout. Returns (the resetting end, the other end).
+pub async fn resetting_tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A blocking connect completes in the kernel's backlog, before the accept.
+    let std_stream = std::net::TcpStream::connect(addr).unwrap();
+    set_linger_zero(std::os::fd::AsRawFd::as_raw_fd(&std_stream));
+    let resetting = TcpStream::from_std(std_stream).unwrap();
+    let (accepted, _) = within("accept", listener.accept()).await.unwrap();
+    (resetting, accepted)
 }

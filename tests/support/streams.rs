@@ -1,17 +1,13 @@
 //! Helpers for the stream tests (`tests/streams_*.rs`): connected pairs with a raw
-//! peer, waiting for bytes to reach a reader's buffer, resets, and byte patterns.
+//! peer, waiting for bytes to reach a reader's buffer, and errors.
 
-use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use futures_core::Stream;
-use nix::sys::socket::{setsockopt, sockopt};
-use ringloop::net::{StreamReader, StreamWriter, TcpListener, TcpStream, UnixStream};
+use ringloop::net::{ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream};
 
-/// Generous bound for anything that should happen "soon" on a loaded machine.
-pub const SOON: Duration = Duration::from_secs(10);
+use super::net::tcp_pair;
+use super::step;
 
 /// Which kind of connection a test runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,14 +79,6 @@ impl Peer {
     }
 }
 
-/// A TCP connection over loopback: (the connecting end, the accepted end).
-pub async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (client, accepted) = ringloop::gather!(TcpStream::connect(addr), listener.accept()).await;
-    (client.unwrap(), accepted.unwrap().0)
-}
-
 /// A connection of `kind`: a raw peer, and the reader and writer of the other end.
 pub async fn stream_pair(kind: Kind) -> (Peer, StreamReader, StreamWriter) {
     match kind {
@@ -123,28 +111,11 @@ pub async fn streams_pair(
     }
 }
 
-/// A TCP connection whose first end resets it (RST) when dropped: `SO_LINGER` with
-/// a zero timeout. Returns (the resetting end, the other end).
-pub async fn resetting_tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    // A blocking connect completes in the kernel's backlog, before the accept.
-    let std_stream = std::net::TcpStream::connect(addr).unwrap();
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    setsockopt(&std_stream, sockopt::Linger, &linger).unwrap();
-    let resetting = TcpStream::from_std(std_stream).unwrap();
-    let (accepted, _) = listener.accept().await.unwrap();
-    (resetting, accepted)
-}
-
 /// Receives until at least `n` bytes are buffered in `reader`, consuming nothing
 /// (cancelled `readexactly(usize::MAX)` calls, which only fill the buffer). The
-/// stream must not end meanwhile. Panics after [`SOON`].
+/// stream must not end meanwhile. Panics after [`step`].
 pub async fn fill(reader: &mut StreamReader, n: usize) {
-    let deadline = Instant::now() + SOON;
+    let deadline = Instant::now() + step();
     while reader.buffered() < n {
         assert!(
             Instant::now() < deadline,
@@ -158,16 +129,13 @@ pub async fn fill(reader: &mut StreamReader, n: usize) {
     }
 }
 
-/// The next item of a stream.
-pub async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
-    poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
-}
-
-/// `len` bytes of a pattern that shows misplaced bytes: a counter, as text-free bytes.
-pub fn pattern(len: usize, salt: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add((i >> 8) as u8) ^ salt)
-        .collect()
+/// What a `readuntil` that overran its limit consumed; panics on any other result.
+#[track_caller]
+pub fn overrun(r: Result<Vec<u8>, ReadUntilError>) -> usize {
+    match r {
+        Err(ReadUntilError::LimitOverrun { consumed }) => consumed,
+        other => panic!("expected LimitOverrun, got {other:?}"),
+    }
 }
 
 /// The raw OS error of `e`, for messages.
