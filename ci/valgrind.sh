@@ -3,8 +3,9 @@
 # uninitialised memory, double frees, and leaks (definite or possible) fail the run.
 # Only the epoll driver: valgrind does not understand io_uring (the kernel writes
 # into memory shared through the rings behind its back), so the integration tests
-# run their `::epoll` variant (the `matrix_test!` mode), and the library's unit
-# tests run without `driver::tests`, the ones that need io_uring. Those binaries
+# run their tests named `epoll` (the epoll variant of a `matrix_test!`, and every
+# `any_driver_test!`, which runs on epoll alone; tests/support/mod.rs), and the
+# library's unit tests run without `driver::tests`, the ones that need io_uring. Those binaries
 # cover the task cell, the wakers (remote ones included), the runtime and its
 # shutdown, timers, sync primitives, queues and the combinators.
 # ci/valgrind.supp lists the suppressions, each with its reason. .ci/run runs this

@@ -17,7 +17,7 @@ fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
 }
 
-matrix_test! {
+any_driver_test! {
     fn call_soon_runs_in_fifo_order(mode) {
         mode.run(async {
             let order = log();
@@ -35,7 +35,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn call_soon_from_a_callback_runs_on_a_later_turn(mode) {
         mode.run(async {
             // The main future is polled once per loop turn: count its polls.
@@ -76,7 +76,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn timer_callbacks_run_in_deadline_order(mode) {
         mode.run(async {
             let order = log();
@@ -104,7 +104,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn equal_deadlines_run_in_scheduling_order(mode) {
         mode.run(async {
             let order = log();
@@ -139,7 +139,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancel_before_firing(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -188,7 +188,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn when_reports_the_deadline(mode) {
         mode.run(async {
             let d = Duration::from_millis(250);
@@ -214,7 +214,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn callbacks_spawn_tasks_and_handles_outlive_the_runtime(mode) {
         let result = Rc::new(Cell::new(None));
         let r = result.clone();

@@ -50,7 +50,7 @@ fn take_now<T>(mut handle: JoinHandle<T>) -> Result<T, JoinError> {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_first_completed_splits_in_input_order(mode) {
         mode.run(async {
             let handles = vec![task_after(1000, 1), task_after(10, 2), task_after(800, 3)];
@@ -70,7 +70,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_all_completed_gives_every_handle_finished(mode) {
         mode.run(async {
             let handles: Vec<_> = (0..5).map(|i| task_after(5 * (5 - i), i as u32)).collect();
@@ -85,7 +85,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_first_exception_stops_at_a_panic(mode) {
         mode.run(async {
             let handles = vec![task_after(3_600_000, 1), panic_after(20), task_after(5, 3)];
@@ -104,7 +104,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_first_exception_ignores_cancellation_and_errors(mode) {
         mode.run(async {
             // A cancelled task and an `Err` output are not exceptions: with no panic,
@@ -136,7 +136,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_timeout_returns_what_is_done_and_leaves_the_rest_running(mode) {
         mode.run(async {
             for return_when in [
@@ -184,7 +184,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_empty_and_already_finished(mode) {
         mode.run(async {
             for return_when in [ReturnWhen::FirstCompleted, ReturnWhen::AllCompleted] {
@@ -203,7 +203,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_wait_cancels_its_tasks_and_into_handles_does_not(mode) {
         mode.run(async {
             // A `wait` cancelled (here by an outer timeout) cancels the tasks it owns:
@@ -289,7 +289,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_over_thousands_of_handles(mode) {
         const N: u32 = 3000;
         mode.run(async {
@@ -329,7 +329,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_randomized_schedules(mode) {
         mode.run(async {
             for seed in 0..150u64 {
@@ -411,7 +411,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shield_survives_a_wait_for_timeout(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -441,7 +441,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shield_survives_cancelling_the_awaiting_task(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -470,7 +470,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shield_handle_and_inner_failures(mode) {
         mode.run(async {
             // An existing task: nothing spawned, dropping the shield leaves it alone.
@@ -505,7 +505,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shield_randomized_timeouts(mode) {
         mode.run(async {
             let completed = Rc::new(Cell::new(0));

@@ -69,7 +69,7 @@ async fn flat(handle: JoinHandle<Result<u32, &'static str>>) -> Result<u32, &'st
     handle.await.map_err(|_| "join error")?
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_cancels_its_tasks_when_dropped_or_timed_out(mode) {
         mode.run(async {
             let tasks = Tasks::new();
@@ -96,7 +96,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_cancels_its_tasks_on_an_error_or_when_dropped(mode) {
         mode.run(async {
             let tasks = Tasks::new();
@@ -122,7 +122,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancelling_a_task_that_awaits_a_handle_cancels_that_task_too(mode) {
         mode.run(async {
             // asyncio: cancelling `await task` cancels `task`.
@@ -148,7 +148,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shield_handle_and_borrowed_handles_opt_out(mode) {
         mode.run(async {
             let tasks = Tasks::new();

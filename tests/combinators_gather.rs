@@ -120,11 +120,11 @@ async fn after<T>(ms: u64, value: T) -> T {
 /// the order they end in does not depend on when each future first ran (a slow
 /// machine, valgrind or TCG, can take longer than the gaps between two polls).
 async fn at<T>(start: Instant, ms: u32, value: T) -> T {
-    ringloop::time::sleep_until(start + common::scaled(Duration::from_millis(1)) * ms).await;
+    ringloop::time::sleep_until(start + support::scaled(Duration::from_millis(1)) * ms).await;
     value
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_yields_in_completion_order(mode) {
         mode.run(async {
             let start = Instant::now();
@@ -154,7 +154,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_thousands_each_polled_only_when_woken(mode) {
         const N: usize = 5000;
         mode.run(async {
@@ -183,7 +183,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn thousands_woken_one_by_one_are_polled_once_more_each(mode) {
         // 5000 futures (prime to 7919), woken from outside in a scrambled order:
         // each is polled once to start and once after its wake, and as_completed
@@ -213,7 +213,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_as_completed_drops_the_rest(mode) {
         mode.run(async {
             for n in [8usize, 100] {
@@ -254,7 +254,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_over_join_handles(mode) {
         mode.run(async {
             // Deadlines 1 ms apart from one instant: each task's own 30 - i ms
@@ -316,7 +316,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_with_a_timeout(mode) {
         mode.run(async {
             const HOUR_MS: u64 = 3_600_000;
@@ -388,7 +388,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_next_is_cancel_safe(mode) {
         mode.run(async {
             // Bounding each `next` by a timeout too short for most of them loses nothing.
@@ -406,7 +406,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_ok_in_argument_order(mode) {
         mode.run(async {
             let log = RefCell::new(Vec::new());
@@ -435,7 +435,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_first_err_drops_the_rest_at_once(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -509,7 +509,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_all_thousands_each_polled_only_when_woken(mode) {
         const N: usize = 4000;
         mode.run(async {
@@ -523,7 +523,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_and_as_completed_randomized(mode) {
         mode.run(async {
             for seed in 0..200u64 {

@@ -28,7 +28,7 @@ async fn forever(token: DropToken) -> Result<u32, String> {
     Ok(0)
 }
 
-matrix_test! {
+any_driver_test! {
     fn all_ok_in_spawn_order(mode) {
         mode.run(async {
             let group = TaskGroup::new();
@@ -53,7 +53,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn first_err_cancels_the_siblings(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -84,7 +84,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn failure_cancels_siblings_without_join(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -101,7 +101,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panic_is_a_failure(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -127,7 +127,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn failures_in_one_turn_and_later_ones(mode) {
         mode.run(async {
             // Two tasks that fail on their first poll, in the same turn: the first
@@ -156,7 +156,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn spawning_after_a_failure_cancels_at_once(mode) {
         mode.run(async {
             let group = TaskGroup::new();
@@ -180,7 +180,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_the_group_or_its_join_cancels(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -216,7 +216,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn nested_spawning_through_a_handle(mode) {
         mode.run(async {
             let group = TaskGroup::new();
@@ -263,7 +263,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn task_group_randomized_schedules(mode) {
         mode.run(async {
             for seed in 0..200u64 {
@@ -429,7 +429,7 @@ impl Drop for PanicsWhenDropped {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panic_in_a_finished_futures_destructor_is_a_failure(mode) {
         mode.run(async {
             let group = TaskGroup::<u32, String>::new();
@@ -448,7 +448,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn members_have_names(mode) {
         mode.run(async {
             let group = TaskGroup::<String, String>::new();
@@ -484,7 +484,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancelling_one_member_leaves_the_group_going(mode) {
         mode.run(async {
             let drops = Drops::new();

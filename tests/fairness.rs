@@ -24,7 +24,7 @@ fn spawn_spinner(stop: Rc<Cell<bool>>, spins: Rc<Cell<usize>>) -> ringloop::Join
     })
 }
 
-matrix_test! {
+any_driver_test! {
     fn two_yielding_tasks_alternate(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -49,7 +49,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn three_tasks_round_robin(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -72,7 +72,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_yield_loop_does_not_starve_timers(mode) {
         mode.run(async {
             let stop = Rc::new(Cell::new(false));
@@ -110,7 +110,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_yield_loop_does_not_starve_tasks_or_callbacks(mode) {
         mode.run(async {
             let stop = Rc::new(Cell::new(false));
@@ -145,7 +145,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn the_main_future_gets_turns_while_tasks_spin(mode) {
         mode.run(async {
             let stop = Rc::new(Cell::new(false));
@@ -263,7 +263,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_yield_loop_lets_the_timers_in_after_each_yield(mode) {
         // asyncio.sleep(0) semantics: a task that yields runs again only after the
         // loop has looked at I/O and timers.

@@ -24,7 +24,7 @@ async fn after(ms: u64, tag: u32, log: &RefCell<Vec<u32>>) -> u32 {
     tag
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_results_are_in_argument_order(mode) {
         mode.run(async {
             let log = RefCell::new(Vec::new());
@@ -44,7 +44,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_runs_futures_concurrently(mode) {
         mode.run(async {
             let log = RefCell::new(Vec::new());
@@ -92,7 +92,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_borrows_locals(mode) {
         mode.run(async {
             let words = [String::from("borrowed"), String::from("words")];
@@ -135,7 +135,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_accepts_join_handles(mode) {
         mode.run(async {
             let slow = ringloop::spawn(async {
@@ -191,7 +191,7 @@ impl Future for WakeOnce {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_all_ten_thousand_futures_each_woken_once(mode) {
         const N: usize = 10_000;
         mode.run(async {
@@ -234,7 +234,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn gather_all_completes_out_of_order_in_input_order(mode) {
         mode.run(async {
             // Above the wake-tracking threshold, with timers waking the children.
@@ -251,7 +251,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_gather_drops_unfinished_futures(mode) {
         mode.run(async {
             let drops = Drops::new();

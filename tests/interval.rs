@@ -15,7 +15,7 @@ const PERIOD: Duration = Duration::from_millis(50);
 /// How long the loop is blocked: three and a half periods.
 const BLOCK: Duration = Duration::from_millis(175);
 
-matrix_test! {
+any_driver_test! {
     fn first_tick_is_immediate_and_ticks_are_spaced(mode) {
         mode.run(async {
             let period = Duration::from_millis(20);
@@ -45,7 +45,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn interval_is_a_stream(mode) {
         mode.run(async {
             let period = Duration::from_millis(15);
@@ -64,7 +64,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn interval_at_and_reset(mode) {
         mode.run(async {
             let period = Duration::from_millis(20);
@@ -107,7 +107,7 @@ async fn ticks_after_a_block(behavior: MissedTickBehavior) -> (Instant, Instant,
     (t0, unblocked, [t1, t2, t3])
 }
 
-matrix_test! {
+any_driver_test! {
     fn missed_ticks_burst(mode) {
         mode.run(async {
             let (t0, _, [t1, t2, t3]) = ticks_after_a_block(MissedTickBehavior::Burst).await;
@@ -120,7 +120,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn missed_ticks_delay(mode) {
         mode.run(async {
             let (t0, unblocked, [t1, t2, t3]) =
@@ -133,7 +133,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn missed_ticks_skip(mode) {
         mode.run(async {
             let (t0, unblocked, [t1, t2, t3]) = ticks_after_a_block(MissedTickBehavior::Skip).await;

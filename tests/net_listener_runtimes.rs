@@ -156,7 +156,7 @@ fn a_listener_armed_on_io_uring_accepts_on_epoll() {
         assert!(output.success, "{output:#?}");
         return;
     }
-    if common::skip_uring(module_path!()) {
+    if support::skip_uring(module_path!()) {
         return;
     }
     {

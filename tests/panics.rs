@@ -26,7 +26,7 @@ impl Drop for PanicOnDrop {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panic_in_a_task_is_a_join_error(mode) {
         mode.run(async {
             let survivor = ringloop::spawn(async {
@@ -60,7 +60,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panic_in_a_callback_is_caught(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -88,7 +88,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panicking_destructor_during_cancel(mode) {
         mode.run(async {
             let handle = ringloop::spawn(async {
@@ -109,7 +109,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panicking_destructor_at_shutdown(mode) {
         let other_dropped = Rc::new(Cell::new(false));
         let flag = other_dropped.clone();
@@ -150,7 +150,7 @@ matrix_test! {
     }
 }
 
-/// Re-runs the current matrix test in a child process and returns its stderr, after
+/// Re-runs the current test in a child process and returns its stderr, after
 /// checking that the child passed.
 fn child_stderr(module_path: &str, mode: support::Mode) -> String {
     let output = run_child(&matrix_test_name(module_path, mode), &[]);
@@ -166,7 +166,7 @@ fn reports(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
-matrix_test! {
+any_driver_test! {
     fn an_unretrieved_panic_is_reported_when_the_handle_drops(mode) {
         if !is_child() {
             let stderr = child_stderr(module_path!(), mode);
@@ -206,7 +206,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_detached_task_panic_is_reported(mode) {
         if !is_child() {
             let stderr = child_stderr(module_path!(), mode);
@@ -230,7 +230,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn an_awaited_panic_is_not_reported(mode) {
         if !is_child() {
             let stderr = child_stderr(module_path!(), mode);
@@ -254,7 +254,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panicking_destructor_after_the_output(mode) {
         mode.run(async {
             // The future's locals are dropped as it returns: the panic wins.
@@ -274,7 +274,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_panic_in_a_gathered_future_drops_its_siblings(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -308,7 +308,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn panicking_callback_destructors_at_shutdown(mode) {
         let drops = Drops::new();
         let d = drops.clone();

@@ -135,7 +135,7 @@ impl Drop for Pinned {
 
 // ----- the task cell ---------------------------------------------------------------
 
-matrix_test! {
+any_driver_test! {
     fn a_task_is_dropped_where_it_was_polled(mode) {
         mode.run(async {
             let completes = Probe::new();
@@ -158,7 +158,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_task_is_dropped_where_it_was_polled_when_its_runtime_is_dropped(mode) {
         let probe = Probe::new();
         let rt = mode.runtime();
@@ -172,7 +172,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_destructor_that_panics_leaves_the_task_consistent(mode) {
         mode.run(async {
             for then in [Then::Ok(1), Then::Wait, Then::Panic] {
@@ -194,7 +194,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn the_main_future_is_dropped_where_it_was_polled(mode) {
         let probe = Probe::new();
         assert_eq!(mode.run(pinned(&probe, Then::Ok(3))), Ok(3));
@@ -204,7 +204,7 @@ matrix_test! {
 
 // ----- combinators -------------------------------------------------------------------
 
-matrix_test! {
+any_driver_test! {
     fn gather_drops_its_futures_in_place(mode) {
         mode.run(async {
             let (a, b) = (Probe::new(), Probe::new());
@@ -234,7 +234,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn try_gather_drops_its_futures_in_place(mode) {
         mode.run(async {
             let (a, b, c) = (Probe::new(), Probe::new(), Probe::new());
@@ -261,7 +261,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn as_completed_drops_its_futures_in_place(mode) {
         mode.run(async {
             let probes: Vec<_> = (0..3).map(|_| Probe::new()).collect();
@@ -278,7 +278,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_for_drops_its_future_in_place(mode) {
         mode.run(async {
             let done = Probe::new();
@@ -294,7 +294,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn task_group_members_and_shielded_work_are_dropped_in_place(mode) {
         mode.run(async {
             let probes: Vec<_> = (0..3).map(|_| Probe::new()).collect();
@@ -316,7 +316,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_handle_polled_from_its_own_tasks_destructor_waits_for_the_output(mode) {
         // The destructor runs while the task is completing: the output is not there
         // yet, and the stage must not be touched; the output comes after.

@@ -26,7 +26,7 @@ use support::{next, poll_once, yield_turns, Drops};
 /// Bound on anything a test waits for: a bug fails the test instead of hanging it.
 const GUARD: Duration = Duration::from_secs(5);
 
-matrix_test! {
+any_driver_test! {
     fn fifo_lifo_and_priority_order(mode) {
         mode.run(async {
             let items = [5, 3, 8, 1, 9, 3, 7];
@@ -61,7 +61,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn put_waits_while_full_and_putters_wake_in_arrival_order(mode) {
         mode.run(async {
             let q = Queue::new(2);
@@ -98,7 +98,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn getters_wake_in_arrival_order(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -127,7 +127,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_barged_getter_waits_again_as_in_asyncio(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -162,7 +162,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_barged_putter_waits_again_as_in_asyncio(mode) {
         mode.run(async {
             let q = Queue::new(1);
@@ -194,7 +194,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn nowait_errors_give_the_item_back(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -236,7 +236,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn task_done_and_join(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -289,7 +289,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn stream_yields_items_and_ends_after_shutdown(mode) {
         mode.run(async {
             let q = Queue::new(3);
@@ -337,7 +337,7 @@ fn counting_waker() -> (Arc<CountingWaker>, Waker) {
     (count, waker)
 }
 
-matrix_test! {
+any_driver_test! {
     fn ready_put_and_get_wake_nobody(mode) {
         mode.run(async {
             let (count, waker) = counting_waker();
@@ -381,7 +381,7 @@ impl Wake for Reentrant {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wakers_run_with_no_borrow_held(mode) {
         mode.run(async {
             let q = Queue::new(1);
@@ -428,7 +428,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn handles_share_one_queue_and_debug_shows_it(mode) {
         mode.run(async {
             let q = LifoQueue::new(4);
@@ -446,7 +446,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn items_may_borrow_locals(mode) {
         mode.run(async {
             // No 'static bound: a local queue carries borrowed items between the

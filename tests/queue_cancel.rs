@@ -19,7 +19,7 @@ use support::{poll_once, yield_turns, Drops, Rng};
 
 const GUARD: Duration = Duration::from_secs(10);
 
-matrix_test! {
+any_driver_test! {
     fn dropped_woken_get_passes_its_item_on(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -56,7 +56,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropped_woken_put_passes_its_place_on(mode) {
         mode.run(async {
             let q = Queue::new(1);
@@ -97,7 +97,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropped_put_drops_its_item_and_a_completed_one_is_queued(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -127,7 +127,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropped_joins_leave_nothing_behind(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -150,7 +150,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn tasks_cancelled_while_woken_lose_nothing(mode) {
         mode.run(async {
             let q = Queue::new(1);
@@ -204,7 +204,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn thousand_producers_and_consumers_through_one_place(mode) {
         mode.run(async {
             let q = Queue::new(1);
@@ -494,7 +494,7 @@ async fn schedule<Q: AnyQueue>(seed: u64, q: Q) {
     assert_eq!(q.qsize(), 0, "seed {seed}");
 }
 
-matrix_test! {
+any_driver_test! {
     fn randomized_cancel_schedules(mode) {
         mode.run(async {
             for seed in 0..200u64 {

@@ -40,7 +40,7 @@ fn spawn_join<T: 'static>(q: &Queue<T>) -> (Rc<Cell<bool>>, JoinHandle<()>) {
     (joined, handle)
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_false_drains_then_fails(mode) {
         mode.run(async {
             let q = Queue::new(2);
@@ -73,7 +73,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_false_fails_waiting_getters_but_woken_ones_take_what_is_left(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -100,7 +100,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_true_drops_items_and_releases_join(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -151,7 +151,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_true_fails_blocked_putters_and_woken_getters(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -180,7 +180,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_ends_streams(mode) {
         mode.run(async {
             for immediate in [false, true] {
@@ -212,7 +212,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn shutdown_twice_and_task_done_after_shutdown(mode) {
         mode.run(async {
             let q = Queue::new(0);
@@ -254,7 +254,7 @@ impl Drop for Noisy {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn items_dropped_by_shutdown_may_use_the_queue(mode) {
         mode.run(async {
             let q = Queue::new(0);

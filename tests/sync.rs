@@ -1,5 +1,6 @@
 //! `ringloop::sync`: Lock, Event, Condition, Semaphore/BoundedSemaphore, Barrier and
-//! Promise, one module each (in `tests/sync/`), every test on every driver.
+//! Promise, one module each (in `tests/sync/`), each test once, on one driver
+//! (`any_driver_test!`: the primitives never reach the driver's I/O).
 //!
 //! Besides each method's behaviour, the tests drop futures at every await point:
 //! targeted tests for the delicate states (handed a lock, a permit or a notification,
@@ -40,7 +41,7 @@ mod semaphore;
 #[path = "sync/semaphore_asyncio.rs"]
 mod semaphore_asyncio;
 
-/// Seeds per randomized schedule (per driver).
+/// Seeds per randomized schedule.
 const SEEDS: u64 = 200;
 
 /// How long a whole randomized schedule may take before it counts as hung.

@@ -13,7 +13,7 @@ use support::{sleep_until_cond, yield_until, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-matrix_test! {
+any_driver_test! {
     fn join_gives_output(mode) {
         mode.run(async {
             assert_eq!(ringloop::spawn(async { 6 * 7 }).await, Ok(42));
@@ -28,7 +28,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn tasks_start_only_when_the_spawner_yields(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -54,7 +54,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_the_handle_detaches(mode) {
         mode.run(async {
             let done = Rc::new(Cell::new(false));
@@ -72,7 +72,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancel_drops_the_future_of_a_waiting_task(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -96,7 +96,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancel_before_the_first_poll(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -121,7 +121,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancel_on_a_finished_task_does_nothing(mode) {
         mode.run(async {
             let handle = ringloop::spawn(async { "done" });
@@ -133,7 +133,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_task_cancels_itself_through_its_handle(mode) {
         mode.run(async {
             let slot: Rc<RefCell<Option<JoinHandle<()>>>> = Rc::new(RefCell::new(None));
@@ -157,7 +157,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn cancel_a_task_blocked_in_a_long_sleep(mode) {
         let start = Instant::now();
         mode.run(async {
@@ -182,7 +182,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn is_finished_tracks_the_task(mode) {
         mode.run(async {
             let handle = ringloop::spawn(ringloop::sleep(Duration::from_millis(20)));
@@ -199,7 +199,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn ids_are_unique(mode) {
         mode.run(async {
             let mut ids = HashSet::new();
@@ -225,7 +225,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn names_default_to_task_id_and_can_be_set(mode) {
         mode.run(async {
             let handle = ringloop::spawn(async {
@@ -247,7 +247,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn current_task_inside_and_outside_tasks(mode) {
         assert!(ringloop::current_task().is_none(), "outside any runtime");
         mode.run(async {
@@ -276,7 +276,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn all_tasks_lists_live_tasks_with_states(mode) {
         assert!(ringloop::all_tasks().is_empty(), "outside any runtime");
         mode.run(async {
@@ -321,7 +321,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn block_on_runs_its_future_as_the_main_task(mode) {
         let rt = mode.runtime();
         // A task spawned before `block_on` takes the first id; the main task the next.

@@ -32,7 +32,7 @@ impl Wake for CountingWaker {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn sleep_never_returns_early(mode) {
         mode.run(async {
             for ms in [1, 2, 5, 10, 25, 50] {
@@ -63,7 +63,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn sleep_zero_yields_to_other_tasks(mode) {
         mode.run(async {
             let ran = Rc::new(Cell::new(false));
@@ -97,7 +97,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn sleep_until_a_past_deadline(mode) {
         mode.run(async {
             let now = Instant::now();
@@ -120,7 +120,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn reset_moves_the_deadline(mode) {
         mode.run(async {
             // Earlier, before the first poll.
@@ -167,7 +167,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_a_sleep_releases_its_timer(mode) {
         mode.run(async {
             let counter = Arc::new(CountingWaker::default());
@@ -196,7 +196,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_dropped_sleep_does_not_wake_its_task(mode) {
         mode.run(async {
             let polls = Rc::new(Cell::new(0));
@@ -229,7 +229,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn now_is_the_cached_loop_clock(mode) {
         let outside = ringloop::time::now();
         std::thread::sleep(Duration::from_millis(2));
@@ -261,6 +261,8 @@ matrix_test! {
     }
 }
 
+// On every driver: each parks with its own timeout (a timespec on io_uring, whole
+// milliseconds for epoll_wait) and is woken from another thread its own way.
 matrix_test! {
     fn far_future_timers_do_not_disturb_the_loop(mode) {
         // On its own thread, so that a loop stuck in its wait fails the test instead of
@@ -318,7 +320,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_sleep_that_outlives_its_runtime_does_not_end_early(mode) {
         let deadline = Instant::now() + Duration::from_millis(300);
         let mut sleep = Box::pin(sleep_until(deadline));
@@ -358,7 +360,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn the_loop_clock_is_fresh_when_block_on_starts(mode) {
         let rt = mode.runtime();
         rt.block_on(async { ringloop::time::now() });

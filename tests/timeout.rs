@@ -17,7 +17,7 @@ use support::{sleep_until_cond, yield_until, Drops};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-matrix_test! {
+any_driver_test! {
     fn wait_for_ok_when_the_future_wins(mode) {
         mode.run(async {
             let start = Instant::now();
@@ -39,7 +39,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_for_err_when_time_runs_out(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -71,7 +71,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn zero_and_huge_durations(mode) {
         mode.run(async {
             assert_eq!(wait_for(Duration::ZERO, async { 1 }).await, Ok(1));
@@ -87,7 +87,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_future_finishing_at_the_deadline(mode) {
         mode.run(async {
             for ms in [1u64, 2, 5, 10] {
@@ -116,7 +116,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn dropping_wait_for_drops_the_inner_future(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -154,7 +154,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn timeout_is_wait_for(mode) {
         mode.run(async {
             let ok: Result<u8, TimeoutError> = timeout(Duration::from_secs(5), async { 3 }).await;
@@ -176,7 +176,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_for_a_join_handle(mode) {
         mode.run(async {
             let quick = ringloop::spawn(async { 9 });

@@ -41,7 +41,7 @@ async fn runtime_still_works() {
     assert_eq!(ringloop::spawn(async { 1 }).await, Ok(1));
 }
 
-matrix_test! {
+any_driver_test! {
     fn sleeps_polled_once_and_dropped(mode) {
         mode.run(async {
             // A few live timers that must survive the churn.
@@ -73,7 +73,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn wait_for_around_futures_that_win(mode) {
         mode.run(async {
             let start = Instant::now();
@@ -97,7 +97,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn call_later_cancel_churn(mode) {
         mode.run(async {
             let drops = Drops::new();
@@ -130,7 +130,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn many_live_timers_fire_in_deadline_order_among_cancels(mode) {
         const TASKS: u64 = 3000;
         mode.run(async {

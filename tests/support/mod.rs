@@ -1,16 +1,17 @@
 //! What the integration tests share. Every test binary includes the whole tree with
 //! `mod support;` (each uses a part of it; the rest is dead code there, allowed).
 //!
-//! Here: [`matrix_test!`] (a test body once per driver, [`Mode`]), drop counts
-//! ([`Drops`]), a seeded generator ([`Rng`]), byte patterns ([`pattern`]),
-//! descriptor counts ([`open_fds`]). In the submodules, the most used re-exported
-//! here: `waits` (time bounds scaled for a slow machine, [`scaled`], [`within`];
-//! conditions waited for, [`eventually`]; futures polled by hand, [`poll_once`]),
-//! [`children`] (a test re-run alone in a child process, [`run_child`],
-//! [`isolated`]; reaped subprocesses), [`alloc`] (a counting global allocator),
-//! [`seccomp`] (a filter refusing chosen system calls), [`net`] (sockets, counted
-//! buffers, descriptor baselines), [`streams`] (the asyncio stream tests), [`fs`]
-//! (the file tests).
+//! Here: [`matrix_test!`] (a test body once per driver, [`Mode`]) and
+//! [`any_driver_test!`] (once, on epoll, for a body the driver does not matter to),
+//! drop counts ([`Drops`]), a seeded generator ([`Rng`]), byte patterns
+//! ([`pattern`]), descriptor counts ([`open_fds`]). In the submodules, the most used
+//! re-exported here: `waits` (time bounds scaled for a slow machine, [`scaled`],
+//! [`within`]; conditions waited for, [`eventually`]; futures polled by hand,
+//! [`poll_once`]), [`children`] (a test re-run alone in a child process,
+//! [`run_child`], [`isolated`]; reaped subprocesses), [`alloc`] (a counting global
+//! allocator), [`seccomp`] (a filter refusing chosen system calls), [`net`]
+//! (sockets, counted buffers, descriptor baselines), [`streams`] (the asyncio
+//! stream tests), [`fs`] (the file tests).
 //!
 //! ```ignore
 //! mod support;
@@ -22,7 +23,7 @@
 //! }
 //! ```
 //! expands to a module `spawn_works` with the tests `uring`, `uring_5_10` and
-//! `epoll`.
+//! `epoll`; `any_driver_test!` in its place, to `spawn_works::epoll` alone.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -235,6 +236,38 @@ macro_rules! matrix_test {
                     body($crate::support::Mode::Uring510)
                 }
             }
+
+            $(#[$attr])*
+            #[test]
+            fn epoll() {
+                body($crate::support::Mode::Epoll)
+            }
+        }
+    };
+}
+
+/// Defines one test, on one driver, for a body that does not depend on the driver:
+/// `fn name(mode) { body }` becomes `name::epoll`, with `mode` = [`Mode::Epoll`].
+///
+/// For what never reaches the driver's I/O: tasks, wakers within the loop, sync
+/// primitives, queues, combinators, timers and callbacks. Their code is the same
+/// whatever the driver, so running them on three drivers ran the same code three
+/// times. The I/O tests (sockets, files, processes, signals, streams, the blocking
+/// pool, wakes from other threads, the park) keep [`matrix_test!`]. The one driver
+/// is epoll: it can be set up everywhere (io_uring is refused under Docker's
+/// default seccomp profile), and valgrind understands it (`ci/valgrind.sh` selects
+/// the tests named `epoll`). The test keeps the name a [`matrix_test!`] gives its
+/// epoll variant, so a body that re-runs itself in a child ([`in_child`]) works
+/// the same.
+#[macro_export]
+macro_rules! any_driver_test {
+    ($(#[$attr:meta])* fn $name:ident($mode:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_variables)]
+            fn body($mode: $crate::support::Mode) $body
 
             $(#[$attr])*
             #[test]

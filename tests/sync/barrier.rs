@@ -15,7 +15,7 @@ use ringloop::sync::{Barrier, BrokenBarrierError};
 use super::*;
 use crate::support::{poll_once, Rng};
 
-matrix_test! {
+any_driver_test! {
     fn barrier_rounds_and_indices(mode) {
         mode.run(async {
             let barrier = Barrier::new(3);
@@ -55,7 +55,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn barrier_abort_and_reset(mode) {
         mode.run(async {
             let barrier = Barrier::new(3);
@@ -107,7 +107,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn barrier_waiter_cancelled_while_filling(mode) {
         mode.run(async {
             let barrier = Barrier::new(2);
@@ -316,7 +316,7 @@ async fn barrier_schedule(seed: u64) {
     assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>(), "seed {seed}");
 }
 
-matrix_test! {
+any_driver_test! {
     fn barrier_random_cancel_schedules(mode) {
         mode.run(async {
             let before = dropped_after_wake();
@@ -332,7 +332,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn a_completed_barrier_wait_polled_again_panics(mode) {
         mode.run(async {
             let barrier = Barrier::new(1);

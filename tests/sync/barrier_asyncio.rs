@@ -50,7 +50,7 @@ fn state(barrier: &Barrier) -> String {
     format!("{barrier:?}")
 }
 
-matrix_test! {
+any_driver_test! {
     // test_reset_barrier_while_tasks_draining: the last task out of a round resets
     // the barrier (nobody is inside any more: the others are waiting for the next
     // round, which the reset does not break), then everyone passes twice more.
@@ -85,7 +85,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_reset_barrier_when_tasks_half_draining: once three released tasks have
     // run, the third resets the barrier; the two released ones that have not run
     // yet get BrokenBarrierError.
@@ -118,7 +118,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_reset_barrier_when_tasks_half_draining_half_blocking: the first two
     // released tasks wait again (they wait for the drain); the third resets and
     // waits again; the two released tasks not yet run are broken and wait again:
@@ -163,7 +163,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_abort_barrier_when_tasks_half_draining_half_blocking: the first two
     // released tasks wait again (for the drain); the third aborts: the two
     // released tasks not yet run and the two waiting for the drain are broken.
@@ -202,7 +202,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_blocking_tasks_while_draining: two released tasks wait again at once
     // (they wait for the drain), the three others first meet at a second barrier;
     // the five make the next round.
@@ -232,7 +232,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_draining_state: every task but the last one out sees the barrier
     // draining.
     fn the_barrier_drains_until_the_last_task_is_out(mode) {
@@ -253,7 +253,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_reset_barrier_while_tasks_waiting and
     // test_reset_barrier_while_tasks_waiting_and_waiting_again: a reset breaks the
     // waiting tasks; they wait again and pass with a newcomer.
@@ -296,7 +296,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_abort_barrier_when_exception: the task with index N/2 aborts instead of
     // waiting again; everyone else is broken, in the first round (released, not yet
     // run) or the second.
@@ -329,7 +329,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_abort_barrier_when_exception_then_resetting: as above, then everyone
     // meets at a second barrier, one resets the first, and all pass it.
     fn abort_then_reset_between_two_barriers(mode) {
@@ -371,7 +371,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_filling_tasks_cancel_one: a waiter cancelled while the barrier fills
     // leaves it; the round needs one more task.
     fn a_task_cancelled_while_filling_leaves_the_round(mode) {
@@ -408,7 +408,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_filling_tasks_wait_twice, test_filling_tasks_check_return_value,
     // test_filling_one_task_twice, test_reset_barrier, test_abort_barrier.
     fn rounds_back_to_back_and_the_simple_cases(mode) {
@@ -442,7 +442,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_repr's walk through the states: filling, draining once the round
     // completes (newcomers wait for the drain, outside the count), resetting when
     // reset with tasks inside, broken after an abort, and filling again after a

@@ -30,7 +30,7 @@ fn spawn_waiter(
     })
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_notify_requires_the_lock(mode) {
         mode.run(async {
             let cond = Condition::default();
@@ -52,7 +52,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_notify_n_wakes_the_oldest(mode) {
         mode.run(async {
             let cond = Condition::new();
@@ -89,7 +89,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_wait_for_predicate(mode) {
         mode.run(async {
             let cond = Condition::new();
@@ -125,7 +125,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_with_shared_and_foreign_locks(mode) {
         mode.run(async {
             // Two conditions over one lock, as asyncio's Condition(lock).
@@ -165,7 +165,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_wait_dropped_in_each_state(mode) {
         mode.run(async {
             let cond = Condition::new();
@@ -225,7 +225,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_waiter_task_cancelled_after_notify(mode) {
         mode.run(async {
             let cond = Condition::new();
@@ -250,7 +250,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_ten_thousand_waiters(mode) {
         mode.run(async {
             const N: usize = 10_000;
@@ -450,7 +450,7 @@ async fn condition_schedule(seed: u64) {
     );
 }
 
-matrix_test! {
+any_driver_test! {
     fn condition_random_cancel_schedules(mode) {
         mode.run(async {
             let before = dropped_after_wake();

@@ -11,7 +11,7 @@ use ringloop::sync::Event;
 use super::*;
 use crate::support::{poll_once, yield_until, Rng};
 
-matrix_test! {
+any_driver_test! {
     fn event_methods(mode) {
         mode.run(async {
             let event = Event::default();
@@ -37,7 +37,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn event_set_then_clear_releases_current_waiters(mode) {
         mode.run(async {
             let event = Event::new();
@@ -73,7 +73,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn event_dropped_waiters_leave(mode) {
         mode.run(async {
             let event = Event::new();
@@ -105,7 +105,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn event_ten_thousand_waiters(mode) {
         mode.run(async {
             const N: usize = 10_000;

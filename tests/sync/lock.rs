@@ -13,7 +13,7 @@ use ringloop::JoinError;
 use super::*;
 use crate::support::{poll_once, yield_until, Rng};
 
-matrix_test! {
+any_driver_test! {
     fn lock_methods(mode) {
         mode.run(async {
             let lock = Lock::default();
@@ -35,7 +35,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_excludes_and_guard_crosses_awaits(mode) {
         mode.run(async {
             let lock = Lock::new();
@@ -67,7 +67,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_is_fifo_and_newcomers_do_not_barge(mode) {
         mode.run(async {
             let lock = Lock::new();
@@ -111,7 +111,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_handed_to_a_dropped_waiter_passes_on(mode) {
         mode.run(async {
             let lock = Lock::new();
@@ -148,7 +148,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_waiter_task_cancelled_after_hand_off(mode) {
         mode.run(async {
             let lock = Lock::new();
@@ -177,7 +177,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_holder_task_cancelled_releases(mode) {
         mode.run(async {
             let lock = Lock::new();
@@ -241,7 +241,7 @@ async fn lock_schedule(seed: u64) {
     assert!(lock.try_lock().is_some(), "seed {seed}");
 }
 
-matrix_test! {
+any_driver_test! {
     fn lock_random_cancel_schedules(mode) {
         mode.run(async {
             let before = dropped_after_wake();

@@ -51,7 +51,7 @@ fn lock_and_log(lock: &Lock, log: &Log, tag: u32, until: Option<Event>) -> JoinH
     })
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire: waiters get the lock in arrival order, one per release, and a
     // task arriving after a release queues behind the waiters.
     fn lock_waiters_in_order(mode) {
@@ -80,7 +80,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_cancel_race: A holds the lock, B and C wait. B is cancelled and A
     // releases in the same turn: the lock goes to C, and B's cancellation loses
     // nothing. Until C runs, the lock is not held (asyncio's `locked()` is false
@@ -118,7 +118,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // The same window, step by step: released to a waiter that has not run,
     // the lock is not `locked()` (as in asyncio), newcomers still queue behind
     // that waiter, and once it runs the lock is held.
@@ -147,7 +147,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_cancel_release_race (bpo-32734): the first of three waiters is
     // cancelled as the lock is released; exactly one task gets the lock, the
     // second waiter.
@@ -178,7 +178,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_finished_waiter_cancelled: a waiter woken by a release and cancelled
     // before it ran passes the lock to the task behind it, spawned just before.
     fn lock_finished_waiter_cancelled(mode) {
@@ -202,7 +202,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // EventTests test_wait: a task spawned just before `set()` runs first (it finds
     // the event set), then the woken waiters in their order.
     fn event_waiters_and_a_newcomer(mode) {
@@ -227,7 +227,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_clear_with_waiters and test_wait_cancel: a set() reaches the waiter
     // even if cleared before it runs; a cancelled wait leaves no waiter behind.
     fn event_set_clear_and_cancel(mode) {
@@ -274,7 +274,7 @@ fn wait_and_log(cond: &Condition, log: &Log, tag: u32) -> JoinHandle<()> {
     })
 }
 
-matrix_test! {
+any_driver_test! {
     // ConditionTests test_notify and test_notify_all: notified waiters return in
     // their order, each once the notifier has released the lock.
     fn condition_notify_in_order(mode) {
@@ -309,7 +309,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_wait_for: the predicate is checked after each notification; the
     // waiter returns only once it holds.
     fn condition_wait_for(mode) {
@@ -343,7 +343,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_wait_cancel_after_notify (bpo-32841): a waiter notified, then cancelled
     // while it waits for the lock again, ends cancelled and the lock is not lost;
     // test_wait_cancel: a waiter cancelled before any notification leaves no

@@ -12,7 +12,7 @@ use ringloop::sync::{CancelledError, InvalidStateError, Promise, PromiseError};
 use super::*;
 use crate::support::{poll_once, yield_until};
 
-matrix_test! {
+any_driver_test! {
     fn promise_set_cancel_and_result(mode) {
         mode.run(async {
             let promise = Promise::default();
@@ -53,7 +53,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn promise_awaited_by_many_tasks(mode) {
         mode.run(async {
             let promise = Promise::new();
@@ -95,7 +95,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn promise_dropped_awaiters_do_not_cancel_it(mode) {
         mode.run(async {
             let promise = Promise::new();
@@ -125,7 +125,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn promise_callbacks_run_through_call_soon_in_order(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -220,7 +220,7 @@ impl Clone for Reentrant {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn promise_value_clone_may_reenter(mode) {
         mode.run(async {
             let promise = Promise::new();

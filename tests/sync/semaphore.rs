@@ -12,7 +12,7 @@ use ringloop::sync::{BoundedSemaphore, Semaphore, TooManyReleasesError};
 use super::*;
 use crate::support::{poll_once, Rng};
 
-matrix_test! {
+any_driver_test! {
     fn semaphore_methods(mode) {
         mode.run(async {
             let sem = Semaphore::new(2);
@@ -51,7 +51,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn semaphore_is_fifo_and_newcomers_do_not_barge(mode) {
         mode.run(async {
             let sem = Semaphore::new(2);
@@ -93,7 +93,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn semaphore_permit_handed_to_a_dropped_waiter_passes_on(mode) {
         mode.run(async {
             let sem = Semaphore::new(1);
@@ -130,7 +130,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn semaphore_waiter_task_cancelled_after_hand_off(mode) {
         mode.run(async {
             let sem = Semaphore::new(1);
@@ -159,7 +159,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     fn bounded_semaphore_over_release_is_an_error(mode) {
         mode.run(async {
             let sem = BoundedSemaphore::new(2);
@@ -248,7 +248,7 @@ async fn semaphore_schedule(seed: u64) {
     );
 }
 
-matrix_test! {
+any_driver_test! {
     fn semaphore_random_cancel_schedules(mode) {
         mode.run(async {
             let before = dropped_after_wake();

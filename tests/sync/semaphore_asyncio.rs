@@ -33,7 +33,7 @@ async fn settle<T>(tasks: Vec<JoinHandle<T>>) -> Vec<Result<T, ringloop::JoinErr
         .expect("a task hung")
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_fifo_order_2: c2 releases and acquires again while c3, handed
     // the second permit, has not run yet: c2 goes behind c3.
     fn release_then_acquire_goes_behind_a_woken_waiter(mode) {
@@ -61,7 +61,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_fifo_order_4: three releases while one task waits leave the
     // count at 2, yet the semaphore is locked (the woken waiter has not run), so
     // the releaser and a third task queue; when the woken one runs, it hands the
@@ -120,7 +120,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire: three permits, two taken; three tasks want one each, then a
     // fourth; two releases go to the two oldest waiters, not to the newcomer.
     fn acquire_counts_and_hands_releases_to_the_oldest(mode) {
@@ -154,7 +154,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_fifo_order: three tasks each take the permit twice, with a
     // pause while holding it; every task's second turn comes after everyone's
     // first.
@@ -181,7 +181,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_fifo_order_3: a waiter cancelled before any release is out of
     // line; the two releases go to the two others.
     fn a_cancelled_waiter_leaves_the_line(mode) {
@@ -201,7 +201,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_cancel_before_awoken and test_acquire_hang: waiters cancelled
     // while (or just before) a release reaches them pass it on to the next waiter,
     // and to that one only.
@@ -226,7 +226,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_no_hang: the holder cancels the waiter it just handed the
     // permit to; the permit comes back.
     fn a_waiter_cancelled_by_its_releaser_gives_the_permit_back(mode) {
@@ -259,7 +259,7 @@ matrix_test! {
     }
 }
 
-matrix_test! {
+any_driver_test! {
     // test_acquire_fifo_order_2 again, on a BoundedSemaphore (which shares the
     // semaphore's state): its releases are within the bound, and the order is the
     // same.
