@@ -49,12 +49,6 @@ fn serve_if_child() -> bool {
     true
 }
 
-/// A free port on loopback (bound and released now).
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
 /// Starts `server` on `addr` in a child (this test, re-run with `SERVE_ENV`),
 /// waits for its `Serving on` line, has a client talk to it, stops it with
 /// `signal`, waits for it to exit, and binds `addr` at once.
@@ -123,7 +117,7 @@ fn restarts(module_path: &str, mode: Mode, server: &str) {
         return;
     }
     let test = matrix_test_name(module_path, mode);
-    let addr = free_addr();
+    let addr = support::net::unused_port_addr();
     for i in 0..RESTARTS {
         let signal = if i % 2 == 0 {
             libc::SIGTERM
