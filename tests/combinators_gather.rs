@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_core::stream::{FusedStream, Stream};
+use ringloop::sync::Promise;
 use ringloop::{as_completed, try_gather, try_gather_all, wait_for, JoinError};
 use support::{poll_once, sleep_until_cond, yield_until, DropToken, Drops, Rng};
 
@@ -257,18 +258,30 @@ any_driver_test! {
 any_driver_test! {
     fn as_completed_over_join_handles(mode) {
         mode.run(async {
-            // Deadlines 1 ms apart from one instant: each task's own 30 - i ms
-            // sleep would start when the task first ran (on 6.1 under TCG, two of
-            // those started more than 1 ms apart and ended out of order).
-            let start = Instant::now();
-            let handles: Vec<_> = (0..30u32)
-                .map(|i| ringloop::spawn(at(start, 30 - i, u64::from(i))))
+            // The tasks finish in the order the test releases them, last spawned
+            // first, one at a time: the stream yields each as it finishes. (Sleeps
+            // of 30 - i ms, even to deadlines from one instant, came out of order
+            // in a VM under TCG, where spawning the 30 took longer than the gaps.)
+            let releases: Vec<Promise<()>> = (0..30).map(|_| Promise::new()).collect();
+            let handles: Vec<_> = releases
+                .iter()
+                .enumerate()
+                .map(|(i, release)| {
+                    let release = release.clone();
+                    ringloop::spawn(async move {
+                        release.wait().await.unwrap();
+                        i as u64
+                    })
+                })
                 .collect();
             let mut stream = as_completed(handles);
             let mut order = Vec::new();
-            while let Some(output) = wait_for(Duration::from_secs(5), stream.next()).await.unwrap() {
-                order.push(output.unwrap());
+            for release in releases.iter().rev() {
+                release.set_result(()).unwrap();
+                let output = wait_for(Duration::from_secs(5), stream.next()).await.unwrap();
+                order.push(output.unwrap().unwrap());
             }
+            assert_eq!(wait_for(Duration::from_secs(5), stream.next()).await.unwrap(), None);
             assert_eq!(order, (0..30).rev().collect::<Vec<_>>());
 
             // Dropping a stream of borrowed handles leaves the tasks running.

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use ringloop::time::{sleep_until, Sleep};
 
-/// A generous upper bound for a wait of `d` on a noisy machine.
+/// A generous upper bound for a wait of `d` on a noisy machine (scaled: a VM under
+/// TCG took 228 ms for 500 µs).
 fn late(d: Duration) -> Duration {
-    d * 5 + Duration::from_millis(200)
+    support::scaled(d * 5 + Duration::from_millis(200))
 }
 
 /// A waker that counts its wakes.
