@@ -689,7 +689,8 @@ matrix_test! {
 
 matrix_test! {
     fn a_failed_send_ends_the_connection_for_both_halves(mode) {
-        use support::streams::{fill, stream_pair, Kind, SOON};
+        use support::streams::{fill, stream_pair, Kind};
+        use support::step;
         mode.run(async {
             for kind in Kind::ALL {
                 for errno in [libc::ECONNRESET, libc::ENOMEM, libc::ENOBUFS, libc::ECANCELED] {
@@ -706,7 +707,7 @@ matrix_test! {
                     // of the line, which the peer (waiting for the reply) never sends.
                     fault::fail_next_send(errno);
                     writer.write(b"a reply").unwrap();
-                    let (mut reader, line) = ringloop::wait_for(SOON, reading)
+                    let (mut reader, line) = ringloop::wait_for(step(), reading)
                         .await
                         .unwrap_or_else(|_| panic!("{what}: the waiting reader was not told"))
                         .unwrap();
@@ -726,7 +727,7 @@ matrix_test! {
                     let e = writer.drain().await.unwrap_err();
                     assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}");
                     // The peer sees the end while both halves are still held.
-                    let end = ringloop::wait_for(SOON, peer.recv(64))
+                    let end = ringloop::wait_for(step(), peer.recv(64))
                         .await
                         .unwrap_or_else(|_| panic!("{what}: the peer did not see the end"));
                     assert_eq!(end.unwrap(), b"", "{what}");
