@@ -63,10 +63,11 @@ impl SharedFd {
             return Err(self);
         }
         let fd = self.inner.fd.replace(-1);
-        super::forget_fd(fd);
         // SAFETY: `fd` was owned by this (sole) `FdInner`, which no longer closes it
         // (-1 above), so ownership passes to the new `OwnedFd` alone.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        super::forget_fd(fd.as_fd());
+        Ok(fd)
     }
 
     /// The driver's state for this descriptor.
@@ -152,6 +153,9 @@ impl Drop for FdInner {
         if fd < 0 {
             return;
         }
+        // SAFETY: `FdInner` owns the descriptor (a non-negative number was never
+        // given back), and this is its last use.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let state = self.state.get_mut();
         super::release_fd(fd, state.multishot.take(), state.listener);
     }

@@ -24,7 +24,7 @@ pub(crate) mod uring;
 pub(crate) mod tests;
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ pub(crate) enum IoDriver {
 
 /// Forgets `fd` in the current runtime's epoll driver, if any: for a descriptor
 /// about to be closed other than by [`release_fd`] (an explicit close).
-pub(crate) fn forget_fd(fd: RawFd) {
+pub(crate) fn forget_fd(fd: BorrowedFd<'_>) {
     crate::runtime::context::with_core(|core| {
         if let Ok(mut driver) = core.driver.try_borrow_mut() {
             if let IoDriver::Epoll(epoll) = &mut *driver {
@@ -83,7 +83,7 @@ impl IoDriver {
         choice: Driver,
         compat: KernelCompat,
         entries: u32,
-        unpark_fd: RawFd,
+        unpark_fd: BorrowedFd<'static>,
     ) -> io::Result<(IoDriver, Features)> {
         let epoll = || -> io::Result<(IoDriver, Features)> {
             Ok((

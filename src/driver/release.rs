@@ -18,17 +18,17 @@
 //! ```
 
 use std::cell::RefCell;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::task::Waker;
 
 use super::stash::Multishot;
-use super::{sys, IoDriver};
+use super::IoDriver;
 
 /// A multishot op to cancel at its runtime's next turn, and the descriptor to
 /// close after it (none when the op itself holds the descriptor open).
 struct Released {
     multishot: Multishot,
-    fd: Option<RawFd>,
+    fd: Option<OwnedFd>,
 }
 
 thread_local! {
@@ -40,7 +40,7 @@ thread_local! {
 
 /// Closes a descriptor whose last `SharedFd` went away, cancelling the multishot
 /// op still armed on it (see the module docs).
-pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool) {
+pub(crate) fn release_fd(fd: OwnedFd, multishot: Option<Multishot>, listener: bool) {
     let mut multishot = multishot;
     let closed = crate::runtime::context::with_core(|core| {
         let Ok(mut driver) = core.driver.try_borrow_mut() else {
@@ -56,10 +56,10 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool
                     }
                     multishot = None;
                 }
-                multishot.is_none() && !listener && uring.submit_close(fd).is_ok()
+                multishot.is_none() && !listener
             }
             IoDriver::Epoll(epoll) => {
-                epoll.forget(fd);
+                epoll.forget(fd.as_fd());
                 false
             }
             IoDriver::Closed(_) => false,
@@ -72,12 +72,9 @@ pub(crate) fn release_fd(fd: RawFd, multishot: Option<Multishot>, listener: bool
     }
     match multishot {
         Some(m) => queue(m, Some(fd)),
-        None if closed != Some(true) => {
-            // SAFETY: the last `SharedFd` owned the descriptor, and nothing refers
-            // to it any more (every op held a `SharedFd`).
-            unsafe { sys::close_raw(fd) }
-        }
-        None => {}
+        None if closed == Some(true) => close_through_ring(fd),
+        // Nothing refers to it any more (every op held a `SharedFd`).
+        None => drop(fd),
     }
 }
 
@@ -123,15 +120,22 @@ pub(crate) fn cancel_later(m: Multishot) {
     queue(m, None);
 }
 
-fn queue(multishot: Multishot, fd: Option<RawFd>) {
-    // Fails only while the thread is exiting, when its runtimes are gone.
-    let queued = RELEASED.try_with(|r| r.borrow_mut().push(Released { multishot, fd }));
-    if queued.is_err() {
-        if let Some(fd) = fd {
-            // SAFETY: as in `release_fd`; the thread's runtimes are gone.
-            unsafe { sys::close_raw(fd) }
+fn queue(multishot: Multishot, fd: Option<OwnedFd>) {
+    // Fails only while the thread is exiting, when its runtimes are gone (and the
+    // descriptor, dropped with the entry, is closed).
+    let _ = RELEASED.try_with(|r| r.borrow_mut().push(Released { multishot, fd }));
+}
+
+/// Closes `fd` through the current runtime's ring, which the caller found running
+/// io_uring; with `close(2)` if that fails.
+fn close_through_ring(fd: OwnedFd) {
+    crate::runtime::context::with_core(|core| {
+        if let Ok(mut driver) = core.driver.try_borrow_mut() {
+            if let IoDriver::Uring(uring) = &mut *driver {
+                uring.submit_close(fd);
+            }
         }
-    }
+    });
 }
 
 /// Cancels the multishot ops of runtime `runtime` queued by [`release_fd`] and
@@ -144,26 +148,23 @@ pub(crate) fn cancel_released(runtime: u64, driver: &mut IoDriver) {
         if released.is_empty() {
             return;
         }
-        released.retain(|r| {
+        released.retain_mut(|r| {
             if r.multishot.runtime != runtime {
                 return true;
             }
-            let mut closed = false;
             if let IoDriver::Uring(uring) = driver {
                 // The op may have ended by itself since, and its key gone to
                 // another op: cancel only what is still that released op.
                 if uring.table().is_released(r.multishot.key) {
                     uring.cancel(r.multishot.key);
                 }
-                if let Some(fd) = r.fd {
-                    closed = uring.submit_close(fd).is_ok();
+                if let Some(fd) = r.fd.take() {
+                    uring.submit_close(fd);
                 }
             }
-            if let (Some(fd), false) = (r.fd, closed) {
-                // SAFETY: the released descriptor was kept open for this close
-                // only; nothing else refers to it.
-                unsafe { sys::close_raw(fd) }
-            }
+            // The released descriptor was kept open for this close only; nothing
+            // else refers to it (dropped, it is closed).
+            drop(r.fd.take());
             false
         });
     });

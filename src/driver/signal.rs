@@ -47,6 +47,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
@@ -234,7 +235,7 @@ pub(crate) fn listen(signal: i32) -> io::Result<SharedFd> {
             let old = sys::thread_sigmask(MaskHow::Block, &SigSet::of(signal))?;
             let blocked_here = !old.contains(signal);
             let fd = match &t.fd {
-                Some(fd) => sys::signalfd(Some(fd.raw()), &mask).map(|_| fd.clone()),
+                Some(fd) => sys::signalfd(Some(fd.as_fd()), &mask).map(|_| fd.clone()),
                 None => {
                     sys::signalfd(None, &mask).map(|fd| SharedFd::new(fd.expect("a new signalfd")))
                 }
@@ -253,7 +254,7 @@ pub(crate) fn listen(signal: i32) -> io::Result<SharedFd> {
                         let _ = sys::thread_sigmask(MaskHow::Unblock, &SigSet::of(signal));
                     }
                     if let Some(fd) = &t.fd {
-                        let _ = sys::signalfd(Some(fd.raw()), &t.mask);
+                        let _ = sys::signalfd(Some(fd.as_fd()), &t.mask);
                     }
                     return Err(e);
                 }
@@ -284,7 +285,7 @@ pub(crate) fn unlisten(signal: i32) {
             // flight on this descriptor a little longer (until its cancellation
             // arrives), and must not take a signal meant for a listener that
             // registers meanwhile, on a new signalfd.
-            let _ = sys::signalfd(Some(fd.raw()), &t.mask);
+            let _ = sys::signalfd(Some(fd.as_fd()), &t.mask);
         }
         if !t.mask.contains_any() {
             // Closed once the reader's op is done with it too.
@@ -342,7 +343,7 @@ pub(crate) fn read_pending(fd: &SharedFd) -> io::Result<Vec<i32>> {
     let mut buf = [0u8; RECORD * BATCH];
     // SAFETY: `buf` is a local array, valid for writes of its whole length for the
     // duration of the call.
-    let n = unsafe { sys::read_raw(fd.raw(), buf.as_mut_ptr(), buf.len(), None) }?;
+    let n = unsafe { sys::read_raw(fd.as_fd(), buf.as_mut_ptr(), buf.len(), None) }?;
     Ok(take_records(&buf[..n]))
 }
 

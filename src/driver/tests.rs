@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
@@ -134,7 +134,7 @@ unsafe impl IoBufMut for CountedBuf {
 
 /// A non-blocking pipe, as the socket and pipe types open them.
 fn pipe() -> (SharedFd, SharedFd) {
-    let (r, w) = sys::pipe(true).expect("pipe");
+    let (r, w) = sys::pipe().expect("pipe");
     (SharedFd::new(r), SharedFd::new(w))
 }
 
@@ -472,7 +472,7 @@ fn poll_add_waits_for_readiness() {
             let ready = crate::spawn(Op::new(PollAdd::new(r.clone(), Interest::Read)));
             turns(2).await;
             assert!(!ready.is_finished(), "{mode:?}: ready before data");
-            sys::write(w.raw(), b"!").unwrap();
+            sys::write(w.as_fd(), b"!").unwrap();
             let revents = crate::wait_for(Duration::from_secs(5), ready)
                 .await
                 .expect("in time")
@@ -536,7 +536,7 @@ fn eagain_from_the_kernel_polls_and_retries() {
                 !read.is_finished(),
                 "{mode:?}: EAGAIN must not complete the op"
             );
-            sys::write(w.raw(), b"late").unwrap();
+            sys::write(w.as_fd(), b"late").unwrap();
             let data = crate::wait_for(Duration::from_secs(5), read)
                 .await
                 .expect("in time")
@@ -688,7 +688,7 @@ fn pipe_writes_to_a_closed_reader_fail_with_epipe() {
                 // reader: the kernel finishes (or cancels) the write; either way no
                 // SIGPIPE survives and the guard goes with the op.
                 let (r, w) = pipe();
-                while sys::write(w.raw(), &[7u8; 4096]).is_ok() {}
+                while sys::write(w.as_fd(), &[7u8; 4096]).is_ok() {}
                 let drops = Rc::new(Cell::new(0));
                 let mut buf = CountedBuf::new(65536, &drops);
                 buf.data.resize(65536, 1);
@@ -778,7 +778,7 @@ fn child_wait_op_on_every_driver_and_dropped_in_flight() {
                         turns(2).await;
                         // Cancelled before the child exited: nothing reaped it.
                         assert_eq!(
-                            sys::waitid_now(sys::WaitTarget::Pidfd(pidfd.raw())).unwrap(),
+                            sys::waitid_now(sys::WaitTarget::Pidfd(pidfd.as_fd())).unwrap(),
                             None
                         );
                         child.kill().unwrap();

@@ -409,8 +409,8 @@ impl File {
         if on_ring(io_uring::opcode::Fsync::CODE) {
             return Op::new(Fsync::new(self.fd.clone(), datasync)).await;
         }
-        let fd = sys::dup_cloexec(self.fd.raw())?;
-        on_pool(move || sys::fsync(fd.as_raw_fd(), datasync)).await
+        let fd = sys::dup_cloexec(self.fd.as_fd())?;
+        on_pool(move || sys::fsync(fd.as_fd(), datasync)).await
     }
 
     /// The file's [`Metadata`] (`statx(2)` on the descriptor: a `STATX` entry on
@@ -431,11 +431,11 @@ impl File {
         let stx = if on_ring(io_uring::opcode::Statx::CODE) {
             Op::new(Statx::fd(self.fd.clone())).await?
         } else {
-            let fd = sys::dup_cloexec(self.fd.raw())?;
+            let fd = sys::dup_cloexec(self.fd.as_fd())?;
             on_pool(move || {
                 let mut stx = op::statx::empty_statx();
                 sys::statx(
-                    fd.as_raw_fd(),
+                    Some(fd.as_fd()),
                     c"",
                     libc::AT_EMPTY_PATH,
                     STATX_MASK,
@@ -481,8 +481,8 @@ impl File {
         if on_ring(io_uring::opcode::Ftruncate::CODE) {
             return Op::new(Ftruncate::new(self.fd.clone(), len)).await;
         }
-        let fd = sys::dup_cloexec(self.fd.raw())?;
-        on_pool(move || sys::ftruncate(fd.as_raw_fd(), len)).await
+        let fd = sys::dup_cloexec(self.fd.as_fd())?;
+        on_pool(move || sys::ftruncate(fd.as_fd(), len)).await
     }
 
     /// Closes the file and reports the error `close(2)` gives (on some

@@ -214,7 +214,7 @@ async fn stat_path(path: &Path, follow: bool) -> io::Result<Metadata> {
         on_pool(move || {
             let mut stx = empty_statx();
             let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-            sys::statx(libc::AT_FDCWD, &path, flags, STATX_MASK, &mut stx)?;
+            sys::statx(None, &path, flags, STATX_MASK, &mut stx)?;
             Ok(stx)
         })
         .await?

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::buf::write_all_with;
@@ -62,20 +62,20 @@ impl Socket {
     ) -> io::Result<Socket> {
         let fd = sys::socket(domain, libc::SOCK_STREAM)?;
         if domain != libc::AF_UNIX {
-            sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+            sys::setsockopt_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
             if reuse_port {
-                sys::setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+                sys::setsockopt_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
             }
         }
-        sys::bind(&fd, addr)?;
-        sys::listen(&fd, backlog)?;
+        sys::bind(fd.as_fd(), addr)?;
+        sys::listen(fd.as_fd(), backlog)?;
         Ok(Socket::listener(fd))
     }
 
     /// A datagram socket bound to `addr`.
     pub(crate) fn bind_datagram(domain: i32, addr: &SockAddr) -> io::Result<Socket> {
         let fd = sys::socket(domain, libc::SOCK_DGRAM)?;
-        sys::bind(&fd, addr)?;
+        sys::bind(fd.as_fd(), addr)?;
         Ok(Socket::from_fd(fd, true))
     }
 
@@ -86,7 +86,7 @@ impl Socket {
             Err(e) => match e.raw_os_error() {
                 Some(libc::EINPROGRESS) | Some(libc::EALREADY) => {
                     Op::new(PollAdd::new(self.fd.clone(), Interest::Write)).await?;
-                    match sys::take_error(self.fd.raw())? {
+                    match sys::take_error(self.fd.as_fd())? {
                         Some(e) => Err(e),
                         None => Ok(()),
                     }
@@ -144,33 +144,33 @@ impl Socket {
     }
 
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        sys::shutdown(self.fd.raw(), how)
+        sys::shutdown(self.fd.as_fd(), how)
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SockAddr> {
-        sys::getsockname(self.fd.raw())
+        sys::getsockname(self.fd.as_fd())
     }
 
     pub(crate) fn peer_addr(&self) -> io::Result<SockAddr> {
-        sys::getpeername(self.fd.raw())
+        sys::getpeername(self.fd.as_fd())
     }
 
     /// The peer's address for a connection just accepted, as `accept4` would
     /// have reported it (see `sys::peername_opt`).
     pub(crate) fn accepted_peer_addr(&self) -> io::Result<SockAddr> {
-        sys::peername_opt(self.fd.raw())
+        sys::peername_opt(self.fd.as_fd())
     }
 
     pub(crate) fn set_int_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        sys::setsockopt_raw(self.fd.raw(), level, name, value)
+        sys::setsockopt_int(self.fd.as_fd(), level, name, value)
     }
 
     pub(crate) fn int_option(&self, level: i32, name: i32) -> io::Result<i32> {
-        sys::getsockopt_int(self.fd.raw(), level, name)
+        sys::getsockopt_int(self.fd.as_fd(), level, name)
     }
 
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        sys::take_error(self.fd.raw())
+        sys::take_error(self.fd.as_fd())
     }
 }
 

@@ -20,6 +20,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::pin::Pin;
 use std::process::{ExitStatus, Output};
@@ -146,11 +147,8 @@ impl Child {
         self.status
     }
 
-    fn target(&self) -> WaitTarget {
-        match &self.pidfd {
-            Some(fd) => WaitTarget::Pidfd(fd.raw()),
-            None => WaitTarget::Pid(self.pid),
-        }
+    fn target(&self) -> WaitTarget<'_> {
+        target_of(&self.pidfd, self.pid)
     }
 
     /// Sends `signal` to the child (asyncio's `send_signal`). Through the pidfd, so
@@ -161,7 +159,7 @@ impl Child {
             return Ok(());
         }
         let sent = match &self.pidfd {
-            Some(fd) => sys::pidfd_send_signal(fd.raw(), signal.as_raw()),
+            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), signal.as_raw()),
             // Without a pidfd only this `Child` reaps the process (there is no op
             // in the kernel that could), and it has not: the number is still its.
             None => sys::kill(self.pid, signal.as_raw()),
@@ -244,7 +242,6 @@ impl Child {
     }
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
-        let target = self.target();
         loop {
             if let Some(status) = self.known_status() {
                 return Poll::Ready(Ok(status));
@@ -300,7 +297,7 @@ impl Child {
                 Waiting::Timer(sleep, period) => {
                     std::task::ready!(Pin::new(&mut *sleep).poll(cx));
                     let next = (*period * 2).min(POLL_MAX);
-                    match sys::waitid_now(target) {
+                    match sys::waitid_now(target_of(&self.pidfd, self.pid)) {
                         Ok(Some(raw)) => {
                             self.waiting = None;
                             self.status = Some(ExitStatus::from_raw(raw));
@@ -441,5 +438,13 @@ impl fmt::Debug for Child {
             .field("stdout", &self.stdout.is_some())
             .field("stderr", &self.stderr.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// What `waitid` looks at for a child: its pidfd, or without one its pid.
+fn target_of(pidfd: &Option<SharedFd>, pid: libc::pid_t) -> WaitTarget<'_> {
+    match pidfd {
+        Some(fd) => WaitTarget::Pidfd(fd.as_fd()),
+        None => WaitTarget::Pid(pid),
     }
 }

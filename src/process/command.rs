@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -319,7 +319,7 @@ fn parts(child: &mut std::process::Child) -> io::Result<ChildParts> {
 }
 
 fn nonblocking(fd: OwnedFd) -> io::Result<SharedFd> {
-    sys::set_nonblocking(fd.as_raw_fd())?;
+    sys::set_nonblocking(fd.as_fd())?;
     Ok(SharedFd::new(fd))
 }
 

@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,28 +67,30 @@ impl Reaper {
         let mut events = Vec::with_capacity(64);
         loop {
             let timeout = self.lock().polls().then_some(POLL_PIDS);
-            if let Err(e) = sys::epoll_wait(&self.epoll, &mut events, timeout) {
+            if let Err(e) = sys::epoll_wait(self.epoll.as_fd(), &mut events, timeout) {
                 eprintln!("ringloop: the child reaper failed and stops: {e}");
                 return;
             }
             let mut state = self.lock();
             for event in &events {
                 if event.u64 == WAKE {
-                    let _ = sys::eventfd_drain(self.wake.as_raw_fd());
+                    let _ = sys::eventfd_drain(self.wake.as_fd());
                     continue;
                 }
-                let fd = event.u64 as RawFd;
+                let Some(fd) = state.pidfds.get(&(event.u64 as RawFd)) else {
+                    continue;
+                };
                 // Reaped, or ECHILD: reaped by an op that was cancelled too late.
                 // (`None`: not exited after all; it stays registered.)
-                if let Ok(None) = sys::waitid_now(WaitTarget::Pidfd(fd)) {
+                if let Ok(None) = sys::waitid_now(WaitTarget::Pidfd(fd.as_fd())) {
                     continue;
                 }
-                let _ = sys::epoll_ctl(&self.epoll, libc::EPOLL_CTL_DEL, fd, 0, 0);
-                state.pidfds.remove(&fd);
+                let _ = sys::epoll_ctl(self.epoll.as_fd(), libc::EPOLL_CTL_DEL, fd.as_fd(), 0, 0);
+                state.pidfds.remove(&(event.u64 as RawFd));
             }
             state
                 .polled
-                .retain(|fd| still_running(WaitTarget::Pidfd(fd.as_raw_fd())));
+                .retain(|fd| still_running(WaitTarget::Pidfd(fd.as_fd())));
             state
                 .pids
                 .retain(|&pid| still_running(WaitTarget::Pid(pid)));
@@ -112,9 +114,9 @@ fn start() -> io::Result<Arc<Reaper>> {
     let epoll = sys::epoll_create()?;
     let wake = sys::eventfd()?;
     sys::epoll_ctl(
-        &epoll,
+        epoll.as_fd(),
         libc::EPOLL_CTL_ADD,
-        wake.as_raw_fd(),
+        wake.as_fd(),
         libc::EPOLLIN as u32,
         WAKE,
     )?;
@@ -143,7 +145,7 @@ pub(super) fn adopt_pidfd(pidfd: SharedFd, pid: libc::pid_t) {
     };
     let fd = match pidfd.try_into_owned() {
         Ok(fd) => fd,
-        Err(shared) => match sys::dup_cloexec(shared.raw()) {
+        Err(shared) => match sys::dup_cloexec(shared.as_fd()) {
             Ok(fd) => fd,
             Err(e) => {
                 // No descriptor left, and the op holding the pidfd keeps it for a
@@ -160,9 +162,9 @@ pub(super) fn adopt_pidfd(pidfd: SharedFd, pid: libc::pid_t) {
     let raw = fd.as_raw_fd();
     let mut state = reaper.lock();
     let added = sys::epoll_ctl(
-        &reaper.epoll,
+        reaper.epoll.as_fd(),
         libc::EPOLL_CTL_ADD,
-        raw,
+        fd.as_fd(),
         libc::EPOLLIN as u32,
         raw as u64,
     );
@@ -174,7 +176,7 @@ pub(super) fn adopt_pidfd(pidfd: SharedFd, pid: libc::pid_t) {
             // Polled through the pidfd instead, every `POLL_PIDS`.
             state.polled.push(fd);
             drop(state);
-            let _ = sys::eventfd_signal(reaper.wake.as_raw_fd());
+            let _ = sys::eventfd_signal(reaper.wake.as_fd());
         }
     }
 }
@@ -188,7 +190,7 @@ pub(super) fn adopt_pid(pid: libc::pid_t) {
     match start() {
         Ok(reaper) => {
             reaper.lock().pids.push(pid);
-            let _ = sys::eventfd_signal(reaper.wake.as_raw_fd());
+            let _ = sys::eventfd_signal(reaper.wake.as_fd());
         }
         Err(e) => no_reaper(pid, e),
     }

@@ -13,7 +13,7 @@
 //! the runtime alive, and a wake after shutdown is a no-op. The pool holds at most as
 //! many slots (and eventfds) as runtimes ever ran at once.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
@@ -52,7 +52,7 @@ impl SharedSlot {
         };
         let id = NEXT_RUNTIME_ID.fetch_add(1, SeqCst);
         // Wake-ups meant for the previous owner must not reach this one.
-        let _ = sys::eventfd_drain(shared.unpark.as_raw_fd());
+        let _ = sys::eventfd_drain(shared.unpark.as_fd());
         shared.inbox.open(id);
         Ok(SharedSlot { shared, id })
     }
@@ -92,8 +92,8 @@ impl Drop for SharedSlot {
 
 impl Shared {
     /// The eventfd the driver watches.
-    pub(crate) fn unpark_fd(&self) -> RawFd {
-        self.unpark.as_raw_fd()
+    pub(crate) fn unpark_fd(&'static self) -> BorrowedFd<'static> {
+        self.unpark.as_fd()
     }
 
     /// The queue, flags and park handshake (the owner thread uses them directly).
@@ -111,7 +111,7 @@ impl Shared {
 
     /// Ends the loop's wait.
     fn interrupt(&self) {
-        if let Err(e) = sys::eventfd_signal(self.unpark.as_raw_fd()) {
+        if let Err(e) = sys::eventfd_signal(self.unpark.as_fd()) {
             // Cannot happen for a valid eventfd; if it did, the loop would only
             // notice this wake at its next timer or completion.
             eprintln!("ringloop: failed to wake a parked runtime: {e}");

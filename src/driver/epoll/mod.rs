@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -128,7 +128,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Epoll {
     id: u64,
     epfd: OwnedFd,
-    unpark_fd: RawFd,
+    unpark_fd: BorrowedFd<'static>,
     fds: HashMap<RawFd, FdEntry>,
     events: Vec<libc::epoll_event>,
     next_id: u64,
@@ -137,10 +137,10 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
-    pub(crate) fn new(unpark_fd: RawFd) -> io::Result<Epoll> {
+    pub(crate) fn new(unpark_fd: BorrowedFd<'static>) -> io::Result<Epoll> {
         let epfd = sys::epoll_create()?;
         sys::epoll_ctl(
-            &epfd,
+            epfd.as_fd(),
             libc::EPOLL_CTL_ADD,
             unpark_fd,
             libc::EPOLLIN as u32,
@@ -207,19 +207,21 @@ impl Epoll {
     /// [`cancel_wait`](Self::cancel_wait).
     pub(crate) fn wait_ready(
         &mut self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         interest: Interest,
         waker: &Waker,
     ) -> io::Result<WaitId> {
-        let entry = self.fds.entry(fd).or_default();
+        let token = fd.as_raw_fd() as u64;
+        let entry = self.fds.entry(fd.as_raw_fd()).or_default();
         if !entry.registered {
-            let added = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_ADD, fd, EVENTS, fd as u64);
+            let epfd = self.epfd.as_fd();
+            let added = sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, EVENTS, token);
             match added {
                 Ok(()) => {}
                 // The number was reused without being forgotten (closed by
                 // someone else): refresh the registration.
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                    sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_MOD, fd, EVENTS, fd as u64)?;
+                    sys::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, EVENTS, token)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -271,11 +273,11 @@ impl Epoll {
     /// it, since every op holds it open. It is removed from the epoll set first: the
     /// kernel would drop it only once no other descriptor (a `dup`, a forked child
     /// before its `exec`) refers to the same file.
-    pub(crate) fn forget(&mut self, fd: RawFd) {
-        if let Some(entry) = self.fds.remove(&fd) {
+    pub(crate) fn forget(&mut self, fd: BorrowedFd<'_>) {
+        if let Some(entry) = self.fds.remove(&fd.as_raw_fd()) {
             debug_assert!(entry.read.waiters.is_empty() && entry.write.waiters.is_empty());
             if entry.registered {
-                let _ = sys::epoll_ctl(&self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
+                let _ = sys::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
             }
         }
     }
@@ -289,7 +291,7 @@ impl Epoll {
         if timeout.is_some_and(|t| t.is_zero()) && self.waiting == 0 {
             return Ok(());
         }
-        sys::epoll_wait(&self.epfd, &mut self.events, timeout)?;
+        sys::epoll_wait(self.epfd.as_fd(), &mut self.events, timeout)?;
         for event in &self.events {
             let (token, ready) = (event.u64, event.events);
             if token == UNPARK {

@@ -7,7 +7,7 @@
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::Faults;
 use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
@@ -95,7 +95,7 @@ unsafe impl OpKind for Accept {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::accept(self.fd.raw(), Some(&mut self.addr)).map(|fd| fd as u32)
+        sys::accept(self.fd.as_fd(), Some(&mut self.addr)).map(|fd| fd.into_raw_fd() as u32)
     }
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {

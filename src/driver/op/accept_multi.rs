@@ -184,8 +184,9 @@ impl Orphan for AcceptSink {
             // The listener is gone (its drop cancelled this op): nobody will accept.
             if res >= 0 {
                 // SAFETY: a successful accept returns a new descriptor that
-                // nothing else owns, and nobody will see this one.
-                unsafe { sys::close_raw(res) };
+                // nothing else owns, and nobody will see this one: dropped, it
+                // is closed.
+                drop(unsafe { sys::owned(res) });
             }
             return;
         };

@@ -3,6 +3,7 @@
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::Faults;
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -58,7 +59,7 @@ unsafe impl OpKind for Connect {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::connect(self.fd.raw(), &self.addr).map(|()| 0)
+        sys::connect(self.fd.as_fd(), &self.addr).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {

@@ -4,6 +4,7 @@
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::Faults;
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -48,7 +49,7 @@ unsafe impl OpKind for Fsync {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::fsync(self.fd.raw(), self.datasync).map(|()| 0)
+        sys::fsync(self.fd.as_fd(), self.datasync).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
@@ -86,7 +87,7 @@ unsafe impl OpKind for Ftruncate {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::ftruncate(self.fd.raw(), self.len).map(|()| 0)
+        sys::ftruncate(self.fd.as_fd(), self.len).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {

@@ -64,7 +64,7 @@ pub(crate) use write::Write;
 
 use std::future::Future;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -513,10 +513,11 @@ impl<T: OpKind> Future for Op<T> {
                         }
                         Readiness::Never => None,
                     };
-                    if let Some((fd, interest)) = readiness {
+                    if let Readiness::Fd(shared, interest) = data.readiness() {
+                        let fd = shared.raw();
                         if !epoll.may_be_ready(fd, interest) {
                             // Known not ready: wait without a failing call first.
-                            match epoll.wait_ready(fd, interest, cx.waker()) {
+                            match epoll.wait_ready(shared.as_fd(), interest, cx.waker()) {
                                 Ok(id) => {
                                     *wait = Some((fd, interest, id));
                                     return Poll::Pending;
@@ -554,9 +555,10 @@ impl<T: OpKind> Future for Op<T> {
                     let performed = data.perform();
                     let result = match performed {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match readiness {
-                            Some((fd, interest)) => {
-                                match epoll.wait_ready(fd, interest, cx.waker()) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => match data.readiness() {
+                            Readiness::Fd(shared, interest) => {
+                                let fd = shared.raw();
+                                match epoll.wait_ready(shared.as_fd(), interest, cx.waker()) {
                                     Ok(id) => {
                                         *wait = Some((fd, interest, id));
                                         return Poll::Pending;
@@ -564,7 +566,7 @@ impl<T: OpKind> Future for Op<T> {
                                     Err(e) => Err(e),
                                 }
                             }
-                            None => Err(e),
+                            Readiness::Never => Err(e),
                         },
                         Ok(n) => {
                             if let Some((fd, interest)) = readiness {

@@ -4,6 +4,7 @@
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::Faults;
 use std::io;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
@@ -123,7 +124,7 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
         }
         // SAFETY: the boxed header points at the boxed address and the iovecs,
         // which point into the buffers' stable memory (see the `OpKind` impl).
-        unsafe { sys::recvmsg(self.fd.raw(), &mut self.hdr.msg) }.map(|n| n as u32)
+        unsafe { sys::recvmsg_raw(self.fd.as_fd(), &mut self.hdr.msg) }.map(|n| n as u32)
     }
 
     fn poll_stash(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
@@ -239,7 +240,7 @@ unsafe impl<B: IoBuf> OpKind for SendMsg<B> {
 
     fn perform(&mut self) -> io::Result<u32> {
         // SAFETY: as for `RecvMsg::perform`, read-only.
-        unsafe { sys::sendmsg(self.fd.raw(), &self.hdr.msg) }.map(|n| n as u32)
+        unsafe { sys::sendmsg_raw(self.fd.as_fd(), &self.hdr.msg) }.map(|n| n as u32)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {

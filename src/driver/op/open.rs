@@ -4,7 +4,7 @@
 use crate::driver::fault::Faults;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 
 use io_uring::{opcode, squeue, types};
@@ -59,7 +59,7 @@ unsafe impl OpKind for OpenAt {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::openat(&self.path, self.flags, self.mode).map(|fd| fd as u32)
+        sys::open(&self.path, self.flags, self.mode).map(|fd| fd.into_raw_fd() as u32)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<OwnedFd> {
@@ -70,8 +70,8 @@ unsafe impl OpKind for OpenAt {
     fn discard(&mut self, res: i32, _flags: u32, _woken: &mut Vec<std::task::Waker>) {
         if res >= 0 {
             // SAFETY: a successful open returns a new descriptor that nothing
-            // else owns, and nobody will see this one.
-            unsafe { sys::close_raw(res) };
+            // else owns, and nobody will see this one: dropped, it is closed.
+            drop(unsafe { sys::owned(res) });
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Wait until a descriptor is ready (`IORING_OP_POLL_ADD`, one-shot).
 
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -41,7 +42,7 @@ unsafe impl OpKind for PollAdd {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        match sys::poll_now(self.fd.raw(), self.events())? {
+        match sys::poll_now(self.fd.as_fd(), self.events())? {
             0 => Err(io::ErrorKind::WouldBlock.into()),
             revents => Ok(revents as u16 as u32),
         }

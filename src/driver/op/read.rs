@@ -1,6 +1,7 @@
 //! `read`/`pread` into an owned buffer (`IORING_OP_READ`, 5.6).
 
 use std::io;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
@@ -80,7 +81,7 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         let len = self.len() as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.
         let n =
-            unsafe { sys::read_raw(self.fd.raw(), self.buf.stable_mut_ptr(), len, self.offset) }?;
+            unsafe { sys::read_raw(self.fd.as_fd(), self.buf.stable_mut_ptr(), len, self.offset) }?;
         Ok(n as u32)
     }
 

@@ -1,6 +1,7 @@
 //! `recv` into an owned buffer (`IORING_OP_RECV`, 5.6), for sockets.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
@@ -79,7 +80,7 @@ unsafe impl<B: IoBufMut> OpKind for Recv<B> {
     fn perform(&mut self) -> io::Result<u32> {
         let len = self.len() as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` writable bytes at the pointer.
-        let n = unsafe { sys::recv_raw(self.fd.raw(), self.buf.stable_mut_ptr(), len) }?;
+        let n = unsafe { sys::recv_raw(self.fd.as_fd(), self.buf.stable_mut_ptr(), len) }?;
         Ok(n as u32)
     }
 

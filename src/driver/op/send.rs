@@ -1,6 +1,7 @@
 //! `send` from an owned buffer (`IORING_OP_SEND`, 5.6), for sockets.
 
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -76,7 +77,7 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
     fn perform(&mut self) -> io::Result<u32> {
         let len = self.len() as usize;
         // SAFETY: `IoBuf` guarantees `bytes_init()` readable bytes at the pointer.
-        let n = unsafe { sys::send_raw(self.fd.raw(), self.buf.stable_ptr(), len) }?;
+        let n = unsafe { sys::send_raw(self.fd.as_fd(), self.buf.stable_ptr(), len) }?;
         Ok(n as u32)
     }
 
@@ -87,7 +88,7 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
     #[cfg(feature = "fault-injection")]
     fn faults(&self) -> Faults {
         // A short count only on a stream: a datagram goes whole or not at all.
-        let stream = sys::getsockopt_int(self.fd.raw(), libc::SOL_SOCKET, libc::SO_TYPE);
+        let stream = sys::getsockopt_int(self.fd.as_fd(), libc::SOL_SOCKET, libc::SO_TYPE);
         if stream.is_ok_and(|t| t == libc::SOCK_STREAM) {
             Faults::SOCKET.with(Faults::SHORT)
         } else {

@@ -4,6 +4,7 @@
 use crate::driver::fault::Faults;
 use std::ffi::CString;
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -86,8 +87,8 @@ unsafe impl OpKind for Statx {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        let dirfd = self.dirfd();
-        sys::statx(dirfd, &self.path, self.flags, STATX_MASK, &mut self.buf).map(|()| 0)
+        let dir = self.fd.as_ref().map(AsFd::as_fd);
+        sys::statx(dir, &self.path, self.flags, STATX_MASK, &mut self.buf).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {

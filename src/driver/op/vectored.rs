@@ -4,6 +4,7 @@
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::Faults;
 use std::io;
+use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
@@ -103,7 +104,7 @@ unsafe impl<B: IoBufMut> OpKind for ReadV<B> {
     fn perform(&mut self) -> io::Result<u32> {
         // SAFETY: each iovec describes a buffer's `bytes_total()` writable bytes
         // (`IoBufMut`), owned by `self` for the duration of the call.
-        let n = unsafe { sys::preadv_pwritev(self.fd.raw(), &self.iov, self.offset, false) }?;
+        let n = unsafe { sys::preadv_raw(self.fd.as_fd(), &self.iov, self.offset) }?;
         Ok(n as u32)
     }
 
@@ -164,7 +165,7 @@ unsafe impl<B: IoBuf> OpKind for WriteV<B> {
     fn perform(&mut self) -> io::Result<u32> {
         // SAFETY: each iovec describes a buffer's `bytes_init()` readable bytes
         // (`IoBuf`), owned by `self` for the duration of the call.
-        let n = unsafe { sys::preadv_pwritev(self.fd.raw(), &self.iov, self.offset, true) }?;
+        let n = unsafe { sys::pwritev_raw(self.fd.as_fd(), &self.iov, self.offset) }?;
         Ok(n as u32)
     }
 

@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::rc::Rc;
@@ -85,7 +86,7 @@ unsafe impl OpKind for WaitChild {
 
     fn perform(&mut self) -> io::Result<u32> {
         // epoll: reap if it exited, else wait for the pidfd to be readable.
-        match sys::waitid_now(WaitTarget::Pidfd(self.pidfd.raw()))? {
+        match sys::waitid_now(WaitTarget::Pidfd(self.pidfd.as_fd()))? {
             Some(raw) => {
                 self.reaped = Some(raw);
                 Ok(0)
@@ -113,7 +114,7 @@ unsafe impl OpKind for WaitChild {
             // The pidfd is readable: the child has exited (or was reaped by
             // someone else, which `waitid` reports as ECHILD).
             WaitVia::Poll => {
-                Ok(sys::waitid_now(WaitTarget::Pidfd(self.pidfd.raw()))?.map(exit_status))
+                Ok(sys::waitid_now(WaitTarget::Pidfd(self.pidfd.as_fd()))?.map(exit_status))
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `write`/`pwrite` from an owned buffer (`IORING_OP_WRITE`, 5.6).
 
 use std::io;
+use std::os::fd::AsFd;
 use std::task::Waker;
 
 use io_uring::{opcode, squeue, types};
@@ -94,7 +95,8 @@ unsafe impl<B: IoBuf> OpKind for Write<B> {
         self.guard_sigpipe();
         let len = self.len() as usize;
         // SAFETY: `IoBuf` guarantees `bytes_init()` readable bytes at the pointer.
-        let n = unsafe { sys::write_raw(self.fd.raw(), self.buf.stable_ptr(), len, self.offset) }?;
+        let n =
+            unsafe { sys::write_raw(self.fd.as_fd(), self.buf.stable_ptr(), len, self.offset) }?;
         Ok(n as u32)
     }
 

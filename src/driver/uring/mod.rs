@@ -15,7 +15,7 @@ mod setup;
 mod table;
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ pub(crate) struct Uring {
     buf_ring_failed: bool,
     table: OpTable,
     features: Features,
-    unpark_fd: RawFd,
+    unpark_fd: BorrowedFd<'static>,
     /// Whether the eventfd poll is in the kernel.
     wake_armed: bool,
     /// The park timeout in flight, if any: its sequence number and deadline.
@@ -99,7 +99,11 @@ pub(crate) struct Uring {
 }
 
 impl Uring {
-    pub(crate) fn new(entries: u32, compat: KernelCompat, unpark_fd: RawFd) -> io::Result<Uring> {
+    pub(crate) fn new(
+        entries: u32,
+        compat: KernelCompat,
+        unpark_fd: BorrowedFd<'static>,
+    ) -> io::Result<Uring> {
         let (ring, features) = setup::create(entries, compat)?;
         Ok(Uring {
             ring,
@@ -234,10 +238,16 @@ impl Uring {
 
     /// Closes `fd` through the ring (`IORING_OP_CLOSE`, 5.6): no system call of its
     /// own. Shutdown waits for the close like for any op, so it is never lost.
-    pub(crate) fn submit_close(&mut self, fd: RawFd) -> io::Result<()> {
+    /// Where the entry cannot be queued, it is closed with `close(2)`.
+    pub(crate) fn submit_close(&mut self, fd: OwnedFd) {
+        let fd = fd.into_raw_fd();
         let sqe = opcode::Close::new(types::Fd(fd)).build();
         // SAFETY: a close entry holds no pointers.
-        unsafe { self.submit_detached(sqe, Box::new(CloseDone(fd))) }.map(drop)
+        if unsafe { self.submit_detached(sqe, Box::new(CloseDone(fd))) }.is_err() {
+            // SAFETY: the entry never reached the kernel, so the descriptor is
+            // still open and still ours (it was given to this call).
+            drop(unsafe { sys::owned(fd) });
+        }
     }
 
     /// Submits what is queued and runs the completions the kernel holds back
@@ -377,7 +387,7 @@ impl Uring {
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
-        let sqe = opcode::PollAdd::new(types::Fd(self.unpark_fd), libc::POLLIN as u32)
+        let sqe = opcode::PollAdd::new(types::Fd(self.unpark_fd.as_raw_fd()), libc::POLLIN as u32)
             .build()
             .user_data(WAKE);
         // SAFETY: a poll entry holds no pointers.

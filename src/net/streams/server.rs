@@ -318,7 +318,10 @@ impl Inner {
         }
         for listener in std::mem::take(&mut *self.listeners.borrow_mut()) {
             if let Some(fd) = listener.upgrade() {
-                let _ = crate::driver::sys::shutdown(fd.raw(), std::net::Shutdown::Both);
+                let _ = crate::driver::sys::shutdown(
+                    std::os::fd::AsFd::as_fd(&fd),
+                    std::net::Shutdown::Both,
+                );
             }
         }
         if let Some(path) = &self.unix_path {
