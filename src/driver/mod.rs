@@ -11,6 +11,7 @@ pub(crate) mod epoll;
 pub(crate) mod fault;
 pub(crate) mod fd;
 pub(crate) mod features;
+mod handle;
 pub(crate) mod op;
 mod release;
 pub(crate) mod signal;
@@ -28,12 +29,24 @@ use std::os::fd::BorrowedFd;
 use std::task::Waker;
 use std::time::Duration;
 
-pub(crate) use release::{cancel_elsewhere, cancel_later, cancel_released, release_fd};
+pub(crate) use handle::{Handle, WeakHandle};
+pub(crate) use release::{cancel_elsewhere, cancel_later, release_fd};
 
 use features::{Features, KernelCompat};
 use uring::OpTable;
 
-use crate::runtime::Driver;
+/// Which driver a runtime should use.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Driver {
+    /// io_uring, or epoll where io_uring is unavailable (old kernel, seccomp,
+    /// `kernel.io_uring_disabled`, memlock limits). The default.
+    #[default]
+    Auto,
+    /// io_uring only: building the runtime fails if it is unavailable.
+    IoUring,
+    /// epoll, even where io_uring works (for comparisons, or to avoid io_uring).
+    Epoll,
+}
 
 /// A runtime's connection to the kernel.
 // There is one per runtime, so the size of the io_uring variant costs nothing; boxing
@@ -49,9 +62,9 @@ pub(crate) enum IoDriver {
 /// Forgets `fd` in the current runtime's epoll driver, if any: for a descriptor
 /// about to be closed other than by [`release_fd`] (an explicit close).
 pub(crate) fn forget_fd(fd: BorrowedFd<'_>) {
-    crate::runtime::context::with_core(|core| {
-        if let Ok(mut driver) = core.driver.try_borrow_mut() {
-            if let IoDriver::Epoll(epoll) = &mut *driver {
+    Handle::with_current(|driver| {
+        if let Some(mut io) = driver.try_io() {
+            if let IoDriver::Epoll(epoll) = &mut *io {
                 epoll.forget(fd);
             }
         }
@@ -61,7 +74,7 @@ pub(crate) fn forget_fd(fd: BorrowedFd<'_>) {
 /// Whether the current runtime runs io_uring and its probe (after the compat
 /// mask) found opcode `op`; `false` on epoll and outside a runtime.
 pub(crate) fn ring_supports(op: u8) -> bool {
-    crate::runtime::context::with_core(|core| core.features.supports_opcode(op)).unwrap_or(false)
+    Handle::with_current(|driver| driver.features().supports_opcode(op)).unwrap_or(false)
 }
 
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`

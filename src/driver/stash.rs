@@ -29,6 +29,7 @@ use std::task::{Context, Poll, Waker};
 use super::buf::IoBufMut;
 use super::fd::SharedFd;
 use super::sockaddr::SockAddr;
+use super::WeakHandle;
 use crate::sync::{WaitList, WaiterKey};
 
 /// Something a cancelled receive got.
@@ -48,12 +49,18 @@ pub(crate) enum Received {
 pub(crate) type Accepted = io::Result<(OwnedFd, Option<SockAddr>)>;
 
 /// Where a multishot op of a descriptor is armed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Multishot {
-    /// The runtime whose ring holds it.
-    pub(crate) runtime: u64,
+    /// The driver whose ring holds it.
+    pub(crate) driver: WeakHandle,
     /// Its op-table key there.
     pub(crate) key: usize,
+}
+
+impl PartialEq for Multishot {
+    fn eq(&self, other: &Multishot) -> bool {
+        self.key == other.key && self.driver.same(&other.driver)
+    }
 }
 
 /// The driver's per-descriptor state (see the module docs).

@@ -22,7 +22,6 @@ use super::epoll::Interest;
 use super::fd::SharedFd;
 use super::op::{Accept, Nop, Op, OpKind, OpenAt, PollAdd, Read, Readiness, Write};
 use super::sys;
-use crate::runtime::context;
 use crate::{Driver, DriverKind, KernelCompat, Runtime};
 
 #[derive(Clone, Copy, Debug)]
@@ -548,7 +547,7 @@ fn eagain_from_the_kernel_polls_and_retries() {
 }
 
 fn uring_stats() -> super::uring::Stats {
-    context::with_core(|core| core.driver.borrow().uring_stats())
+    super::Handle::with_current(|driver| driver.io().uring_stats())
         .flatten()
         .expect("an io_uring runtime")
 }

@@ -259,8 +259,10 @@ impl Child {
                 None => {
                     let waiting = match &self.pidfd {
                         Some(pidfd) => {
-                            let via = if crate::runtime::context::with_core(|c| c.features.waitid)
-                                .unwrap_or(false)
+                            let via = if crate::runtime::context::with_core(|c| {
+                                c.driver.features().waitid
+                            })
+                            .unwrap_or(false)
                             {
                                 WaitVia::WaitId
                             } else {

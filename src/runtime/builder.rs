@@ -6,18 +6,7 @@ use std::io;
 use super::Runtime;
 use crate::driver::features::KernelCompat;
 
-/// Which driver a runtime should use.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-pub enum Driver {
-    /// io_uring, or epoll where io_uring is unavailable (old kernel, seccomp,
-    /// `kernel.io_uring_disabled`, memlock limits). The default.
-    #[default]
-    Auto,
-    /// io_uring only: building the runtime fails if it is unavailable.
-    IoUring,
-    /// epoll, even where io_uring works (for comparisons, or to avoid io_uring).
-    Epoll,
-}
+pub use crate::driver::Driver;
 
 /// Resolved options.
 #[derive(Clone, Copy, Debug)]

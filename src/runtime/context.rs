@@ -1,11 +1,13 @@
-//! The thread-local "current runtime": set while `block_on` runs, so that `spawn`,
-//! `sleep` and operations find their runtime, and so that a waker can tell whether it
-//! is being woken on its own runtime's thread.
+//! The thread-local "current runtime": set while `block_on` runs, so that `spawn`
+//! and `sleep` find their runtime, and so that a waker can tell whether it is being
+//! woken on its own runtime's thread. Entering a runtime also makes its driver the
+//! driver's current one (`driver::Handle::set_current`), which operations use.
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use super::Core;
+use crate::driver::Handle;
 
 struct Current {
     /// Id of the running runtime (0: none), for a quick "is this my runtime" check.
@@ -20,40 +22,6 @@ thread_local! {
             core: RefCell::new(None),
         }
     };
-    /// Every runtime of this thread that has not been dropped, running or not (see
-    /// [`with_live_core`]).
-    static LIVE: RefCell<Vec<(u64, Weak<Core>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Records a new runtime of this thread, for [`with_live_core`].
-pub(crate) fn register_live(core: &Rc<Core>) {
-    let _ = LIVE.try_with(|live| {
-        let mut live = live.borrow_mut();
-        live.retain(|(_, weak)| weak.strong_count() > 0);
-        live.push((core.id(), Rc::downgrade(core)));
-    });
-}
-
-/// Forgets a runtime that is being dropped.
-pub(crate) fn unregister_live(id: u64) {
-    let _ = LIVE.try_with(|live| live.borrow_mut().retain(|(i, _)| *i != id));
-}
-
-/// Runs `f` with runtime `runtime` of this thread, whether it is running or not
-/// (for the driver, which must sometimes reach the ring of an idle runtime: a
-/// listener's multishot accept armed there). `None` when that runtime is gone or
-/// belongs to another thread.
-pub(crate) fn with_live_core<R>(runtime: u64, f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
-    let core = LIVE
-        .try_with(|live| {
-            live.borrow()
-                .iter()
-                .find(|(id, _)| *id == runtime)
-                .and_then(|(_, weak)| weak.upgrade())
-        })
-        .ok()
-        .flatten()?;
-    Some(f(&core))
 }
 
 /// Runs `f` with the current runtime, if this thread is running one. Returns `None`
@@ -119,6 +87,7 @@ pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
             );
         }
         current.id.set(core.id());
+        Handle::set_current(Some(core.driver.clone()));
         *slot = Some(core);
     });
     EnterGuard { previous: None }
@@ -135,6 +104,7 @@ pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> Option<EnterGuard> {
         .try_with(|current| {
             let mut slot = current.core.try_borrow_mut().ok()?;
             current.id.set(core.id());
+            Handle::set_current(Some(core.driver.clone()));
             let previous = slot.replace(core);
             Some(EnterGuard { previous })
         })
@@ -149,6 +119,7 @@ impl Drop for EnterGuard {
             current
                 .id
                 .set(previous.as_ref().map_or(0, |core| core.id()));
+            Handle::set_current(previous.as_ref().map(|core| core.driver.clone()));
             std::mem::replace(&mut *current.core.borrow_mut(), previous)
         });
         // Dropped outside the borrow, in case this is the last reference.

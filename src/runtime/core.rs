@@ -16,15 +16,10 @@ use slab::Slab;
 
 use super::shared::SharedSlot;
 use super::{context, Config, Shared};
-use crate::driver::features::Features;
-use crate::driver::IoDriver;
+use crate::driver::Handle;
 use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId, TaskInfo, TaskState};
 use crate::time::heap::TimerHeap;
 use crate::time::{Callback, TimerAction};
-
-/// Operations a future may complete without waiting in one poll (see
-/// [`Core::take_op_budget`]); tokio's cooperative budget has the same size.
-const OP_BUDGET: u32 = 128;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -56,18 +51,14 @@ pub(crate) struct Core {
     next_task_id: Cell<u64>,
     pub(crate) timers: RefCell<TimerHeap<TimerAction>>,
     pub(crate) callbacks: RefCell<VecDeque<Callback>>,
-    pub(crate) driver: RefCell<IoDriver>,
-    pub(crate) features: Features,
+    /// The I/O driver, made current while the runtime runs.
+    pub(crate) driver: Handle,
     state: Cell<State>,
     /// Time zero of the timer ticks.
     origin: Instant,
     /// The loop's cached clock (`time::now()`); `None` once a turn has passed, until
     /// something reads it (a busy loop with no timers never reads the clock).
     now: Cell<Option<Instant>>,
-    /// Operations the future being polled may still complete without waiting (on
-    /// epoll, where a file read or a ready socket's call finishes at its first poll)
-    /// before it must yield: reset for each poll of a task or of the main future.
-    op_budget: Cell<u32>,
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
@@ -77,7 +68,7 @@ impl Core {
     pub(crate) fn new(config: &Config) -> io::Result<Core> {
         let slot = SharedSlot::acquire()?;
         let shared = slot.shared();
-        let (driver, features) = IoDriver::new(
+        let driver = Handle::new(
             config.driver,
             config.kernel_compat,
             config.entries,
@@ -96,12 +87,10 @@ impl Core {
             next_task_id: Cell::new(1),
             timers: RefCell::new(TimerHeap::default()),
             callbacks: RefCell::new(VecDeque::new()),
-            driver: RefCell::new(driver),
-            features,
+            driver,
             state: Cell::new(State::Running),
             origin: now,
             now: Cell::new(Some(now)),
-            op_budget: Cell::new(OP_BUDGET),
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
@@ -194,26 +183,6 @@ impl Core {
         }
     }
 
-    /// A fresh operation budget, for the poll that is about to start.
-    pub(crate) fn reset_op_budget(&self) {
-        self.op_budget.set(OP_BUDGET);
-    }
-
-    /// Takes one unit of the polled future's budget of operations that complete
-    /// without waiting; `false` when it is spent: the operation must yield (wake
-    /// itself and return `Pending`) instead, so that a task reading a file in a loop
-    /// on epoll cannot keep the thread from its other tasks and its timers: a task
-    /// that wakes itself runs again only after the next driver turn and timer
-    /// check (see [`schedule`](Self::schedule)).
-    pub(crate) fn take_op_budget(&self) -> bool {
-        let left = self.op_budget.get();
-        if left == 0 {
-            return false;
-        }
-        self.op_budget.set(left - 1);
-        true
-    }
-
     /// Whether tasks wait to run: ready now, or after the coming driver turn.
     pub(crate) fn has_ready_tasks(&self) -> bool {
         !self.ready.borrow().is_empty() || !self.deferred.borrow().is_empty()
@@ -226,7 +195,9 @@ impl Core {
                 return n;
             };
             self.current.set(Some(task));
-            self.reset_op_budget();
+            // A task that spends its budget wakes itself, and runs again only after
+            // the next driver turn and timer check (see `schedule`).
+            self.driver.reset_op_budget();
             let completed = task.run();
             self.current.set(None);
             if completed {
@@ -358,10 +329,7 @@ impl Core {
         drop_catching(callbacks, "a callback");
 
         let mut woken = Vec::new();
-        let mut driver = self.driver.borrow_mut();
-        driver.shutdown(&mut woken);
-        crate::driver::cancel_released(self.id(), &mut driver);
-        drop(driver);
+        self.driver.shutdown(&mut woken);
         // Futures of operations that outlived their tasks learn that the runtime is
         // gone when polled.
         for waker in woken {

@@ -41,7 +41,7 @@ impl Core {
         self.shared.inbox().set_main_woken();
         loop {
             if self.shared.inbox().take_main_woken() {
-                self.reset_op_budget();
+                self.driver.reset_op_budget();
                 self.set_main_running(true);
                 let poll = future.as_mut().poll(&mut cx);
                 self.set_main_running(false);
@@ -50,7 +50,7 @@ impl Core {
                     // queued in this last turn (closes, cancellations) go to the
                     // kernel now: the loop may not run again for a long time.
                     drop(future);
-                    self.driver.borrow_mut().submit_pending();
+                    self.driver.submit_pending();
                     return output;
                 }
             }
@@ -98,11 +98,7 @@ impl Core {
             timeout
         };
         let mut woken = self.woken_buf.take();
-        let result = {
-            let mut driver = self.driver.borrow_mut();
-            crate::driver::cancel_released(self.id(), &mut driver);
-            driver.turn(timeout, &mut woken)
-        };
+        let result = self.driver.turn(timeout, &mut woken);
         if wait {
             self.shared.inbox().unparked();
         }

@@ -65,7 +65,6 @@ impl Runtime {
 
     pub(crate) fn with_config(config: &Config) -> io::Result<Runtime> {
         let core = Rc::new(Core::new(config)?);
-        context::register_live(&core);
         Ok(Runtime {
             core,
             _not_send: PhantomData,
@@ -96,26 +95,25 @@ impl Runtime {
 
     /// The driver this runtime uses.
     pub fn driver_kind(&self) -> DriverKind {
-        self.core.features.driver
+        self.core.driver.features().driver
     }
 
     /// What the driver's probe found.
     pub fn features(&self) -> Features {
-        self.core.features.clone()
+        self.core.driver.features().clone()
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.core.shutdown();
-        context::unregister_live(self.core.id());
     }
 }
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("driver", &self.core.features.driver)
+            .field("driver", &self.core.driver.features().driver)
             .finish_non_exhaustive()
     }
 }
@@ -180,7 +178,7 @@ pub fn driver_kind() -> DriverKind {
 /// Outside a ringloop runtime.
 #[track_caller]
 pub fn features() -> Features {
-    match context::with_core(|core| core.features.clone()) {
+    match context::with_core(|core| core.driver.features().clone()) {
         Some(features) => features,
         None => panic!("ringloop::features called outside of a ringloop runtime"),
     }

@@ -18,8 +18,7 @@ use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::stash::StashWait;
 use crate::driver::sys;
-use crate::driver::IoDriver;
-use crate::runtime::context;
+use crate::driver::{Handle, IoDriver};
 
 /// A new connection (close-on-exec, non-blocking) and, when the strategy reports it,
 /// the peer's address.
@@ -31,8 +30,8 @@ pub(crate) type Accepted = (OwnedFd, Option<SockAddr>);
 /// listener for the next call, never lost, and closed with the listener if nobody
 /// takes it.
 pub(crate) async fn accept(fd: &SharedFd) -> io::Result<Accepted> {
-    let multishot = context::with_core(|core| {
-        core.features.multishot_accept && matches!(*core.driver.borrow(), IoDriver::Uring(_))
+    let multishot = Handle::with_current(|driver| {
+        driver.features().multishot_accept && matches!(*driver.io(), IoDriver::Uring(_))
     });
     if multishot == Some(true) {
         AcceptMulti::new(fd.clone()).await

@@ -31,8 +31,7 @@ use crate::driver::fd::{SharedFd, WeakFd};
 use crate::driver::stash::{Multishot, StashWait};
 use crate::driver::sys;
 use crate::driver::uring::Orphan;
-use crate::driver::IoDriver;
-use crate::runtime::context;
+use crate::driver::{Handle, IoDriver, WeakHandle};
 
 /// Connections queued on a listener before its multishot accept is paused: the
 /// kernel's backlog holds the rest, as it does for a server that stops accepting.
@@ -53,11 +52,11 @@ impl AcceptMulti {
         }
     }
 
-    /// Queues the listener's multishot accept on the current runtime's ring.
+    /// Queues the listener's multishot accept on the current driver's ring.
     fn arm(&self) -> io::Result<()> {
-        let armed = context::with_core(|core| {
-            let mut driver = core.driver.borrow_mut();
-            let IoDriver::Uring(uring) = &mut *driver else {
+        let armed = Handle::with_current(|driver| {
+            let mut io = driver.io();
+            let IoDriver::Uring(uring) = &mut *io else {
                 return Err(io::Error::other(
                     "multishot accept needs an io_uring runtime",
                 ));
@@ -67,7 +66,7 @@ impl AcceptMulti {
                 .build();
             let sink = Box::new(AcceptSink {
                 listener: self.fd.downgrade(),
-                runtime: core.id(),
+                driver: driver.downgrade(),
                 full: false,
                 cancel_sent: false,
             });
@@ -80,7 +79,7 @@ impl AcceptMulti {
                 if let Some(Fault::Error(errno)) = fault::decide(faults, true) {
                     let key = uring.submit_detached_fault(sink, errno)?;
                     return Ok(Multishot {
-                        runtime: core.id(),
+                        driver: driver.downgrade(),
                         key,
                     });
                 }
@@ -89,7 +88,7 @@ impl AcceptMulti {
             // SAFETY: a multishot accept entry holds no pointers.
             let key = unsafe { uring.submit_detached(sqe, sink) }?;
             Ok(Multishot {
-                runtime: core.id(),
+                driver: driver.downgrade(),
                 key,
             })
         });
@@ -117,12 +116,11 @@ impl Future for AcceptMulti {
             this.wait.leave();
             return Poll::Ready(accepted);
         }
-        let runtime = context::current_id();
-        let armed = state.multishot.map(|m| m.runtime);
+        let armed_here = state.multishot.as_ref().map(|m| m.driver.is_current());
         drop(state);
-        if armed != Some(runtime) {
-            if armed.is_some() {
-                // Armed on another runtime of this thread, idle now: one multishot
+        if armed_here != Some(true) {
+            if armed_here.is_some() {
+                // Armed on another driver of this thread, idle now: one multishot
                 // per listener, so that one is cancelled, and the connections it
                 // had accepted meanwhile come first.
                 take_back(&this.fd);
@@ -150,13 +148,17 @@ impl Future for AcceptMulti {
 /// (that runtime's driver is busy), it is cancelled at that runtime's next turn,
 /// once the listener has moved on ([`AcceptSink`] reports itself released).
 pub(crate) fn take_back(fd: &SharedFd) {
-    let runtime = context::current_id();
-    let Some(m) = fd.state().multishot.filter(|m| m.runtime != runtime) else {
+    let Some(m) = fd
+        .state()
+        .multishot
+        .clone()
+        .filter(|m| !m.driver.is_current())
+    else {
         return;
     };
-    if crate::driver::cancel_elsewhere(m) {
+    if crate::driver::cancel_elsewhere(&m) {
         let mut state = fd.state();
-        if state.multishot == Some(m) {
+        if state.multishot.as_ref() == Some(&m) {
             // Its runtime is gone, and the op with it (its last CQE never
             // reaped: shutdown gave up on it).
             state.multishot = None;
@@ -170,8 +172,8 @@ pub(crate) fn take_back(fd: &SharedFd) {
 struct AcceptSink {
     /// Weak: the op must not keep the listener open after its owner drops it.
     listener: WeakFd,
-    /// The runtime whose ring holds this op.
-    runtime: u64,
+    /// The driver whose ring holds this op.
+    driver: WeakHandle,
     /// The listener's queue reached `MAX_QUEUED`.
     full: bool,
     cancel_sent: bool,
@@ -203,7 +205,11 @@ impl Orphan for AcceptSink {
             // Unless the listener has moved on to a multishot op on another
             // runtime meanwhile (this one ending with its runtime's shutdown),
             // which must stay known so that dropping the listener cancels it.
-            if state.multishot.is_some_and(|m| m.runtime == self.runtime) {
+            if state
+                .multishot
+                .as_ref()
+                .is_some_and(|m| m.driver.same(&self.driver))
+            {
                 state.multishot = None;
             }
             state.wake_all(woken);
@@ -215,9 +221,12 @@ impl Orphan for AcceptSink {
     fn released(&self) -> bool {
         // The listener is gone, or has moved on to an op on another runtime.
         self.listener.upgrade().is_none_or(|listener| {
-            listener
-                .try_state()
-                .is_ok_and(|state| state.multishot.is_none_or(|m| m.runtime != self.runtime))
+            listener.try_state().is_ok_and(|state| {
+                state
+                    .multishot
+                    .as_ref()
+                    .is_none_or(|m| !m.driver.same(&self.driver))
+            })
         })
     }
 

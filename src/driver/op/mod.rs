@@ -66,7 +66,6 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, RawFd};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
@@ -78,8 +77,7 @@ use super::fault::{self, Fault, Faults};
 use super::fd::SharedFd;
 use super::stash::{Received, StashWait, Take};
 use super::uring::{Orphan, Orphaned};
-use super::IoDriver;
-use crate::runtime::{context, Core};
+use super::{Handle, IoDriver};
 
 /// The stash step of a stream read (`OpKind::poll_stash`; see `stash.rs`): waits
 /// through `wait` while a cancelled read's result is due.
@@ -307,12 +305,12 @@ enum Stage {
 enum State {
     Idle,
     Uring {
-        core: Rc<Core>,
+        driver: Handle,
         key: usize,
         stage: Stage,
     },
     Epoll {
-        core: Rc<Core>,
+        driver: Handle,
         wait: Option<(RawFd, Interest, WaitId)>,
     },
     Done,
@@ -397,7 +395,7 @@ impl<T: OpKind> Op<T> {
     }
 
     fn poll_idle(&mut self) -> Option<T::Output> {
-        let Some(core) = context::current_core() else {
+        let Some(handle) = Handle::current() else {
             return Some(self.finish(
                 Err(io::Error::other(
                     "ringloop operation polled outside of a runtime",
@@ -405,13 +403,13 @@ impl<T: OpKind> Op<T> {
                 0,
             ));
         };
-        let mut driver = core.driver.borrow_mut();
+        let mut driver = handle.io();
         match &mut *driver {
             IoDriver::Uring(_) => match self.submit_uring(&mut driver, Stage::Op) {
                 Ok(key) => {
                     drop(driver);
                     self.state = State::Uring {
-                        core,
+                        driver: handle,
                         key,
                         stage: Stage::Op,
                     };
@@ -424,7 +422,10 @@ impl<T: OpKind> Op<T> {
             },
             IoDriver::Epoll(_) => {
                 drop(driver);
-                self.state = State::Epoll { core, wait: None };
+                self.state = State::Epoll {
+                    driver: handle,
+                    wait: None,
+                };
                 None
             }
             IoDriver::Closed(_) => {
@@ -452,9 +453,13 @@ impl<T: OpKind> Future for Op<T> {
                         return Poll::Ready(output);
                     }
                 }
-                State::Uring { core, key, stage } => {
-                    let (core, key, stage) = (core.clone(), *key, *stage);
-                    let mut driver = core.driver.borrow_mut();
+                State::Uring {
+                    driver: handle,
+                    key,
+                    stage,
+                } => {
+                    let (handle, key, stage) = (handle.clone(), *key, *stage);
+                    let mut driver = handle.io();
                     let (res, flags) = match driver.table() {
                         Some(table) => match table.poll(key, cx) {
                             Poll::Ready(done) => done,
@@ -484,7 +489,7 @@ impl<T: OpKind> Future for Op<T> {
                     match submitted {
                         Ok(key) => {
                             this.state = State::Uring {
-                                core,
+                                driver: handle,
                                 key,
                                 stage: retry,
                             };
@@ -492,9 +497,12 @@ impl<T: OpKind> Future for Op<T> {
                         Err(e) => return Poll::Ready(this.finish(Err(e), 0)),
                     }
                 }
-                State::Epoll { core, wait } => {
-                    let core = core.clone();
-                    let mut driver = core.driver.borrow_mut();
+                State::Epoll {
+                    driver: handle,
+                    wait,
+                } => {
+                    let handle = handle.clone();
+                    let mut driver = handle.io();
                     let IoDriver::Epoll(epoll) = &mut *driver else {
                         drop(driver);
                         return Poll::Ready(this.finish(Err(shut_down()), 0));
@@ -529,7 +537,7 @@ impl<T: OpKind> Future for Op<T> {
                             }
                         }
                     }
-                    if !core.take_op_budget() {
+                    if !handle.take_op_budget() {
                         // This poll completed enough ops without waiting: let the
                         // loop run the others first (the op starts over, unharmed).
                         drop(driver);
@@ -590,11 +598,15 @@ impl<T: OpKind> Future for Op<T> {
 impl<T: OpKind> Drop for Op<T> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Uring { core, key, stage } => {
+            State::Uring {
+                driver: handle,
+                key,
+                stage,
+            } => {
                 let Some(mut data) = self.data.take() else {
                     return;
                 };
-                let Ok(mut driver) = core.driver.try_borrow_mut() else {
+                let Some(mut driver) = handle.try_io() else {
                     // Only reachable if a driver method re-entered user code, which
                     // none does; leaking is the safe answer if it ever happens.
                     std::mem::forget(data);
@@ -629,10 +641,10 @@ impl<T: OpKind> Drop for Op<T> {
                 }
             }
             State::Epoll {
-                core,
+                driver: handle,
                 wait: Some((fd, interest, id)),
             } => {
-                if let Ok(mut driver) = core.driver.try_borrow_mut() {
+                if let Some(mut driver) = handle.try_io() {
                     if let IoDriver::Epoll(epoll) = &mut *driver {
                         epoll.cancel_wait(fd, interest, id);
                     }

@@ -43,8 +43,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::Multishot;
 use crate::driver::uring::{buf_ring, BufRing, Orphan};
-use crate::driver::IoDriver;
-use crate::runtime::context;
+use crate::driver::{Handle, IoDriver, WeakHandle};
 
 /// Where a submission entry keeps `optlen` (`struct io_uring_sqe` in the kernel's
 /// `io_uring.h`: a `u32` after `user_data`, `buf_index` and `personality`).
@@ -146,12 +145,12 @@ impl RecvStream {
     /// receive, its byte limit, and buffer rings (6.17), and the runtime's buffer
     /// ring registered (registering it now if this is the first stream).
     pub(crate) fn available() -> bool {
-        context::with_core(|core| {
-            let f = &core.features;
+        Handle::with_current(|driver| {
+            let f = driver.features();
             if !(f.multishot_recv && f.multishot_recv_limit && f.buf_ring) {
                 return false;
             }
-            match &mut *core.driver.borrow_mut() {
+            match &mut *driver.io() {
                 IoDriver::Uring(uring) => uring.buf_ring().is_some(),
                 _ => false,
             }
@@ -221,8 +220,7 @@ impl RecvStream {
         if inbox.eof {
             return Poll::Ready(Ok(0));
         }
-        let runtime = context::current_id();
-        if inbox.armed.is_some_and(|m| m.runtime != runtime) {
+        if inbox.armed.as_ref().is_some_and(|m| !m.driver.is_current()) {
             // Two rings receiving for one socket could deliver out of order.
             return Poll::Ready(Err(io::Error::other(
                 "this stream is receiving on another ringloop runtime (a stream reader \
@@ -260,9 +258,9 @@ impl RecvStream {
 
     fn arm(&self, budget: usize) -> io::Result<Multishot> {
         let budget = u32::try_from(budget).unwrap_or(u32::MAX).max(1);
-        let armed = context::with_core(|core| {
-            let mut driver = core.driver.borrow_mut();
-            let IoDriver::Uring(uring) = &mut *driver else {
+        let armed = Handle::with_current(|driver| {
+            let mut io = driver.io();
+            let IoDriver::Uring(uring) = &mut *io else {
                 return Err(io::Error::other(
                     "multishot receive needs an io_uring runtime",
                 ));
@@ -273,7 +271,7 @@ impl RecvStream {
             let sqe = recv_multi_limited(self.fd.raw(), buf_ring::GROUP, budget);
             let sink = Box::new(RecvSink {
                 inbox: Rc::downgrade(&self.inbox),
-                runtime: core.id(),
+                driver: driver.downgrade(),
                 ring,
                 _fd: self.fd.clone(),
             });
@@ -281,7 +279,7 @@ impl RecvStream {
             // from the registered ring, which outlives every op of the runtime.
             let key = unsafe { uring.submit_detached(sqe, sink) }?;
             Ok(Multishot {
-                runtime: core.id(),
+                driver: driver.downgrade(),
                 key,
             })
         });
@@ -298,14 +296,14 @@ impl Drop for RecvStream {
         let Some(armed) = self.inbox.borrow_mut().armed.take() else {
             return;
         };
-        let cancelled = context::with_core(|core| {
-            if core.id() != armed.runtime {
+        let cancelled = Handle::with_current(|driver| {
+            if !driver.is(&armed.driver) {
                 return false;
             }
-            let Ok(mut driver) = core.driver.try_borrow_mut() else {
+            let Some(mut io) = driver.try_io() else {
                 return false;
             };
-            if let IoDriver::Uring(uring) = &mut *driver {
+            if let IoDriver::Uring(uring) = &mut *io {
                 uring.cancel(armed.key);
             }
             true
@@ -321,8 +319,8 @@ impl Drop for RecvStream {
 struct RecvSink {
     /// Weak: nothing is kept for a stream that was dropped.
     inbox: Weak<RefCell<Inbox>>,
-    /// The runtime whose ring holds this op.
-    runtime: u64,
+    /// The driver whose ring holds this op.
+    driver: WeakHandle,
     ring: Rc<BufRing>,
     /// Keeps the descriptor open while the op is armed, so that its number is not
     /// reused under the op (the op is cancelled when the stream is dropped).
@@ -353,7 +351,12 @@ impl Orphan for RecvSink {
             e if e == -libc::ENOBUFS || e == -libc::ECANCELED => {}
             e => inbox.error = Some(-e),
         }
-        if !cqueue::more(flags) && inbox.armed.is_some_and(|m| m.runtime == self.runtime) {
+        if !cqueue::more(flags)
+            && inbox
+                .armed
+                .as_ref()
+                .is_some_and(|m| m.driver.same(&self.driver))
+        {
             inbox.armed = None;
         }
         woken.extend(inbox.waker.take());

@@ -28,7 +28,7 @@ fn turn_without_tasks() {
     context::with_core(|core| {
         let mut woken = Vec::new();
         core.driver
-            .borrow_mut()
+            .io()
             .turn(Some(Duration::from_millis(10)), &mut woken)
             .unwrap();
     });

@@ -1,0 +1,185 @@
+//! [`Handle`]: one driver (io_uring or epoll) as its operations see it, and the
+//! thread's current driver.
+//!
+//! A runtime creates its driver and makes it current while it runs (see
+//! `runtime/context.rs`); everything that needs the driver later (an op in flight, a
+//! released descriptor's multishot op, a listener) captures the handle of the driver
+//! it was created on, so the driver never asks which runtime is running. The driver
+//! imports nothing from the runtime: the runtime composes it with its timers and
+//! ready queue (see ARCHITECTURE.md, "Layers").
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::rc::{Rc, Weak};
+use std::task::Waker;
+use std::time::Duration;
+
+use super::features::{Features, KernelCompat};
+use super::release::Released;
+use super::{Driver, IoDriver};
+
+/// Operations a future may complete without waiting in one poll (see
+/// [`Handle::take_op_budget`]); tokio's cooperative budget has the same size.
+const OP_BUDGET: u32 = 128;
+
+struct Inner {
+    io: RefCell<IoDriver>,
+    features: Features,
+    /// Operations the future being polled may still complete without waiting (on
+    /// epoll, where a file read or a ready socket's call finishes at its first
+    /// poll) before it must yield: reset for each poll of a task.
+    op_budget: Cell<u32>,
+    /// Multishot ops released where this driver could not cancel them at once, and
+    /// the descriptors to close after them (see `release.rs`).
+    released: RefCell<Vec<Released>>,
+}
+
+/// A shared reference to one driver (cheap to clone; not `Send`).
+#[derive(Clone)]
+pub(crate) struct Handle(Rc<Inner>);
+
+/// A reference to a driver that does not keep it alive: what a descriptor's state
+/// remembers about the driver holding its multishot op.
+#[derive(Clone, Debug)]
+pub(crate) struct WeakHandle(Weak<Inner>);
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("kind", &self.features.driver)
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// The driver of the runtime this thread is running, if any.
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+impl Handle {
+    /// Creates the driver `choice` asks for (see [`IoDriver::new`]).
+    pub(crate) fn new(
+        choice: Driver,
+        compat: KernelCompat,
+        entries: u32,
+        unpark_fd: BorrowedFd<'static>,
+    ) -> io::Result<Handle> {
+        let (io, features) = IoDriver::new(choice, compat, entries, unpark_fd)?;
+        Ok(Handle(Rc::new(Inner {
+            io: RefCell::new(io),
+            features,
+            op_budget: Cell::new(OP_BUDGET),
+            released: RefCell::new(Vec::new()),
+        })))
+    }
+
+    /// The thread's current driver (the running runtime's), if any.
+    pub(crate) fn current() -> Option<Handle> {
+        Handle::with_current(Handle::clone)
+    }
+
+    /// Runs `f` with the thread's current driver; `None` when there is none (also
+    /// while the thread's locals are being destroyed).
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Option<R> {
+        CURRENT
+            .try_with(|current| current.borrow().as_ref().map(f))
+            .ok()
+            .flatten()
+    }
+
+    /// Makes `handle` the thread's current driver and returns the one it replaces
+    /// (the runtime calls this when it enters and leaves `block_on`).
+    pub(crate) fn set_current(handle: Option<Handle>) -> Option<Handle> {
+        CURRENT
+            .try_with(|current| current.replace(handle))
+            .ok()
+            .flatten()
+    }
+
+    /// The driver, mutably. Never held across a call into user code.
+    pub(crate) fn io(&self) -> RefMut<'_, IoDriver> {
+        self.0.io.borrow_mut()
+    }
+
+    /// The driver, unless something up the stack already holds it (a destructor
+    /// run from inside the driver).
+    pub(crate) fn try_io(&self) -> Option<RefMut<'_, IoDriver>> {
+        self.0.io.try_borrow_mut().ok()
+    }
+
+    /// What the driver's probe found.
+    pub(crate) fn features(&self) -> &Features {
+        &self.0.features
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        WeakHandle(Rc::downgrade(&self.0))
+    }
+
+    /// Whether `weak` refers to this driver.
+    pub(crate) fn is(&self, weak: &WeakHandle) -> bool {
+        std::ptr::eq(Rc::as_ptr(&self.0), weak.0.as_ptr())
+    }
+
+    pub(super) fn released(&self) -> RefMut<'_, Vec<Released>> {
+        self.0.released.borrow_mut()
+    }
+
+    /// A fresh operation budget, for the poll that is about to start.
+    pub(crate) fn reset_op_budget(&self) {
+        self.0.op_budget.set(OP_BUDGET);
+    }
+
+    /// Takes one unit of the polled future's budget of operations that complete
+    /// without waiting; `false` when it is spent: the operation must yield (wake
+    /// itself and return `Pending`) instead, so that a task reading a file in a
+    /// loop on epoll cannot keep the thread from its other tasks and its timers.
+    pub(crate) fn take_op_budget(&self) -> bool {
+        let left = self.0.op_budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.0.op_budget.set(left - 1);
+        true
+    }
+
+    /// One loop turn: the released multishot ops are cancelled, queued work is
+    /// submitted and completions or readiness collected, waiting up to `timeout`
+    /// (`None`: until something happens). Wakers of the operations that finished
+    /// are appended to `woken`.
+    pub(crate) fn turn(&self, timeout: Option<Duration>, woken: &mut Vec<Waker>) -> io::Result<()> {
+        super::release::cancel_released(self);
+        self.io().turn(timeout, woken)
+    }
+
+    /// Hands the entries queued since the last turn to the kernel, without
+    /// waiting (when the loop stops running for now).
+    pub(crate) fn submit_pending(&self) {
+        self.io().submit_pending();
+    }
+
+    /// Cancels and completes every operation in flight, closes the ring or the
+    /// epoll instance, then the descriptors released meanwhile.
+    pub(crate) fn shutdown(&self, woken: &mut Vec<Waker>) {
+        self.io().shutdown(woken);
+        super::release::cancel_released(self);
+    }
+}
+
+impl WeakHandle {
+    /// The driver, if it still exists.
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
+        self.0.upgrade().map(Handle)
+    }
+
+    /// Whether this is the thread's current driver.
+    pub(crate) fn is_current(&self) -> bool {
+        Handle::with_current(|h| h.is(self)).unwrap_or(false)
+    }
+
+    /// Whether both refer to the same driver.
+    pub(crate) fn same(&self, other: &WeakHandle) -> bool {
+        self.0.ptr_eq(&other.0)
+    }
+}
