@@ -170,7 +170,9 @@ pub mod fault {
 }
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
-pub use runtime::{driver_kind, features, run, Builder, Driver, Runtime};
+pub use runtime::{
+    all_tasks, current_task, driver_kind, features, run, spawn, Builder, Driver, Runtime,
+};
 pub use sync::{CancelledError, InvalidStateError};
 #[doc(hidden)]
 pub use task::combinators::poll_try_gather_slot;
@@ -181,8 +183,7 @@ pub use task::combinators::{
 };
 pub use task::to_thread;
 pub use task::{
-    all_tasks, current_task, gather_all, spawn, yield_now, JoinError, JoinFuture, JoinHandle,
-    TaskId, TaskInfo, TaskState,
+    gather_all, yield_now, JoinError, JoinFuture, JoinHandle, TaskId, TaskInfo, TaskState,
 };
 pub use time::{
     call_at, call_later, call_soon, sleep, timeout, wait_for, CallbackHandle, TimeoutError,

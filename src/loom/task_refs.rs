@@ -79,7 +79,7 @@ impl TaskRef {
         let _ = inbox.push(1, TaskRef::clone_of(&self.0));
     }
 
-    /// `RemoteTask::schedule_here`: the owner reads the task's state.
+    /// `RemoteTask::schedule_with`: the owner reads the task's state.
     fn schedule_here(self) {
         // SAFETY: as in `TaskCell::release`.
         self.0.stage.with(|stage| unsafe { *stage });

@@ -279,7 +279,7 @@ impl Core {
         let mut buf = self.remote_buf.take();
         self.shared.inbox().take(&mut buf);
         for task in buf.drain(..) {
-            task.schedule_here(self);
+            task.schedule_with(|raw| self.schedule(raw));
         }
         self.remote_buf.replace(buf);
     }

@@ -17,6 +17,7 @@ mod core;
 mod event_loop;
 pub(crate) mod inbox;
 mod shared;
+mod spawn;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -28,6 +29,7 @@ pub(crate) use self::builder::Config;
 pub use self::builder::{Builder, Driver};
 pub(crate) use self::core::Core;
 pub(crate) use self::shared::Shared;
+pub use self::spawn::{all_tasks, current_task, spawn};
 use crate::driver::features::{DriverKind, Features};
 use crate::task::JoinHandle;
 

@@ -24,9 +24,8 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use super::raw::{Header, Vtable};
+use super::raw::{Header, Schedule, Vtable};
 use super::{alloc, waker, JoinError, TaskId};
-use crate::runtime::Shared;
 
 /// Where the task is in its life.
 enum Stage<F: Future> {
@@ -46,8 +45,8 @@ struct TaskCell<F: Future> {
 pub(super) fn allocate<F>(
     future: F,
     id: TaskId,
-    runtime: u64,
-    shared: &'static Shared,
+    owner: u64,
+    scheduler: &'static dyn Schedule,
 ) -> NonNull<Header>
 where
     F: Future + 'static,
@@ -57,7 +56,7 @@ where
     // SAFETY: `allocate` returned a block that fits `TaskCell<F>`'s layout.
     unsafe {
         ptr.as_ptr().write(TaskCell {
-            header: Header::new(id, vtable::<F>(), runtime, shared),
+            header: Header::new(id, vtable::<F>(), owner, scheduler),
             stage: UnsafeCell::new(Stage::Running(future)),
         })
     };

@@ -1,6 +1,8 @@
 //! Tasks: spawning, joining, cancelling, and running futures side by side.
 //!
-//! A task is a future the runtime owns and polls whenever it is woken. It lives in a
+//! A task is a future the runtime owns and polls whenever it is woken; the task
+//! knows its runtime only through the [`Schedule`] step given when it is spawned
+//! (`spawn` itself, which needs the current runtime, is in `runtime/spawn.rs`). It lives in a
 //! single heap cell (`cell.rs`) behind a type-erased header (`raw.rs`); its wakers
 //! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
 //! awaits its output; [`gather!`](crate::gather) and [`gather_all`] (`gather.rs`) run
@@ -17,12 +19,13 @@ mod cell;
 pub(crate) mod combinators;
 mod future_set;
 mod gather;
+mod info;
 mod join;
 mod raw;
 pub(crate) mod refcount;
-mod spawn;
 mod wake_list;
 mod waker;
+mod yield_now;
 
 use std::future::Future;
 
@@ -31,23 +34,26 @@ pub(crate) use future_set::{FutureSet, InOrder};
 #[doc(hidden)]
 pub use gather::poll_gather_slot;
 pub use gather::{gather_all, GatherAll};
+pub use info::{TaskInfo, TaskState};
 pub use join::{JoinError, JoinFuture, JoinHandle, TaskId};
-pub(crate) use raw::{RawTask, RemoteTask};
-pub use spawn::{all_tasks, current_task, spawn, yield_now, TaskInfo, TaskState, YieldNow};
+pub(crate) use raw::{RawTask, RemoteTask, Schedule};
 pub(crate) use wake_list::WakeList;
+pub use yield_now::{yield_now, YieldNow};
 
 pub(crate) use cell::panic_message;
 
-/// Allocates a task for `future`. The returned task holds two local references: one
-/// for the runtime's registry and one for the join handle.
+/// Allocates a task for `future`, which `scheduler` schedules when it is woken
+/// (`owner` tells it which of its runtimes the task belongs to, see
+/// [`Schedule`]). The returned task holds two local references: one for the
+/// runtime's registry and one for the join handle.
 pub(crate) fn new_task<F>(
     future: F,
     id: TaskId,
-    runtime: u64,
-    shared: &'static crate::runtime::Shared,
+    owner: u64,
+    scheduler: &'static dyn Schedule,
 ) -> RawTask
 where
     F: Future + 'static,
 {
-    RawTask::from_header(cell::allocate(future, id, runtime, shared))
+    RawTask::from_header(cell::allocate(future, id, owner, scheduler))
 }

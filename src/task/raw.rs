@@ -32,7 +32,6 @@ use std::task::Waker;
 
 use super::refcount::RefCount;
 use super::{JoinError, TaskId};
-use crate::runtime::{context, Shared};
 
 /// The task is in a ready queue (owner-only flag).
 const SCHEDULED: u8 = 1 << 0;
@@ -83,10 +82,10 @@ pub(crate) struct Header {
     id: TaskId,
     /// Type-specific operations.
     pub(super) vtable: &'static Vtable,
-    /// The id of the runtime this task belongs to.
-    runtime: u64,
-    /// That runtime's shared slot (never freed; see `runtime/shared.rs`).
-    shared: &'static Shared,
+    /// Which of the scheduler's runtimes the task belongs to (see [`Schedule`]).
+    owner: u64,
+    /// Where the task goes when it is woken (injected at spawn).
+    scheduler: &'static dyn Schedule,
     /// Who awaits the join handle (owner-only).
     join_waker: Cell<Option<Waker>>,
     /// A name set by `set_name` (owner-only); the default is derived from the id.
@@ -99,8 +98,8 @@ impl Header {
     pub(super) fn new(
         id: TaskId,
         vtable: &'static Vtable,
-        runtime: u64,
-        shared: &'static Shared,
+        owner: u64,
+        scheduler: &'static dyn Schedule,
     ) -> Header {
         Header {
             refs: RefCount::new(),
@@ -110,8 +109,8 @@ impl Header {
             registry_key: Cell::new(u32::MAX),
             id,
             vtable,
-            runtime,
-            shared,
+            owner,
+            scheduler,
             join_waker: Cell::new(None),
             name: Cell::new(None),
         }
@@ -347,19 +346,27 @@ impl RawTask {
         unsafe { dealloc(self.ptr) };
     }
 
-    /// Wakes the task: on its own runtime's thread it goes straight onto the ready
-    /// queue, elsewhere through the runtime's remote queue (a no-op once the runtime
-    /// is gone).
+    /// Wakes the task: hands it to the scheduling step it was spawned with (on
+    /// any thread).
     pub(crate) fn wake(self) {
         let header = self.header();
-        let local = context::with_core_of(header.runtime, |core| core.schedule(self));
-        if local.is_none() {
-            self.acquire_atomic();
-            header
-                .shared
-                .push_remote(header.runtime, RemoteTask { raw: self });
-        }
+        header.scheduler.schedule(header.owner, self);
     }
+}
+
+/// The scheduling step a task is spawned with: what its runtime does with it when
+/// it is woken (async-task's `schedule` function, tokio's `Schedule` trait). The
+/// task layer calls it and knows nothing else of the runtime.
+///
+/// A scheduler lives for the whole process (a runtime's pooled slot, see
+/// `runtime/shared.rs`) and may serve one runtime after another: `owner` is the
+/// runtime the task was spawned on, so that a wake for a runtime that has gone is
+/// dropped rather than given to its successor.
+pub(crate) trait Schedule: Sync {
+    /// Schedules `task` of runtime `owner`. Called on any thread: on the owner's
+    /// thread the task may go straight onto the ready queue, elsewhere it must go
+    /// through a [`RemoteTask`] (see the module docs).
+    fn schedule(&'static self, owner: u64, task: RawTask);
 }
 
 /// An atomic reference to a task, sent to its runtime's remote-wake queue from any
@@ -375,11 +382,19 @@ pub(crate) struct RemoteTask {
 unsafe impl Send for RemoteTask {}
 
 impl RemoteTask {
-    /// Schedules the task on the calling (owner) thread and drops the reference.
-    pub(crate) fn schedule_here(self, core: &crate::runtime::Core) {
+    /// Takes an atomic reference to `task`, for its runtime's remote queue (any
+    /// thread).
+    pub(crate) fn new(task: RawTask) -> RemoteTask {
+        task.acquire_atomic();
+        RemoteTask { raw: task }
+    }
+
+    /// On the owner thread: hands the task to `schedule` (which takes a local
+    /// reference if it queues it), then drops this reference.
+    pub(crate) fn schedule_with(self, schedule: impl FnOnce(RawTask)) {
         let raw = self.raw;
         std::mem::forget(self);
-        core.schedule(raw);
+        schedule(raw);
         raw.release_atomic();
     }
 }

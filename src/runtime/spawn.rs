@@ -1,11 +1,10 @@
-//! `spawn`, `yield_now`, and task introspection (`current_task`, `all_tasks`).
+//! `spawn` and task introspection (`current_task`, `all_tasks`): the task API that
+//! needs the current runtime.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use super::{JoinHandle, TaskId};
-use crate::runtime::context;
+use super::context;
+use crate::task::{JoinHandle, TaskInfo};
 
 /// Runs `future` as a new task on the current runtime, like asyncio's
 /// `create_task`. The task starts at the runtime's next scheduling step, runs
@@ -38,94 +37,6 @@ where
     match context::with_core(|core| core.spawn(future)) {
         Some(handle) => handle,
         None => panic!("ringloop::spawn called outside of a ringloop runtime"),
-    }
-}
-
-/// Gives other tasks a turn, like `asyncio.sleep(0)`: the current task goes to the
-/// back of the ready queue.
-///
-/// Cancel-safe (there is nothing to lose).
-///
-/// ```
-/// ringloop::run(async {
-///     let other = ringloop::spawn(async { 1 });
-///     ringloop::yield_now().await;
-///     assert!(other.is_finished());
-/// });
-/// ```
-pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
-}
-
-/// The future returned by [`yield_now`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless awaited"]
-pub struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// What a live task is doing, as [`all_tasks`] sees it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TaskState {
-    /// Being polled right now (it is the caller, or the caller's caller).
-    Running,
-    /// In the ready queue, waiting for its turn.
-    Scheduled,
-    /// Suspended, waiting to be woken.
-    Waiting,
-    /// `cancel()` was called; the future is dropped at its next turn.
-    Cancelling,
-}
-
-/// A snapshot of a live task: what [`current_task`] and [`all_tasks`] return.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct TaskInfo {
-    /// The task's id.
-    pub id: TaskId,
-    /// The task's name (`Task-<id>` unless renamed).
-    pub name: String,
-    /// What the task is doing.
-    pub state: TaskState,
-}
-
-impl TaskInfo {
-    /// The main task (the future given to `run`/`block_on`), which has no cell.
-    pub(crate) fn main(id: TaskId, state: TaskState) -> TaskInfo {
-        TaskInfo {
-            id,
-            name: format!("Task-{id}"),
-            state,
-        }
-    }
-
-    pub(crate) fn of(raw: super::RawTask) -> TaskInfo {
-        let state = if raw.is_cancel_requested() {
-            TaskState::Cancelling
-        } else if raw.is_running() {
-            TaskState::Running
-        } else if raw.is_scheduled() {
-            TaskState::Scheduled
-        } else {
-            TaskState::Waiting
-        };
-        TaskInfo {
-            id: raw.id(),
-            name: raw.name(),
-            state,
-        }
     }
 }
 
