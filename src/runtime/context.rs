@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use super::Core;
 use crate::driver::Handle;
+use crate::time::Timers;
 
 struct Current {
     /// Id of the running runtime (0: none), for a quick "is this my runtime" check.
@@ -44,11 +45,6 @@ pub(crate) fn with_core_of<R>(runtime: u64, f: impl FnOnce(&Rc<Core>) -> R) -> O
         })
         .ok()
         .flatten()
-}
-
-/// The current runtime, if any.
-pub(crate) fn current_core() -> Option<Rc<Core>> {
-    with_core(Rc::clone)
 }
 
 /// Whether this thread is inside `block_on`.
@@ -88,6 +84,7 @@ pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
         }
         current.id.set(core.id());
         Handle::set_current(Some(core.driver.clone()));
+        Timers::set_current(Some(core.timers.clone()));
         *slot = Some(core);
     });
     EnterGuard { previous: None }
@@ -105,6 +102,7 @@ pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> Option<EnterGuard> {
             let mut slot = current.core.try_borrow_mut().ok()?;
             current.id.set(core.id());
             Handle::set_current(Some(core.driver.clone()));
+            Timers::set_current(Some(core.timers.clone()));
             let previous = slot.replace(core);
             Some(EnterGuard { previous })
         })
@@ -120,6 +118,7 @@ impl Drop for EnterGuard {
                 .id
                 .set(previous.as_ref().map_or(0, |core| core.id()));
             Handle::set_current(previous.as_ref().map(|core| core.driver.clone()));
+            Timers::set_current(previous.as_ref().map(|core| core.timers.clone()));
             std::mem::replace(&mut *current.core.borrow_mut(), previous)
         });
         // Dropped outside the borrow, in case this is the last reference.

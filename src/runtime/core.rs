@@ -10,7 +10,6 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::task::Waker;
-use std::time::Instant;
 
 use slab::Slab;
 
@@ -18,8 +17,7 @@ use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::Handle;
 use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId, TaskInfo, TaskState};
-use crate::time::heap::TimerHeap;
-use crate::time::{Callback, TimerAction};
+use crate::time::Timers;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -49,16 +47,11 @@ pub(crate) struct Core {
     /// The main future is being polled.
     main_running: Cell<bool>,
     next_task_id: Cell<u64>,
-    pub(crate) timers: RefCell<TimerHeap<TimerAction>>,
-    pub(crate) callbacks: RefCell<VecDeque<Callback>>,
+    /// The timers and the `call_soon` queue, made current while the runtime runs.
+    pub(crate) timers: Rc<Timers>,
     /// The I/O driver, made current while the runtime runs.
     pub(crate) driver: Handle,
     state: Cell<State>,
-    /// Time zero of the timer ticks.
-    origin: Instant,
-    /// The loop's cached clock (`time::now()`); `None` once a turn has passed, until
-    /// something reads it (a busy loop with no timers never reads the clock).
-    now: Cell<Option<Instant>>,
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
@@ -74,7 +67,6 @@ impl Core {
             config.entries,
             shared.unpark_fd(),
         )?;
-        let now = Instant::now();
         Ok(Core {
             slot,
             shared,
@@ -85,12 +77,9 @@ impl Core {
             main_task: Cell::new(None),
             main_running: Cell::new(false),
             next_task_id: Cell::new(1),
-            timers: RefCell::new(TimerHeap::default()),
-            callbacks: RefCell::new(VecDeque::new()),
+            timers: Timers::new(),
             driver,
             state: Cell::new(State::Running),
-            origin: now,
-            now: Cell::new(Some(now)),
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
@@ -107,32 +96,6 @@ impl Core {
     }
 
     // ----- clock -----------------------------------------------------------------
-
-    /// The cached loop clock.
-    pub(crate) fn now(&self) -> Instant {
-        match self.now.get() {
-            Some(now) => now,
-            None => self.update_now(),
-        }
-    }
-
-    /// Marks the cached clock stale: the next [`now`](Self::now) reads the clock.
-    pub(crate) fn invalidate_now(&self) {
-        self.now.set(None);
-    }
-
-    /// Refreshes the cached clock and returns it.
-    pub(crate) fn update_now(&self) -> Instant {
-        let now = Instant::now();
-        self.now.set(Some(now));
-        now
-    }
-
-    /// An instant as timer ticks (nanoseconds since the origin, saturating).
-    pub(crate) fn ticks(&self, instant: Instant) -> u64 {
-        let nanos = instant.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX)
-    }
 
     // ----- tasks -----------------------------------------------------------------
 
@@ -323,9 +286,9 @@ impl Core {
             task.release_local();
         }
         drop(self.slot.close());
-        let timers = self.timers.borrow_mut().drain();
+        let timers = self.timers.heap().drain();
         drop_catching(timers, "a timer");
-        let callbacks: Vec<_> = self.callbacks.borrow_mut().drain(..).collect();
+        let callbacks: Vec<_> = self.timers.soon().drain(..).collect();
         drop_catching(callbacks, "a callback");
 
         let mut woken = Vec::new();

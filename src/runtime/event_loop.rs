@@ -33,7 +33,7 @@ impl Core {
         let _enter = context::enter(self.clone());
         let _main = MainTask::enter(self);
         // The cached clock may be from the last `block_on`, or from construction.
-        self.invalidate_now();
+        self.timers.invalidate_now();
         let waker = self.main_waker();
         let mut cx = Context::from_waker(&waker);
         // Boxed so that it can be dropped before returning (below).
@@ -63,7 +63,7 @@ impl Core {
         self.run_ready(EVENT_INTERVAL);
         self.run_callbacks();
         self.drain_remote();
-        let busy = self.has_ready_tasks() || !self.callbacks.borrow().is_empty();
+        let busy = self.has_ready_tasks() || !self.timers.soon().is_empty();
         self.turn_driver(busy);
         self.fire_timers();
         self.schedule_deferred();
@@ -72,9 +72,9 @@ impl Core {
     /// Runs the callbacks queued before this call (ones they queue wait a turn, as in
     /// asyncio). A panicking callback is reported and the loop goes on.
     fn run_callbacks(&self) {
-        let n = self.callbacks.borrow().len();
+        let n = self.timers.soon().len();
         for _ in 0..n {
-            let Some(callback) = self.callbacks.borrow_mut().pop_front() else {
+            let Some(callback) = self.timers.soon().pop_front() else {
                 break;
             };
             let Callback { f, cancelled } = callback;
@@ -102,7 +102,7 @@ impl Core {
         if wait {
             self.shared.inbox().unparked();
         }
-        self.invalidate_now();
+        self.timers.invalidate_now();
         for waker in woken.drain(..) {
             waker.wake();
         }
@@ -116,19 +116,19 @@ impl Core {
 
     /// How long the loop may wait for the next timer (`None`: no timer).
     fn next_timer_timeout(&self) -> Option<Duration> {
-        let deadline = self.timers.borrow_mut().next_deadline()?;
-        let now = self.ticks(self.update_now());
+        let deadline = self.timers.heap().next_deadline()?;
+        let now = self.timers.ticks(self.timers.update_now());
         Some(Duration::from_nanos(deadline.saturating_sub(now)))
     }
 
     /// Wakes the sleepers and runs the callbacks whose deadline has passed.
     fn fire_timers(&self) {
-        if self.timers.borrow().is_empty() {
+        if self.timers.heap().is_empty() {
             return;
         }
-        let now = self.ticks(self.now());
+        let now = self.timers.ticks(self.timers.now());
         loop {
-            let Some(action) = self.timers.borrow_mut().pop_expired(now) else {
+            let Some(action) = self.timers.heap().pop_expired(now) else {
                 break;
             };
             match action {

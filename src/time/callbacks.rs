@@ -9,8 +9,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::heap::TimerKey;
-use super::TimerAction;
-use crate::runtime::{context, Core};
+use super::{TimerAction, Timers};
 
 /// A `call_soon` callback waiting in the loop's queue.
 pub(crate) struct Callback {
@@ -21,7 +20,7 @@ pub(crate) struct Callback {
 enum Kind {
     Soon,
     Timer {
-        core: Weak<Core>,
+        timers: Weak<Timers>,
         key: TimerKey,
         /// `None`: a delay past the end of `Instant`; it never fires.
         when: Option<Instant>,
@@ -42,9 +41,9 @@ impl CallbackHandle {
         if self.cancelled.replace(true) {
             return;
         }
-        if let Kind::Timer { core, key, .. } = &self.kind {
-            if let Some(core) = core.upgrade() {
-                let callback = core.timers.borrow_mut().cancel(*key);
+        if let Kind::Timer { timers, key, .. } = &self.kind {
+            if let Some(timers) = timers.upgrade() {
+                let callback = timers.heap().cancel(*key);
                 drop(callback);
             }
         }
@@ -75,9 +74,9 @@ impl fmt::Debug for CallbackHandle {
 }
 
 #[track_caller]
-fn core() -> Rc<Core> {
-    match context::current_core() {
-        Some(core) => core,
+fn timers() -> Rc<Timers> {
+    match Timers::current() {
+        Some(timers) => timers,
         None => panic!("ringloop callbacks can only be scheduled inside a ringloop runtime"),
     }
 }
@@ -103,9 +102,9 @@ fn core() -> Rc<Core> {
 /// ```
 #[track_caller]
 pub fn call_soon(f: impl FnOnce() + 'static) -> CallbackHandle {
-    let core = core();
+    let timers = timers();
     let cancelled = Rc::new(Cell::new(false));
-    core.callbacks.borrow_mut().push_back(Callback {
+    timers.soon().push_back(Callback {
         f: Box::new(f),
         cancelled: cancelled.clone(),
     });
@@ -164,12 +163,12 @@ pub fn call_at(when: Instant, f: impl FnOnce() + 'static) -> CallbackHandle {
 
 #[track_caller]
 fn schedule(when: Option<Instant>, f: Box<dyn FnOnce()>) -> CallbackHandle {
-    let core = core();
-    let ticks = when.map_or(u64::MAX, |when| core.ticks(when));
-    let key = core.timers.borrow_mut().insert(ticks, TimerAction::Call(f));
+    let timers = timers();
+    let ticks = when.map_or(u64::MAX, |when| timers.ticks(when));
+    let key = timers.heap().insert(ticks, TimerAction::Call(f));
     CallbackHandle {
         kind: Kind::Timer {
-            core: Rc::downgrade(&core),
+            timers: Rc::downgrade(&timers),
             key,
             when,
         },

@@ -9,6 +9,7 @@ pub(crate) mod heap;
 mod interval;
 mod sleep;
 mod timeout;
+mod timers;
 
 use std::task::Waker;
 use std::time::Instant;
@@ -18,8 +19,7 @@ pub use callbacks::{call_at, call_later, call_soon, CallbackHandle};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, wait_for, TimeoutError};
-
-use crate::runtime::context;
+pub(crate) use timers::Timers;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {
@@ -39,5 +39,5 @@ pub(crate) enum TimerAction {
 /// });
 /// ```
 pub fn now() -> Instant {
-    context::with_core(|core| core.now()).unwrap_or_else(Instant::now)
+    Timers::with_current(|timers| timers.now()).unwrap_or_else(Instant::now)
 }

@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::heap::TimerKey;
-use super::TimerAction;
-use crate::runtime::{context, Core};
+use super::{TimerAction, Timers};
 
 /// Waits until `duration` has passed, like `asyncio.sleep(seconds)`.
 ///
@@ -51,7 +50,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 enum State {
     Idle,
-    Registered(Rc<Core>, TimerKey),
+    Registered(Rc<Timers>, TimerKey),
     /// A past deadline: yielded once already.
     Yielded,
     Done,
@@ -104,8 +103,8 @@ impl Sleep {
     }
 
     fn cancel(&mut self) {
-        if let State::Registered(core, key) = std::mem::replace(&mut self.state, State::Done) {
-            let action = core.timers.borrow_mut().cancel(key);
+        if let State::Registered(timers, key) = std::mem::replace(&mut self.state, State::Done) {
+            let action = timers.heap().cancel(key);
             drop(action);
         }
     }
@@ -125,13 +124,13 @@ impl Future for Sleep {
             // Registered on a runtime that is not the one polling now (it shut down,
             // or the sleep moved to another runtime of this thread): that heap will
             // never fire for this task, so register again below, on this runtime.
-            State::Registered(core, _) if core.id() != context::current_id() => {
+            State::Registered(timers, _) if !timers.is_current() => {
                 this.cancel();
                 this.state = State::Idle;
             }
-            State::Registered(core, key) => {
-                let mut timers = core.timers.borrow_mut();
-                return match timers.get_mut(*key) {
+            State::Registered(timers, key) => {
+                let mut heap = timers.heap();
+                return match heap.get_mut(*key) {
                     Some(TimerAction::Wake(waker)) => {
                         if !waker.will_wake(cx.waker()) {
                             *waker = cx.waker().clone();
@@ -140,7 +139,7 @@ impl Future for Sleep {
                     }
                     Some(TimerAction::Call(_)) => unreachable!("a sleep's timer is a waker"),
                     None => {
-                        drop(timers);
+                        drop(heap);
                         this.state = State::Done;
                         Poll::Ready(())
                     }
@@ -148,7 +147,7 @@ impl Future for Sleep {
             }
             State::Idle => {}
         }
-        let Some(core) = context::current_core() else {
+        let Some(timers) = Timers::current() else {
             panic!("ringloop::sleep polled outside of a ringloop runtime");
         };
         let Some(deadline) = this.deadline else {
@@ -160,12 +159,11 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let ticks = core.ticks(deadline);
-        let key = core
-            .timers
-            .borrow_mut()
+        let ticks = timers.ticks(deadline);
+        let key = timers
+            .heap()
             .insert(ticks, TimerAction::Wake(cx.waker().clone()));
-        this.state = State::Registered(core, key);
+        this.state = State::Registered(timers, key);
         Poll::Pending
     }
 }
