@@ -48,6 +48,13 @@ pub enum Driver {
     Epoll,
 }
 
+/// The direction an op waits for (epoll's readiness, io_uring's `POLL_ADD`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Interest {
+    Read,
+    Write,
+}
+
 /// A runtime's connection to the kernel.
 // There is one per runtime, so the size of the io_uring variant costs nothing; boxing
 // it would add an indirection to every submission.

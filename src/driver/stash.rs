@@ -291,3 +291,86 @@ pub(crate) unsafe fn received_bytes<B: IoBufMut>(buf: &B, n: usize) -> Vec<u8> {
     // so they are initialised, and the buffer is live and not mutated meanwhile.
     unsafe { std::slice::from_raw_parts(buf.stable_ptr(), n) }.to_vec()
 }
+
+// ----- the stash steps of the read ops ------------------------------------------
+
+/// The stash step of a stream read (`OpKind::poll_stash`; see `stash.rs`): waits
+/// through `wait` while a cancelled read's result is due.
+pub(crate) fn take_stashed<B: IoBufMut>(
+    fd: &SharedFd,
+    bufs: &mut [B],
+    wait: &mut StashWait,
+    cx: &mut Context<'_>,
+) -> Poll<Option<io::Result<u32>>> {
+    let take = fd.state().take_bytes(bufs);
+    stash_step(take, fd, wait, cx)
+}
+
+/// What an op does with the stash's answer: goes on (leaving the list of waiters
+/// if it was in it), or waits for the next stash event.
+pub(crate) fn stash_step(
+    take: Take,
+    fd: &SharedFd,
+    wait: &mut StashWait,
+    cx: &mut Context<'_>,
+) -> Poll<Option<io::Result<u32>>> {
+    match take {
+        Take::Submit => {
+            wait.leave();
+            Poll::Ready(None)
+        }
+        Take::Done(result) => {
+            wait.leave();
+            Poll::Ready(Some(result))
+        }
+        Take::Wait => {
+            wait.wait(fd, cx);
+            Poll::Pending
+        }
+    }
+}
+
+/// Whether a cancelled receive's error is news for the next reader (a reset, a
+/// timeout), not an artefact of the cancellation or of a non-blocking retry.
+fn stashable_error(res: i32) -> bool {
+    res < 0 && ![libc::ECANCELED, libc::EINTR, libc::EAGAIN].contains(&-res)
+}
+
+/// The CQE of a cancelled stream read: keep what it received (`bytes(n)` copies
+/// the `n` bytes out of its buffers) for the next read, and count it done.
+pub(crate) fn stash_stream_result(
+    fd: &SharedFd,
+    res: i32,
+    bytes: impl FnOnce(usize) -> Vec<u8>,
+    woken: &mut Vec<Waker>,
+) {
+    stash_result(
+        fd,
+        res,
+        false,
+        |n| Received::Bytes {
+            data: bytes(n),
+            taken: 0,
+        },
+        woken,
+    );
+}
+
+/// The CQE of a cancelled read: keep `received(n)` (when `n > 0`, or `n == 0` for
+/// a `datagram` receive, where 0 is an empty datagram rather than the end of a
+/// stream) or the error for the next read, and count it done.
+pub(crate) fn stash_result(
+    fd: &SharedFd,
+    res: i32,
+    datagram: bool,
+    received: impl FnOnce(usize) -> Received,
+    woken: &mut Vec<Waker>,
+) {
+    let mut state = fd.state();
+    if res > 0 || (res == 0 && datagram) {
+        state.stash(received(res as usize));
+    } else if stashable_error(res) {
+        state.stash(Received::Error(-res));
+    }
+    state.remove_pending(woken);
+}

@@ -8,11 +8,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::buf::write_all_with;
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{self, Connect, Op, PollAdd, Recv, RecvMsg, Send, SendMsg};
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// A socket descriptor with owned-buffer operations.
 #[derive(Clone, Debug)]

@@ -35,10 +35,10 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{Op, PollAdd};
 use crate::driver::signal as sig;
+use crate::driver::Interest;
 use crate::runtime::context;
 use crate::task::JoinHandle;
 

@@ -22,6 +22,8 @@
 //! O(1): waiters live in a slab, found by their [`WaitId`]); the kernel never holds
 //! an op's memory, so cancellation needs nothing else.
 
+pub(crate) mod op;
+
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -33,14 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use slab::Slab;
 
 use super::fd::SharedFd;
-use super::sys;
-
-/// The direction an op waits for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Interest {
-    Read,
-    Write,
-}
+use super::{sys, Interest};
 
 /// Token of the unpark eventfd in epoll events (descriptors use their number).
 const UNPARK: u64 = u64::MAX;

@@ -13,11 +13,11 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, squeue, types};
 
 use super::{AcceptMulti, Op, OpKind, Readiness};
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::stash::StashWait;
 use crate::driver::sys;
+use crate::driver::Interest;
 use crate::driver::{Handle, IoDriver};
 
 /// A new connection (close-on-exec, non-blocking) and, when the strategy reports it,

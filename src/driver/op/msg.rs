@@ -10,13 +10,14 @@ use std::task::{Context, Poll, Waker};
 use io_uring::{opcode, squeue, types};
 
 use super::vectored::{mark_filled, read_iovecs, write_iovecs};
-use super::{stash_result, stash_step, take_stashed, OpKind, Readiness};
+use super::{OpKind, Readiness};
 use crate::driver::buf::{IoBuf, IoBufMut};
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::stash::{received_bytes, Received, StashWait, Take};
+use crate::driver::stash::{stash_result, stash_step, take_stashed};
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// A `msghdr` with the iovecs and the address it points to. Boxed by its op, so
 /// that the kernel's pointers into it stay valid while the op lives.

@@ -6,9 +6,9 @@ use std::os::fd::AsFd;
 use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// Resolves to the ready `poll(2)` events once `fd` is ready for reading or writing.
 pub(crate) struct PollAdd {

@@ -6,14 +6,15 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{stash_stream_result, take_stashed, OpKind, Readiness};
+use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
-use crate::driver::epoll::Interest;
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::{received_bytes, StashWait};
+use crate::driver::stash::{stash_stream_result, take_stashed};
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// Reads into `buf`'s full capacity, from its start; on success the first `n` bytes
 /// are marked initialised. `offset: None` reads at the file position: then the

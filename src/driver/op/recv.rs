@@ -6,14 +6,15 @@ use std::task::{Context, Poll, Waker};
 
 use io_uring::{opcode, squeue, types};
 
-use super::{stash_result, stash_step, take_stashed, OpKind, Readiness};
+use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBufMut};
-use crate::driver::epoll::Interest;
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::stash::{received_bytes, Received, StashWait};
+use crate::driver::stash::{stash_result, stash_step, take_stashed};
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// Receives into `buf`'s full capacity, from its start; on success the first `n`
 /// bytes are marked initialised. `datagram` says how a cancelled receive's data is

@@ -7,11 +7,11 @@ use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
-use crate::driver::epoll::Interest;
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Fault, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// Sends `buf`'s initialised bytes; like `send(2)`, it may send fewer. Always with
 /// `MSG_NOSIGNAL`: a peer that went away is an `EPIPE` error, never a `SIGPIPE`.

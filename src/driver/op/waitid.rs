@@ -14,9 +14,9 @@ use std::task::Waker;
 use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
-use crate::driver::epoll::Interest;
 use crate::driver::fd::SharedFd;
 use crate::driver::sys::{self, WaitTarget};
+use crate::driver::Interest;
 
 /// How the op waits on io_uring.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

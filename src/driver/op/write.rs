@@ -8,12 +8,12 @@ use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
 use crate::driver::buf::{BufResult, IoBuf};
-use crate::driver::epoll::Interest;
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
 use crate::driver::sigpipe::SigpipeGuard;
 use crate::driver::sys;
+use crate::driver::Interest;
 
 /// Writes `buf`'s initialised bytes; `offset: None` writes at the file position.
 /// Like `write(2)`, it may write fewer bytes than given.

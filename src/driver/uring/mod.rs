@@ -11,6 +11,7 @@
 //! to; the driver keeps a one-shot `POLL_ADD` armed on it.
 
 pub(crate) mod buf_ring;
+pub(crate) mod op;
 mod setup;
 mod table;
 
