@@ -22,7 +22,7 @@ impl fmt::Display for DriverKind {
     }
 }
 
-/// Which kernel's io_uring feature set the runtime may use (DESIGN decision 4).
+/// Which kernel's io_uring feature set the runtime may use (ARCHITECTURE.md, decision 4).
 ///
 /// `V5_10` makes the probe report only what Linux 5.10 offers, so that every fallback
 /// path (timed waits through a `TIMEOUT` entry, no task-run flags, no multishot

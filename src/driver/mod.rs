@@ -98,7 +98,7 @@ fn uring_unavailable(e: &io::Error) -> bool {
 
 impl IoDriver {
     /// Creates the driver `choice` asks for; `Auto` falls back from io_uring to epoll
-    /// when io_uring is unavailable (DESIGN decision 5).
+    /// when io_uring is unavailable (ARCHITECTURE.md, decision 5).
     pub(crate) fn new(
         choice: Driver,
         compat: KernelCompat,

@@ -1,5 +1,5 @@
 //! Driver tests: the op lifecycle on every driver, above all what happens when an
-//! op's future is dropped while the kernel holds it (DESIGN decision 1).
+//! op's future is dropped while the kernel holds it (ARCHITECTURE.md, decision 1).
 //!
 //! Each test runs on io_uring, io_uring limited to 5.10, and epoll. Buffers count
 //! their drops, and descriptor counts (from /proc/self/fd) are compared before and

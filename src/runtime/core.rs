@@ -16,7 +16,7 @@ use slab::Slab;
 use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::Handle;
-use crate::task::{self, JoinHandle, RawTask, RemoteTask, TaskId, TaskInfo, TaskState};
+use crate::task::{self, JoinHandle, RawTask, RemoteTask, Schedule, TaskId, TaskInfo, TaskState};
 use crate::time::Timers;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -250,7 +250,7 @@ impl Core {
     // ----- shutdown --------------------------------------------------------------
 
     /// Cancels every task, drops every timer and callback, then cancels and completes
-    /// every operation in flight and closes the driver (DESIGN decision 9). After
+    /// every operation in flight and closes the driver (ARCHITECTURE.md, decision 9). After
     /// this, wakes are no-ops and new tasks are born cancelled.
     pub(crate) fn shutdown(self: &Rc<Self>) {
         if self.state.get() != State::Running {
@@ -297,6 +297,19 @@ impl Core {
         // gone when polled.
         for waker in woken {
             waker.wake();
+        }
+    }
+}
+
+/// How the tasks of the slot's runtime are scheduled when woken: on the runtime's
+/// own thread while it runs, straight onto its ready queue; anywhere else (another
+/// thread, or this one outside the runtime) through the remote queue, a no-op once
+/// that runtime is gone.
+impl Schedule for Shared {
+    fn schedule(&'static self, owner: u64, task: RawTask) {
+        let local = context::with_core_of(owner, |core| core.schedule(task));
+        if local.is_none() {
+            self.push_remote(owner, RemoteTask::new(task));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The part of a runtime that other threads may touch: its [`Inbox`] (remote wakes,
 //! the main future's wake flag, the park handshake) and the eventfd that interrupts
-//! a parked loop (DESIGN decision 7).
+//! a parked loop (ARCHITECTURE.md, decision 7).
 //!
 //! # Lifetime
 //!
@@ -20,7 +20,7 @@ use std::task::Wake;
 
 use super::inbox::Inbox;
 use crate::driver::sys;
-use crate::task::{RawTask, RemoteTask, Schedule};
+use crate::task::RemoteTask;
 
 /// Runtime ids; 0 means "no runtime".
 static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
@@ -115,19 +115,6 @@ impl Shared {
             // Cannot happen for a valid eventfd; if it did, the loop would only
             // notice this wake at its next timer or completion.
             eprintln!("ringloop: failed to wake a parked runtime: {e}");
-        }
-    }
-}
-
-/// How the tasks of the slot's runtime are scheduled when woken: on the runtime's
-/// own thread while it runs, straight onto its ready queue; anywhere else (another
-/// thread, or this one outside the runtime) through the remote queue, a no-op once
-/// that runtime is gone.
-impl Schedule for Shared {
-    fn schedule(&'static self, owner: u64, task: RawTask) {
-        let local = super::context::with_core_of(owner, |core| core.schedule(task));
-        if local.is_none() {
-            self.push_remote(owner, RemoteTask::new(task));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The per-core timer heap (DESIGN decision 6).
+//! The per-core timer heap (ARCHITECTURE.md, decision 6).
 //!
 //! A binary min-heap of `(deadline, seq)` entries, each pointing at a live timer in a
 //! slab. `seq` increases with every insertion, so timers with equal deadlines fire in

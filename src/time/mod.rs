@@ -1,7 +1,7 @@
 //! Time: sleeping, periodic ticks, timeouts, and callbacks at a time, on the
 //! runtime's timer heap (`heap.rs`).
 //!
-//! The loop parks until the earliest deadline (DESIGN decision 6); there is no
+//! The loop parks until the earliest deadline (ARCHITECTURE.md, decision 6); there is no
 //! timer thread and no timer file descriptor.
 
 mod callbacks;

@@ -1,5 +1,5 @@
 //! The epoll driver: the same operations as plain non-blocking system calls, made
-//! when epoll says the descriptor is ready (DESIGN decision 5).
+//! when epoll says the descriptor is ready (ARCHITECTURE.md, decision 5).
 //!
 //! Each descriptor is registered once, edge-triggered, for both directions, at the
 //! first op that has to wait on it (and removed when it is closed). The driver

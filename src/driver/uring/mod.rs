@@ -2,7 +2,7 @@
 //!
 //! A loop turn (`turn`) makes at most one `io_uring_enter`, which submits every entry
 //! queued since the last turn and, when the loop has nothing else to do, waits in the
-//! same call for the first completion or the nearest timer (DESIGN decision 2). The
+//! same call for the first completion or the nearest timer (ARCHITECTURE.md, decision 2). The
 //! timed wait uses `EXT_ARG` where the kernel has it and a `TIMEOUT` entry otherwise
 //! (5.10). Then `reap` walks the completion queue and routes each CQE by its
 //! `user_data`: an op slot key (see `table.rs`), or one of the driver's own tags.
@@ -468,7 +468,7 @@ impl Uring {
     }
 
     /// Cancels everything the kernel holds and waits for every op's CQE, so that no
-    /// buffer or descriptor is freed while the kernel may use it (DESIGN decision 9).
+    /// buffer or descriptor is freed while the kernel may use it (ARCHITECTURE.md, decision 9).
     /// Returns the table, where the results of ops whose futures still exist wait.
     pub(crate) fn shutdown(mut self, woken: &mut Vec<std::task::Waker>) -> OpTable {
         let start = Instant::now();

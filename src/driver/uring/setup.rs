@@ -1,5 +1,5 @@
 //! Ring creation with the best flags the kernel accepts, and the opcode probe
-//! (DESIGN decision 3).
+//! (ARCHITECTURE.md, decision 3).
 //!
 //! | attempt | flags                                             | kernel |
 //! |---------|---------------------------------------------------|--------|

@@ -1,5 +1,5 @@
 //! The op table: one slot per operation the kernel holds, keyed by `user_data`
-//! (DESIGN decision 1).
+//! (ARCHITECTURE.md, decision 1).
 //!
 //! ```text
 //!            submit                 CQE
