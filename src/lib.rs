@@ -125,6 +125,7 @@
 
 #![warn(missing_docs)]
 
+pub mod buf;
 mod driver;
 pub mod fs;
 mod loom;
@@ -137,11 +138,6 @@ pub mod sync;
 pub mod task;
 pub mod time;
 mod wait_list;
-
-/// Owned buffers for I/O operations.
-pub mod buf {
-    pub use crate::driver::buf::{BufResult, IoBuf, IoBufMut, Slice};
-}
 
 /// Fault injection for tests (cargo feature `fault-injection`, off by default):
 /// operations fail with the errors the kernel gives them, or move fewer bytes,

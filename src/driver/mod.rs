@@ -5,7 +5,6 @@
 //! results that outlived it. Operations (`op/`) are described once and run on
 //! either. Plain system calls go through `sys.rs`.
 
-pub(crate) mod buf;
 pub(crate) mod epoll;
 #[cfg(feature = "fault-injection")]
 pub(crate) mod fault;

@@ -26,11 +26,11 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::task::{Context, Poll, Waker};
 
-use super::buf::IoBufMut;
 use super::fd::SharedFd;
 use super::sockaddr::SockAddr;
 use super::WeakHandle;
-use crate::sync::{WaitList, WaiterKey};
+use crate::buf::IoBufMut;
+use crate::wait_list::{WaitList, WaiterKey};
 
 /// Something a cancelled receive got.
 pub(crate) enum Received {

@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use io_uring::{opcode, squeue, types};
 
-use super::buf::{IoBuf, IoBufMut};
 use super::fd::SharedFd;
 use super::op::{Accept, Nop, Op, OpKind, OpenAt, PollAdd, Read, Readiness, Write};
 use super::sys;
 use super::Interest;
+use crate::buf::{IoBuf, IoBufMut};
 use crate::{Driver, DriverKind, KernelCompat, Runtime};
 
 #[derive(Clone, Copy, Debug)]

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{on_pool, on_ring, Metadata, OpenOptions};
+use crate::buf::write_all_with;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::buf::write_all_with;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::statx::STATX_MASK;
 use crate::driver::op::{

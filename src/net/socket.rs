@@ -6,8 +6,8 @@ use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
+use crate::buf::write_all_with;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::buf::write_all_with;
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{self, Connect, Op, PollAdd, Recv, RecvMsg, Send, SendMsg};
 use crate::driver::sockaddr::SockAddr;

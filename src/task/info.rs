@@ -2,7 +2,7 @@
 
 use super::TaskId;
 
-/// What a live task is doing, as [`all_tasks`] sees it.
+/// What a live task is doing, as [`all_tasks`](crate::all_tasks) sees it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TaskState {
     /// Being polled right now (it is the caller, or the caller's caller).
@@ -15,7 +15,7 @@ pub enum TaskState {
     Cancelling,
 }
 
-/// A snapshot of a live task: what [`current_task`] and [`all_tasks`] return.
+/// A snapshot of a live task: what [`current_task`](crate::current_task) and [`all_tasks`](crate::all_tasks) return.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TaskInfo {
     /// The task's id.

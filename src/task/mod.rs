@@ -1,7 +1,7 @@
 //! Tasks: spawning, joining, cancelling, and running futures side by side.
 //!
 //! A task is a future the runtime owns and polls whenever it is woken; the task
-//! knows its runtime only through the [`Schedule`] step given when it is spawned
+//! knows its runtime only through the `Schedule` step given when it is spawned
 //! (`spawn` itself, which needs the current runtime, is in `runtime/spawn.rs`). It lives in a
 //! single heap cell (`cell.rs`) behind a type-erased header (`raw.rs`); its wakers
 //! (`waker.rs`) put it back on its runtime's ready queue. [`JoinHandle`] (`join.rs`)
@@ -35,6 +35,9 @@ pub(crate) use future_set::{FutureSet, InOrder};
 pub use gather::poll_gather_slot;
 pub use gather::{gather_all, GatherAll};
 pub use info::{TaskInfo, TaskState};
+// The public paths `ringloop::task::{spawn, current_task, all_tasks}`: these need the
+// current runtime and live in `runtime/spawn.rs`; nothing in this module calls them.
+pub use crate::{all_tasks, current_task, spawn};
 pub use join::{JoinError, JoinFuture, JoinHandle, TaskId};
 pub(crate) use raw::{RawTask, RemoteTask, Schedule};
 pub(crate) use wake_list::WakeList;

@@ -11,7 +11,7 @@ use io_uring::{opcode, squeue, types};
 
 use super::vectored::{mark_filled, read_iovecs, write_iovecs};
 use super::{OpKind, Readiness};
-use crate::driver::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::stash::{received_bytes, Received, StashWait, Take};

@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
-use crate::driver::buf::{BufResult, IoBuf};
+use crate::buf::{BufResult, IoBuf};
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Fault, Faults};
 use crate::driver::fd::SharedFd;

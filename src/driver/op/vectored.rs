@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
-use crate::driver::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
 

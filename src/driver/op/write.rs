@@ -7,7 +7,7 @@ use std::task::Waker;
 use io_uring::{opcode, squeue, types};
 
 use super::{OpKind, Readiness};
-use crate::driver::buf::{BufResult, IoBuf};
+use crate::buf::{BufResult, IoBuf};
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;

@@ -1,4 +1,5 @@
-//! Buffers that operations own while the kernel uses them.
+//! Owned buffers for I/O operations: buffers that operations own while the kernel
+//! uses them.
 //!
 //! With io_uring the kernel reads or writes a buffer *after* the submission returns,
 //! possibly after the future that submitted it was dropped. So an operation takes the
