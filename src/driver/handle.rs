@@ -16,6 +16,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::features::{Features, KernelCompat};
+use super::op::blocking::Offload;
 use super::release::Released;
 use super::{Driver, IoDriver};
 
@@ -33,6 +34,8 @@ struct Inner {
     /// Multishot ops released where this driver could not cancel them at once, and
     /// the descriptors to close after them (see `release.rs`).
     released: RefCell<Vec<Released>>,
+    /// Runs the blocking form of an op the ring cannot run (see `op/blocking.rs`).
+    offload: Offload,
 }
 
 /// A shared reference to one driver (cheap to clone; not `Send`).
@@ -64,6 +67,7 @@ impl Handle {
         compat: KernelCompat,
         entries: u32,
         unpark_fd: BorrowedFd<'static>,
+        offload: Offload,
     ) -> io::Result<Handle> {
         let (io, features) = IoDriver::new(choice, compat, entries, unpark_fd)?;
         Ok(Handle(Rc::new(Inner {
@@ -71,6 +75,7 @@ impl Handle {
             features,
             op_budget: Cell::new(OP_BUDGET),
             released: RefCell::new(Vec::new()),
+            offload,
         })))
     }
 
@@ -111,6 +116,11 @@ impl Handle {
     /// What the driver's probe found.
     pub(crate) fn features(&self) -> &Features {
         &self.0.features
+    }
+
+    /// How the driver runs a job on the blocking pool.
+    pub(crate) fn offload(&self) -> Offload {
+        self.0.offload
     }
 
     pub(crate) fn downgrade(&self) -> WeakHandle {

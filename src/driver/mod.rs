@@ -77,12 +77,6 @@ pub(crate) fn forget_fd(fd: BorrowedFd<'_>) {
     });
 }
 
-/// Whether the current runtime runs io_uring and its probe (after the compat
-/// mask) found opcode `op`; `false` on epoll and outside a runtime.
-pub(crate) fn ring_supports(op: u8) -> bool {
-    Handle::with_current(|driver| driver.features().supports_opcode(op)).unwrap_or(false)
-}
-
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`
 /// falls back to epoll) rather than a bad argument.
 fn uring_unavailable(e: &io::Error) -> bool {

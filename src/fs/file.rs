@@ -6,15 +6,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{on_pool, on_ring, Metadata, OpenOptions};
+use super::{Metadata, OpenOptions};
 use crate::buf::write_all_with;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
-use crate::driver::op::statx::STATX_MASK;
-use crate::driver::op::{
-    self, Close, Fsync, Ftruncate, Op, OpenAt, Read, ReadV, Statx, Write, WriteV,
-};
-use crate::driver::sys;
+use crate::driver::op::blocking;
+use crate::driver::op::{Close, Fsync, Ftruncate, Op, OpenAt, Read, ReadV, Statx, Write, WriteV};
 
 /// An open file.
 ///
@@ -126,11 +123,7 @@ impl File {
     }
 
     pub(crate) async fn open_with(path: CString, flags: i32, mode: u32) -> io::Result<File> {
-        let fd = if on_ring(io_uring::opcode::OpenAt::CODE) {
-            Op::new(OpenAt::from_cstring(path, flags, mode)).await?
-        } else {
-            on_pool(move || sys::open(&path, flags, mode)).await?
-        };
+        let fd = blocking::run(OpenAt::from_cstring(path, flags, mode)).await?;
         Ok(File::from(fd))
     }
 
@@ -406,11 +399,7 @@ impl File {
     }
 
     async fn sync(&self, datasync: bool) -> io::Result<()> {
-        if on_ring(io_uring::opcode::Fsync::CODE) {
-            return Op::new(Fsync::new(self.fd.clone(), datasync)).await;
-        }
-        let fd = sys::dup_cloexec(self.fd.as_fd())?;
-        on_pool(move || sys::fsync(fd.as_fd(), datasync)).await
+        blocking::run(Fsync::new(self.fd.clone(), datasync)).await
     }
 
     /// The file's [`Metadata`] (`statx(2)` on the descriptor: a `STATX` entry on
@@ -428,23 +417,7 @@ impl File {
     /// # }).unwrap();
     /// ```
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        let stx = if on_ring(io_uring::opcode::Statx::CODE) {
-            Op::new(Statx::fd(self.fd.clone())).await?
-        } else {
-            let fd = sys::dup_cloexec(self.fd.as_fd())?;
-            on_pool(move || {
-                let mut stx = op::statx::empty_statx();
-                sys::statx(
-                    Some(fd.as_fd()),
-                    c"",
-                    libc::AT_EMPTY_PATH,
-                    STATX_MASK,
-                    &mut stx,
-                )?;
-                Ok(stx)
-            })
-            .await?
-        };
+        let stx = blocking::run(Statx::fd(self.fd.clone())).await?;
         Ok(Metadata::from_statx(&stx))
     }
 
@@ -478,11 +451,7 @@ impl File {
                 "file size out of range (above i64::MAX)",
             ));
         }
-        if on_ring(io_uring::opcode::Ftruncate::CODE) {
-            return Op::new(Ftruncate::new(self.fd.clone(), len)).await;
-        }
-        let fd = sys::dup_cloexec(self.fd.as_fd())?;
-        on_pool(move || sys::ftruncate(fd.as_fd(), len)).await
+        blocking::run(Ftruncate::new(self.fd.clone(), len)).await
     }
 
     /// Closes the file and reports the error `close(2)` gives (on some

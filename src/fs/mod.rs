@@ -83,28 +83,9 @@ pub use metadata::{FileType, Metadata};
 pub use open_options::OpenOptions;
 
 use crate::buf::IoBuf;
+use crate::driver::op::blocking;
 use crate::driver::op::path::cstring;
-use crate::driver::op::statx::{empty_statx, STATX_MASK};
-use crate::driver::op::{MkDirAt, Op, RenameAt, Statx, UnlinkAt};
-use crate::driver::sys;
-
-/// Whether the running runtime does opcode `op` on its ring (else: the pool).
-fn on_ring(op: u8) -> bool {
-    crate::driver::ring_supports(op)
-}
-
-/// Runs `f` on the blocking pool.
-async fn on_pool<T, F>(f: F) -> io::Result<T>
-where
-    F: FnOnce() -> io::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    match crate::to_thread(f).await {
-        Ok(result) => result,
-        // Only when the pool cannot start a thread.
-        Err(e) => Err(io::Error::other(e)),
-    }
-}
+use crate::driver::op::{MkDirAt, RenameAt, Statx, UnlinkAt};
 
 /// `path` as a C string (`InvalidInput` for a NUL byte).
 fn path_cstring(path: &Path) -> io::Result<std::ffi::CString> {
@@ -208,17 +189,7 @@ pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 
 async fn stat_path(path: &Path, follow: bool) -> io::Result<Metadata> {
     let path = path_cstring(path)?;
-    let stx = if on_ring(io_uring::opcode::Statx::CODE) {
-        Op::new(Statx::path(path, follow)).await?
-    } else {
-        on_pool(move || {
-            let mut stx = empty_statx();
-            let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-            sys::statx(None, &path, flags, STATX_MASK, &mut stx)?;
-            Ok(stx)
-        })
-        .await?
-    };
+    let stx = blocking::run(Statx::path(path, follow)).await?;
     Ok(Metadata::from_statx(&stx))
 }
 
@@ -255,11 +226,7 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
 
 async fn unlink(path: &Path, flags: i32) -> io::Result<()> {
     let path = path_cstring(path)?;
-    if on_ring(io_uring::opcode::UnlinkAt::CODE) {
-        Op::new(UnlinkAt::new(path, flags)).await
-    } else {
-        on_pool(move || sys::unlinkat(&path, flags)).await
-    }
+    blocking::run(UnlinkAt::new(path, flags)).await
 }
 
 /// Renames `from` to `to`, replacing `to` if it exists, like `std::fs::rename`
@@ -289,11 +256,7 @@ async fn unlink(path: &Path, flags: i32) -> io::Result<()> {
 pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
     let from = path_cstring(from.as_ref())?;
     let to = path_cstring(to.as_ref())?;
-    if on_ring(io_uring::opcode::RenameAt::CODE) {
-        Op::new(RenameAt::new(from, to)).await
-    } else {
-        on_pool(move || sys::renameat(&from, &to)).await
-    }
+    blocking::run(RenameAt::new(from, to)).await
 }
 
 /// Creates a directory at `path` (mode `0o777` before the umask), like
@@ -318,9 +281,5 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// ```
 pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path_cstring(path.as_ref())?;
-    if on_ring(io_uring::opcode::MkDirAt::CODE) {
-        Op::new(MkDirAt::new(path, 0o777)).await
-    } else {
-        on_pool(move || sys::mkdirat(&path, 0o777)).await
-    }
+    blocking::run(MkDirAt::new(path, 0o777)).await
 }

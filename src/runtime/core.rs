@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Waker;
 
@@ -66,6 +67,7 @@ impl Core {
             config.kernel_compat,
             config.entries,
             shared.unpark_fd(),
+            offload,
         )?;
         Ok(Core {
             slot,
@@ -312,6 +314,11 @@ impl Schedule for Shared {
             self.push_remote(owner, RemoteTask::new(task));
         }
     }
+}
+
+/// The driver's way to the blocking pool (`driver/op/blocking.rs`): `to_thread`.
+fn offload(job: Box<dyn FnOnce() + Send>) -> Pin<Box<dyn Future<Output = io::Result<()>>>> {
+    Box::pin(async move { crate::to_thread(job).await.map_err(io::Error::other) })
 }
 
 /// Drops `value`, reporting (not propagating) a panic from a destructor, since

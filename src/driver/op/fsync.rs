@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
+use super::blocking::Blocking;
 use super::{OpKind, Readiness};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
@@ -92,5 +93,26 @@ unsafe impl OpKind for Ftruncate {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
         result.map(drop)
+    }
+}
+
+impl Blocking for Fsync {
+    type Value = ();
+    const OPCODE: u8 = opcode::Fsync::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
+        // The descriptor stays with this thread's `SharedFd`: the job gets its own.
+        let (fd, datasync) = (sys::dup_cloexec(self.fd.as_fd())?, self.datasync);
+        Ok(move || sys::fsync(fd.as_fd(), datasync))
+    }
+}
+
+impl Blocking for Ftruncate {
+    type Value = ();
+    const OPCODE: u8 = opcode::Ftruncate::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
+        let (fd, len) = (sys::dup_cloexec(self.fd.as_fd())?, self.len);
+        Ok(move || sys::ftruncate(fd.as_fd(), len))
     }
 }

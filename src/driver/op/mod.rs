@@ -12,6 +12,7 @@
 
 mod accept;
 mod accept_multi;
+pub(crate) mod blocking;
 mod close;
 mod connect;
 mod fsync;

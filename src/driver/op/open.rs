@@ -9,6 +9,7 @@ use std::path::Path;
 
 use io_uring::{opcode, squeue, types};
 
+use super::blocking::Blocking;
 use super::{OpKind, Readiness};
 use crate::driver::sys;
 
@@ -73,5 +74,15 @@ unsafe impl OpKind for OpenAt {
             // else owns, and nobody will see this one: dropped, it is closed.
             drop(unsafe { sys::owned(res) });
         }
+    }
+}
+
+impl Blocking for OpenAt {
+    type Value = OwnedFd;
+    const OPCODE: u8 = opcode::OpenAt::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<OwnedFd> + Send + 'static> {
+        let (path, flags, mode) = (self.path.clone(), self.flags, self.mode);
+        Ok(move || sys::open(&path, flags, mode))
     }
 }

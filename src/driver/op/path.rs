@@ -11,6 +11,7 @@ use std::path::Path;
 
 use io_uring::{opcode, squeue, types};
 
+use super::blocking::Blocking;
 use super::{OpKind, Readiness};
 use crate::driver::sys;
 
@@ -144,5 +145,35 @@ unsafe impl OpKind for MkDirAt {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
         result.map(drop)
+    }
+}
+
+impl Blocking for UnlinkAt {
+    type Value = ();
+    const OPCODE: u8 = opcode::UnlinkAt::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
+        let (path, flags) = (self.path.clone(), self.flags);
+        Ok(move || sys::unlinkat(&path, flags))
+    }
+}
+
+impl Blocking for RenameAt {
+    type Value = ();
+    const OPCODE: u8 = opcode::RenameAt::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
+        let (from, to) = (self.from.clone(), self.to.clone());
+        Ok(move || sys::renameat(&from, &to))
+    }
+}
+
+impl Blocking for MkDirAt {
+    type Value = ();
+    const OPCODE: u8 = opcode::MkDirAt::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
+        let (path, mode) = (self.path.clone(), self.mode);
+        Ok(move || sys::mkdirat(&path, mode))
     }
 }

@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 
 use io_uring::{opcode, squeue, types};
 
+use super::blocking::Blocking;
 use super::{OpKind, Readiness};
 use crate::driver::fd::SharedFd;
 use crate::driver::sys;
@@ -93,5 +94,26 @@ unsafe impl OpKind for Statx {
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         result.map(|_| self.buf)
+    }
+}
+
+impl Blocking for Statx {
+    type Value = Box<libc::statx>;
+    const OPCODE: u8 = opcode::Statx::CODE;
+
+    fn job(&self) -> io::Result<impl FnOnce() -> io::Result<Box<libc::statx>> + Send + 'static> {
+        // The descriptor stays with this thread's `SharedFd`: the job gets its own.
+        let dir = self
+            .fd
+            .as_ref()
+            .map(|fd| sys::dup_cloexec(fd.as_fd()))
+            .transpose()?;
+        let (path, flags) = (self.path.clone(), self.flags);
+        Ok(move || {
+            let mut stx = empty_statx();
+            let dir = dir.as_ref().map(AsFd::as_fd);
+            sys::statx(dir, &path, flags, STATX_MASK, &mut stx)?;
+            Ok(stx)
+        })
     }
 }
