@@ -162,7 +162,7 @@ fn a_listener_armed_on_io_uring_accepts_on_epoll() {
     {
         let base = baseline(Mode::Uring);
         let uring = Mode::Uring.runtime();
-        if !uring.features().multishot_accept {
+        if !uring.features().multishot_accept() {
             return; // nothing armed to take back on this kernel
         }
         let epoll = Mode::Epoll.runtime();

@@ -64,37 +64,11 @@ pub struct Features {
     /// Timed waits pass a timeout to `io_uring_enter` (`IORING_FEAT_EXT_ARG`, 5.11);
     /// without it the runtime queues a `TIMEOUT` entry before it parks.
     pub ext_arg: bool,
-    /// Completions are never dropped when the completion queue is full
-    /// (`IORING_FEAT_NODROP`, 5.5).
-    pub nodrop: bool,
-    /// Socket operations poll internally instead of blocking a worker
-    /// (`IORING_FEAT_FAST_POLL`, 5.7).
-    pub fast_poll: bool,
-    /// Multishot accept (5.19).
-    pub multishot_accept: bool,
-    /// Multishot receive (6.0).
-    pub multishot_recv: bool,
     /// A multishot receive can be given a total byte limit (the entry's `optlen`,
     /// 6.17), after which it ends. Found by trying one (older kernels refuse the
     /// field). Stream readers receive this way only where the limit exists: it is
     /// what keeps what they receive bounded (`net/streams/receive.rs`).
     pub multishot_recv_limit: bool,
-    /// Provided-buffer rings (5.19).
-    pub buf_ring: bool,
-    /// Zero-copy send (`IORING_OP_SEND_ZC`, 6.0).
-    pub send_zc: bool,
-    /// Messages between rings (`IORING_OP_MSG_RING`, 5.18).
-    pub msg_ring: bool,
-    /// `IORING_OP_WAITID` (6.7).
-    pub waitid: bool,
-    /// `IORING_OP_SOCKET` (5.19).
-    pub socket: bool,
-    /// `IORING_OP_UNLINKAT` and `IORING_OP_RENAMEAT` (5.11).
-    pub unlinkat_renameat: bool,
-    /// `IORING_OP_MKDIRAT` (5.15).
-    pub mkdirat: bool,
-    /// `IORING_OP_FTRUNCATE` (6.9).
-    pub ftruncate: bool,
     /// Supported opcodes, one bit each.
     opcodes: [u64; 4],
 }
@@ -110,19 +84,7 @@ impl Features {
             defer_taskrun: false,
             coop_taskrun: false,
             ext_arg: false,
-            nodrop: false,
-            fast_poll: false,
-            multishot_accept: false,
-            multishot_recv: false,
             multishot_recv_limit: false,
-            buf_ring: false,
-            send_zc: false,
-            msg_ring: false,
-            waitid: false,
-            socket: false,
-            unlinkat_renameat: false,
-            mkdirat: false,
-            ftruncate: false,
             opcodes: [0; 4],
         }
     }
@@ -140,6 +102,29 @@ impl Features {
     /// ```
     pub fn supports_opcode(&self, op: u8) -> bool {
         self.opcodes[usize::from(op / 64)] & (1 << (op % 64)) != 0
+    }
+
+    // Features without an opcode of their own: each came in the same release as an
+    // opcode, whose presence dates the kernel.
+
+    /// Multishot accept (5.19, dated by `IORING_OP_SOCKET`).
+    pub fn multishot_accept(&self) -> bool {
+        self.supports_opcode(opcode::Socket::CODE)
+    }
+
+    /// Provided-buffer rings (5.19, dated by `IORING_OP_SOCKET`).
+    pub fn buf_ring(&self) -> bool {
+        self.supports_opcode(opcode::Socket::CODE)
+    }
+
+    /// Multishot receive (6.0, dated by `IORING_OP_SEND_ZC`).
+    pub fn multishot_recv(&self) -> bool {
+        self.supports_opcode(opcode::SendZc::CODE)
+    }
+
+    /// `IORING_OP_WAITID` (6.7): a child's exit awaited on the ring.
+    pub fn waitid(&self) -> bool {
+        self.supports_opcode(opcode::WaitId::CODE)
     }
 
     /// Builds the io_uring features from what setup and the probe reported.
@@ -161,7 +146,7 @@ impl Features {
                 opcodes[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
-        let mut f = Features {
+        Features {
             driver: DriverKind::IoUring,
             kernel_compat: compat,
             sq_entries: params.sq_entries(),
@@ -170,35 +155,9 @@ impl Features {
             defer_taskrun: setup.defer_taskrun,
             coop_taskrun: setup.coop_taskrun,
             ext_arg: params.is_feature_ext_arg() && compat == KernelCompat::Native,
-            nodrop: params.is_feature_nodrop(),
-            fast_poll: params.is_feature_fast_poll(),
-            multishot_accept: false,
-            multishot_recv: false,
             multishot_recv_limit: false,
-            buf_ring: false,
-            send_zc: false,
-            msg_ring: false,
-            waitid: false,
-            socket: false,
-            unlinkat_renameat: false,
-            mkdirat: false,
-            ftruncate: false,
             opcodes,
-        };
-        // Flags and ring features have no opcode of their own; each arrived in the
-        // same release as an opcode, whose presence dates the kernel.
-        f.socket = f.supports_opcode(opcode::Socket::CODE);
-        f.multishot_accept = f.socket;
-        f.buf_ring = f.socket;
-        f.send_zc = f.supports_opcode(opcode::SendZc::CODE);
-        f.multishot_recv = f.send_zc;
-        f.msg_ring = f.supports_opcode(opcode::MsgRingData::CODE);
-        f.waitid = f.supports_opcode(opcode::WaitId::CODE);
-        f.unlinkat_renameat =
-            f.supports_opcode(opcode::UnlinkAt::CODE) && f.supports_opcode(opcode::RenameAt::CODE);
-        f.mkdirat = f.supports_opcode(opcode::MkDirAt::CODE);
-        f.ftruncate = f.supports_opcode(opcode::Ftruncate::CODE);
-        f
+        }
     }
 }
 

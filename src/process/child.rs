@@ -260,7 +260,7 @@ impl Child {
                     let waiting = match &self.pidfd {
                         Some(pidfd) => {
                             let via = if crate::runtime::context::with_core(|c| {
-                                c.driver.features().waitid
+                                c.driver.features().waitid()
                             })
                             .unwrap_or(false)
                             {

@@ -31,7 +31,7 @@ pub(crate) type Accepted = (OwnedFd, Option<SockAddr>);
 /// takes it.
 pub(crate) async fn accept(fd: &SharedFd) -> io::Result<Accepted> {
     let multishot = Handle::with_current(|driver| {
-        driver.features().multishot_accept && matches!(*driver.io(), IoDriver::Uring(_))
+        driver.features().multishot_accept() && matches!(*driver.io(), IoDriver::Uring(_))
     });
     if multishot == Some(true) {
         AcceptMulti::new(fd.clone()).await

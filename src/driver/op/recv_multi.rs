@@ -147,7 +147,7 @@ impl RecvStream {
     pub(crate) fn available() -> bool {
         Handle::with_current(|driver| {
             let f = driver.features();
-            if !(f.multishot_recv && f.multishot_recv_limit && f.buf_ring) {
+            if !(f.multishot_recv() && f.multishot_recv_limit && f.buf_ring()) {
                 return false;
             }
             match &mut *driver.io() {

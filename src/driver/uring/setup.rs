@@ -71,8 +71,8 @@ pub(super) fn create(entries: u32, compat: KernelCompat) -> io::Result<(IoUring,
                 };
                 let mut features = Features::uring(compat, ring.params(), flags, probe);
                 // A flag of an opcode, found by trying it (once per process).
-                features.multishot_recv_limit = features.multishot_recv
-                    && features.buf_ring
+                features.multishot_recv_limit = features.multishot_recv()
+                    && features.buf_ring()
                     && crate::driver::op::recv_limit_supported();
                 return Ok((ring, features));
             }
