@@ -65,7 +65,10 @@ fn measure(variant: Variant, n: usize, samples: &mut Vec<Duration>) {
                 _ => ringloop_rt(Driver::Epoll, KernelCompat::Native),
             };
             if variant == Variant::Uring {
-                assert!(rt.features().waitid(), "this kernel has no IORING_OP_WAITID");
+                assert!(
+                    rt.features().waitid(),
+                    "this kernel has no IORING_OP_WAITID"
+                );
             }
             rt.block_on(async {
                 for _ in 0..n {

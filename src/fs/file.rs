@@ -12,6 +12,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
 use crate::driver::op::blocking;
 use crate::driver::op::{Close, Fsync, Ftruncate, Op, OpenAt, Read, ReadV, Statx, Write, WriteV};
+use crate::driver::sys::Flush;
 
 /// An open file.
 ///
@@ -387,7 +388,7 @@ impl File {
     /// # }).unwrap();
     /// ```
     pub async fn sync_all(&self) -> io::Result<()> {
-        self.sync(false).await
+        self.sync(Flush::All).await
     }
 
     /// Like [`sync_all`](Self::sync_all), but flushes the metadata only where it is
@@ -395,11 +396,11 @@ impl File {
     ///
     /// Cancel-safe like [`sync_all`](Self::sync_all).
     pub async fn sync_data(&self) -> io::Result<()> {
-        self.sync(true).await
+        self.sync(Flush::Data).await
     }
 
-    async fn sync(&self, datasync: bool) -> io::Result<()> {
-        blocking::run(Fsync::new(self.fd.clone(), datasync)).await
+    async fn sync(&self, flush: Flush) -> io::Result<()> {
+        blocking::run(Fsync::new(self.fd.clone(), flush)).await
     }
 
     /// The file's [`Metadata`] (`statx(2)` on the descriptor: a `STATX` entry on

@@ -85,6 +85,7 @@ pub use open_options::OpenOptions;
 use crate::buf::IoBuf;
 use crate::driver::op::blocking;
 use crate::driver::op::path::cstring;
+use crate::driver::op::statx::Links;
 use crate::driver::op::{MkDirAt, RenameAt, Statx, UnlinkAt};
 
 /// `path` as a C string (`InvalidInput` for a NUL byte).
@@ -163,7 +164,7 @@ pub async fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> io::Result<(
 ///
 /// Cancel-safe: it changes nothing.
 pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
-    stat_path(path.as_ref(), true).await
+    stat_path(path.as_ref(), Links::Follow).await
 }
 
 /// Like [`metadata`], but a symbolic link is described itself, not followed
@@ -184,12 +185,12 @@ pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
 /// # }).unwrap();
 /// ```
 pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
-    stat_path(path.as_ref(), false).await
+    stat_path(path.as_ref(), Links::Keep).await
 }
 
-async fn stat_path(path: &Path, follow: bool) -> io::Result<Metadata> {
+async fn stat_path(path: &Path, links: Links) -> io::Result<Metadata> {
     let path = path_cstring(path)?;
-    let stx = blocking::run(Statx::path(path, follow)).await?;
+    let stx = blocking::run(Statx::path(path, links)).await?;
     Ok(Metadata::from_statx(&stx))
 }
 

@@ -11,17 +11,17 @@ use io_uring::{opcode, squeue, types};
 use super::blocking::Blocking;
 use super::{OpKind, Readiness};
 use crate::driver::fd::SharedFd;
-use crate::driver::sys;
+use crate::driver::sys::{self, Flush};
 
 /// Flushes the file's data (and, unless `datasync`, all its metadata) to the device.
 pub(crate) struct Fsync {
     fd: SharedFd,
-    datasync: bool,
+    flush: Flush,
 }
 
 impl Fsync {
-    pub(crate) fn new(fd: SharedFd, datasync: bool) -> Fsync {
-        Fsync { fd, datasync }
+    pub(crate) fn new(fd: SharedFd, flush: Flush) -> Fsync {
+        Fsync { fd, flush }
     }
 }
 
@@ -30,7 +30,7 @@ unsafe impl OpKind for Fsync {
     type Output = io::Result<()>;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let flags = if self.datasync {
+        let flags = if self.flush == Flush::Data {
             types::FsyncFlags::DATASYNC
         } else {
             types::FsyncFlags::empty()
@@ -50,7 +50,7 @@ unsafe impl OpKind for Fsync {
     }
 
     fn perform(&mut self) -> io::Result<u32> {
-        sys::fsync(self.fd.as_fd(), self.datasync).map(|()| 0)
+        sys::fsync(self.fd.as_fd(), self.flush).map(|()| 0)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
@@ -102,8 +102,8 @@ impl Blocking for Fsync {
 
     fn job(&self) -> io::Result<impl FnOnce() -> io::Result<()> + Send + 'static> {
         // The descriptor stays with this thread's `SharedFd`: the job gets its own.
-        let (fd, datasync) = (sys::dup_cloexec(self.fd.as_fd())?, self.datasync);
-        Ok(move || sys::fsync(fd.as_fd(), datasync))
+        let (fd, flush) = (sys::dup_cloexec(self.fd.as_fd())?, self.flush);
+        Ok(move || sys::fsync(fd.as_fd(), flush))
     }
 }
 

@@ -23,6 +23,15 @@ pub(crate) fn empty_statx() -> Box<libc::statx> {
     Box::new(unsafe { std::mem::zeroed() })
 }
 
+/// What a path's last component is when it is a symbolic link.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Links {
+    /// The link is followed: the status is its target's (`stat`).
+    Follow,
+    /// The link itself (`lstat`).
+    Keep,
+}
+
 /// The status of `path` (relative to the working directory), or with `fd` and an
 /// empty path, of the open file `fd` (`AT_EMPTY_PATH`).
 pub(crate) struct Statx {
@@ -35,9 +44,12 @@ pub(crate) struct Statx {
 }
 
 impl Statx {
-    /// The status of `path`; `follow: false` describes a symbolic link itself.
-    pub(crate) fn path(path: CString, follow: bool) -> Statx {
-        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    /// The status of `path` (with [`Links::Keep`], of a symbolic link itself).
+    pub(crate) fn path(path: CString, links: Links) -> Statx {
+        let flags = match links {
+            Links::Follow => 0,
+            Links::Keep => libc::AT_SYMLINK_NOFOLLOW,
+        };
         Statx {
             fd: None,
             path,

@@ -32,9 +32,18 @@ pub(crate) fn statx(
     syscall!(statx(dirfd, path.as_ptr(), flags, mask, buf)).map(drop)
 }
 
+/// What an `fsync` flushes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Flush {
+    /// The data and all the metadata (`fsync(2)`).
+    All,
+    /// The data, and only the metadata needed to read it back (`fdatasync(2)`).
+    Data,
+}
+
 /// `fsync(2)`, or `fdatasync(2)` when `datasync`.
-pub(crate) fn fsync(fd: BorrowedFd<'_>, datasync: bool) -> io::Result<()> {
-    if datasync {
+pub(crate) fn fsync(fd: BorrowedFd<'_>, flush: Flush) -> io::Result<()> {
+    if flush == Flush::Data {
         syscall!(fdatasync(fd.as_raw_fd())).map(drop)
     } else {
         syscall!(fsync(fd.as_raw_fd())).map(drop)
