@@ -84,6 +84,26 @@ pub(crate) struct FdState {
     waiters: WaitList<()>,
 }
 
+/// An op's share in its descriptor's count of results still due (see the module
+/// docs): taken when the op's future is dropped while the kernel holds it
+/// (`OpKind::orphaned`), settled when its CQE reaches `OpKind::discard`.
+#[derive(Default, Debug)]
+pub(crate) struct Due(bool);
+
+impl Due {
+    /// The op's future was dropped in flight: its result is due on `fd`, and the
+    /// descriptor's next read or accept waits for it.
+    pub(crate) fn orphan(&mut self, fd: &SharedFd) {
+        self.0 = true;
+        fd.state().add_pending();
+    }
+
+    /// Whether the op's CQE settles a count (it was orphaned in flight).
+    pub(crate) fn is_due(&self) -> bool {
+        self.0
+    }
+}
+
 /// The outcome of looking at the stash before submitting a read.
 pub(crate) enum Take {
     /// Submit: nothing is stashed or due.

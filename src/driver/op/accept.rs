@@ -15,7 +15,7 @@ use io_uring::{opcode, squeue, types};
 use super::{AcceptMulti, Op, OpKind, Readiness};
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
-use crate::driver::stash::StashWait;
+use crate::driver::stash::{Due, StashWait};
 use crate::driver::sys;
 use crate::driver::Interest;
 use crate::driver::{Handle, IoDriver};
@@ -51,8 +51,8 @@ pub(crate) struct Accept {
     addr: Box<SockAddr>,
     /// The address of a connection taken from the listener's queue.
     from_queue: Option<Option<SockAddr>>,
-    /// Counted in the listener's pending results (dropped in flight).
-    orphaned: bool,
+    /// Counted among the descriptor's pending results (dropped in flight).
+    due: Due,
     /// Its place among the listener's waiters, while a cancelled accept's result
     /// is due.
     wait: StashWait,
@@ -64,7 +64,7 @@ impl Accept {
             fd,
             addr: Box::new(SockAddr::empty()),
             from_queue: None,
-            orphaned: false,
+            due: Due::default(),
             wait: StashWait::default(),
         }
     }
@@ -123,8 +123,7 @@ unsafe impl OpKind for Accept {
     }
 
     fn orphaned(&mut self) {
-        self.orphaned = true;
-        self.fd.state().add_pending();
+        self.due.orphan(&self.fd);
     }
 
     fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
@@ -134,7 +133,7 @@ unsafe impl OpKind for Accept {
             let fd = unsafe { OwnedFd::from_raw_fd(res) };
             state.push_accepted(Ok((fd, Some(*self.addr))), woken);
         }
-        if self.orphaned {
+        if self.due.is_due() {
             state.remove_pending(woken);
         }
     }

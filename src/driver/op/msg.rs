@@ -14,7 +14,7 @@ use super::{OpKind, Readiness};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::fd::SharedFd;
 use crate::driver::sockaddr::SockAddr;
-use crate::driver::stash::{received_bytes, Received, StashWait, Take};
+use crate::driver::stash::{received_bytes, Due, Received, StashWait, Take};
 use crate::driver::stash::{stash_result, stash_step, take_stashed};
 use crate::driver::sys;
 use crate::driver::Interest;
@@ -57,7 +57,8 @@ pub(crate) struct RecvMsg<B> {
     want_addr: bool,
     /// The sender, when the result came from the stash.
     from_stash: Option<Option<SockAddr>>,
-    orphaned: bool,
+    /// Counted among the descriptor's pending results (dropped in flight).
+    due: Due,
     /// Its place among the descriptor's waiters, while a cancelled receive's
     /// result is due.
     wait: StashWait,
@@ -73,7 +74,7 @@ impl<B: IoBufMut> RecvMsg<B> {
             hdr: MsgHdr::new(iov, addr),
             want_addr,
             from_stash: None,
-            orphaned: false,
+            due: Due::default(),
             wait: StashWait::default(),
         }
     }
@@ -144,12 +145,11 @@ unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
     }
 
     fn orphaned(&mut self) {
-        self.orphaned = true;
-        self.fd.state().add_pending();
+        self.due.orphan(&self.fd);
     }
 
     fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
-        if !self.orphaned {
+        if !self.due.is_due() {
             return;
         }
         let received = |n| {

@@ -11,7 +11,7 @@ use crate::buf::{BufResult, IoBufMut};
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
-use crate::driver::stash::{received_bytes, StashWait};
+use crate::driver::stash::{received_bytes, Due, StashWait};
 use crate::driver::stash::{stash_stream_result, take_stashed};
 use crate::driver::sys;
 use crate::driver::Interest;
@@ -24,8 +24,8 @@ pub(crate) struct Read<B> {
     fd: SharedFd,
     buf: B,
     offset: Option<u64>,
-    /// Counted in the descriptor's pending results (dropped in flight).
-    orphaned: bool,
+    /// Counted among the descriptor's pending results (dropped in flight).
+    due: Due,
     /// Its place among the descriptor's waiters, while a cancelled read's result
     /// is due.
     wait: StashWait,
@@ -40,7 +40,7 @@ impl<B: IoBufMut> Read<B> {
             fd,
             buf,
             offset,
-            orphaned: false,
+            due: Due::default(),
             wait: StashWait::default(),
             #[cfg(feature = "fault-injection")]
             cap: None,
@@ -100,13 +100,12 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
 
     fn orphaned(&mut self) {
         if self.offset.is_none() {
-            self.orphaned = true;
-            self.fd.state().add_pending();
+            self.due.orphan(&self.fd);
         }
     }
 
     fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
-        if self.orphaned {
+        if self.due.is_due() {
             // SAFETY: a read's CQE result `res`, when positive, is the number of
             // bytes the kernel wrote at the start of this buffer.
             stash_stream_result(

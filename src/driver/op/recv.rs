@@ -11,7 +11,7 @@ use crate::buf::{BufResult, IoBufMut};
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
-use crate::driver::stash::{received_bytes, Received, StashWait};
+use crate::driver::stash::{received_bytes, Due, Received, StashWait};
 use crate::driver::stash::{stash_result, stash_step, take_stashed};
 use crate::driver::sys;
 use crate::driver::Interest;
@@ -23,8 +23,8 @@ pub(crate) struct Recv<B> {
     fd: SharedFd,
     buf: B,
     datagram: bool,
-    /// Counted in the descriptor's pending results (dropped in flight).
-    orphaned: bool,
+    /// Counted among the descriptor's pending results (dropped in flight).
+    due: Due,
     /// Its place among the descriptor's waiters, while a cancelled read's result
     /// is due.
     wait: StashWait,
@@ -39,7 +39,7 @@ impl<B: IoBufMut> Recv<B> {
             fd,
             buf,
             datagram,
-            orphaned: false,
+            due: Due::default(),
             wait: StashWait::default(),
             #[cfg(feature = "fault-injection")]
             cap: None,
@@ -99,12 +99,11 @@ unsafe impl<B: IoBufMut> OpKind for Recv<B> {
     }
 
     fn orphaned(&mut self) {
-        self.orphaned = true;
-        self.fd.state().add_pending();
+        self.due.orphan(&self.fd);
     }
 
     fn discard(&mut self, res: i32, _flags: u32, woken: &mut Vec<Waker>) {
-        if !self.orphaned {
+        if !self.due.is_due() {
             return;
         }
         let (buf, datagram) = (&self.buf, self.datagram);
