@@ -642,3 +642,20 @@ fn uring_fifo_open_waits(path: &std::path::Path) -> bool {
     drop(writer);
     waits
 }
+
+/// A file-system op awaited outside any runtime is an error the caller can match,
+/// like every other op, not a panic.
+#[test]
+fn a_file_op_outside_a_runtime_is_an_error() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut open = std::pin::pin!(File::open("/proc/self/status"));
+    let Poll::Ready(Err(e)) = open.as_mut().poll(&mut cx) else {
+        panic!("File::open outside a runtime did not fail at once");
+    };
+    assert!(e.to_string().contains("outside of a runtime"), "{e}");
+    let mut meta = std::pin::pin!(ringloop::fs::metadata("/"));
+    assert!(matches!(meta.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
+}

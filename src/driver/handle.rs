@@ -2,9 +2,10 @@
 //! thread's current driver.
 //!
 //! A runtime creates its driver and makes it current while it runs (see
-//! `runtime/context.rs`); everything that needs the driver later (an op in flight, a
-//! released descriptor's multishot op, a listener) captures the handle of the driver
-//! it was created on, so the driver never asks which runtime is running. The driver
+//! `runtime/context.rs`); everything that needs the driver later captures the handle:
+//! an op, the driver current at its first poll (where it is submitted); a multishot
+//! op, a listener and a released descriptor, the driver their op runs on. So the
+//! driver never asks which runtime is running. The driver
 //! imports nothing from the runtime: the runtime composes it with its timers and
 //! ready queue (see ARCHITECTURE.md, "Layers").
 

@@ -3,7 +3,8 @@
 //! [`IoDriver`] is what a runtime owns: an io_uring instance (`uring/`) or an epoll
 //! instance (`epoll/`), chosen at startup, and after shutdown just the table of
 //! results that outlived it. Operations (`op/`) are described once and run on
-//! either. Plain system calls go through `sys.rs`.
+//! either. Plain system calls go through `sys/` (one file per domain, one
+//! `syscall!` helper).
 
 pub(crate) mod epoll;
 #[cfg(feature = "fault-injection")]

@@ -113,15 +113,18 @@ pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> Option<EnterGuard> {
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
+        // The driver's and the timers' thread-locals are restored even when this
+        // one is already gone (a runtime dropped from another thread-local's
+        // destructor), so they never keep the left runtime's current.
+        let driver = Handle::set_current(previous.as_ref().map(|core| core.driver.clone()));
+        let timers = Timers::set_current(previous.as_ref().map(|core| core.timers.clone()));
         let left = CURRENT.try_with(|current| {
             current
                 .id
                 .set(previous.as_ref().map_or(0, |core| core.id()));
-            Handle::set_current(previous.as_ref().map(|core| core.driver.clone()));
-            Timers::set_current(previous.as_ref().map(|core| core.timers.clone()));
             std::mem::replace(&mut *current.core.borrow_mut(), previous)
         });
-        // Dropped outside the borrow, in case this is the last reference.
-        drop(left);
+        // Dropped outside the borrows, in case one is the last reference.
+        drop((left, driver, timers));
     }
 }
