@@ -135,10 +135,13 @@ fn queue(m: Multishot, fd: Option<OwnedFd>) {
 /// cancellations, through the ring). At its shutdown (`driver` closed), every op
 /// has ended: the descriptors are just closed.
 pub(super) fn cancel_released(driver: &Handle) {
-    let released = std::mem::take(&mut *driver.released());
-    if released.is_empty() {
-        return;
-    }
+    let released = {
+        let mut released = driver.released();
+        if released.is_empty() {
+            return;
+        }
+        std::mem::take(&mut *released)
+    };
     let mut io = driver.io();
     for Released { key, fd } in released {
         if let IoDriver::Uring(uring) = &mut *io {

@@ -27,6 +27,7 @@ thread_local! {
 
 /// Runs `f` with the current runtime, if this thread is running one. Returns `None`
 /// outside a runtime (and while the thread's locals are being destroyed).
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT
         .try_with(|current| current.core.borrow().as_ref().map(f))
@@ -35,6 +36,7 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
 }
 
 /// Runs `f` with the current runtime if it is the runtime with id `runtime`.
+#[inline]
 pub(crate) fn with_core_of<R>(runtime: u64, f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT
         .try_with(|current| {

@@ -308,6 +308,7 @@ impl Core {
 /// thread, or this one outside the runtime) through the remote queue, a no-op once
 /// that runtime is gone.
 impl Schedule for Shared {
+    #[inline]
     fn schedule(&'static self, owner: u64, task: RawTask) {
         let local = context::with_core_of(owner, |core| core.schedule(task));
         if local.is_none() {

@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
-use super::raw::{Header, Schedule, Vtable};
+use super::raw::{self, Header, Schedule, Vtable};
 use super::{alloc, waker, JoinError, TaskId};
 
 /// Where the task is in its life.
@@ -42,30 +42,32 @@ struct TaskCell<F: Future> {
 }
 
 /// Allocates a task cell for `future` and returns a pointer to its header.
-pub(super) fn allocate<F>(
+pub(super) fn allocate<F, S>(
     future: F,
     id: TaskId,
     owner: u64,
-    scheduler: &'static dyn Schedule,
+    scheduler: &'static S,
 ) -> NonNull<Header>
 where
     F: Future + 'static,
+    S: Schedule,
 {
     let layout = Layout::new::<TaskCell<F>>();
     let ptr = alloc::allocate(layout).cast::<TaskCell<F>>();
     // SAFETY: `allocate` returned a block that fits `TaskCell<F>`'s layout.
     unsafe {
         ptr.as_ptr().write(TaskCell {
-            header: Header::new(id, vtable::<F>(), owner, scheduler),
+            header: Header::new(id, vtable::<F, S>(), owner, NonNull::from(scheduler).cast()),
             stage: UnsafeCell::new(Stage::Running(future)),
         })
     };
     ptr.cast()
 }
 
-fn vtable<F: Future + 'static>() -> &'static Vtable {
+fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
     &Vtable {
-        poll: poll::<F>,
+        schedule: raw::schedule_as::<S>,
+        poll: poll::<F, S>,
         cancel: cancel::<F>,
         read_output: read_output::<F>,
         drop_output: drop_output::<F>,
@@ -165,7 +167,7 @@ unsafe fn complete<F: Future>(ptr: NonNull<Header>, output: Result<F::Output, Jo
 
 /// # Safety
 /// `ptr` points to a live `TaskCell<F>`; owner thread; reference held; not re-entrant.
-unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     // SAFETY: forwarded from the caller.
     let cell = unsafe { cell::<F>(ptr) };
     if cell.header.is_cancel_requested() {
@@ -178,7 +180,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     let Stage::Running(future) = (unsafe { &mut *cell.stage.get() }) else {
         return false;
     };
-    let waker = ManuallyDrop::new(waker::borrowed(ptr));
+    let waker = ManuallyDrop::new(waker::borrowed::<S>(ptr));
     let mut cx = Context::from_waker(&waker);
     // SAFETY: the future lives inside the heap cell, which is never moved or freed
     // while the future is in it, and `complete` drops it in place (`drop_in_place`,

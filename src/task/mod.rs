@@ -49,14 +49,10 @@ pub(crate) use cell::panic_message;
 /// (`owner` tells it which of its runtimes the task belongs to, see
 /// [`Schedule`]). The returned task holds two local references: one for the
 /// runtime's registry and one for the join handle.
-pub(crate) fn new_task<F>(
-    future: F,
-    id: TaskId,
-    owner: u64,
-    scheduler: &'static dyn Schedule,
-) -> RawTask
+pub(crate) fn new_task<F, S>(future: F, id: TaskId, owner: u64, scheduler: &'static S) -> RawTask
 where
     F: Future + 'static,
+    S: Schedule,
 {
     RawTask::from_header(cell::allocate(future, id, owner, scheduler))
 }

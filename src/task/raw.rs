@@ -48,8 +48,12 @@ const JOIN_INTEREST: u8 = 1 << 4;
 /// read), so `wait(.., FirstException, ..)` can tell without taking the output.
 const PANICKED: u8 = 1 << 5;
 
-/// Functions that know the concrete future type of a cell.
+/// Functions that know the concrete future type (and scheduler type) of a cell.
 pub(super) struct Vtable {
+    /// Hands the task to its scheduler (`schedule_as::<S>` for the cell's `S`): the
+    /// way [`RawTask::wake`] reaches a scheduler whose type it does not know. The
+    /// task's own wakers call `S::schedule` directly (`waker.rs`).
+    pub(super) schedule: unsafe fn(RawTask),
     /// Polls the future once (or drops it when cancelled). Returns `true` when the
     /// task completed: the output is stored and the future is dropped.
     pub(super) poll: unsafe fn(NonNull<Header>) -> bool,
@@ -84,8 +88,11 @@ pub(crate) struct Header {
     pub(super) vtable: &'static Vtable,
     /// Which of the scheduler's runtimes the task belongs to (see [`Schedule`]).
     owner: u64,
-    /// Where the task goes when it is woken (injected at spawn).
-    scheduler: &'static dyn Schedule,
+    /// Where the task goes when it is woken (injected at spawn): a `&'static S` for
+    /// the `S: Schedule` the cell was allocated with, its type erased (a thin
+    /// pointer, and a wake that calls `S::schedule` statically; see
+    /// [`schedule_as`]).
+    scheduler: NonNull<()>,
     /// Who awaits the join handle (owner-only).
     join_waker: Cell<Option<Waker>>,
     /// A name set by `set_name` (owner-only); the default is derived from the id.
@@ -99,7 +106,7 @@ impl Header {
         id: TaskId,
         vtable: &'static Vtable,
         owner: u64,
-        scheduler: &'static dyn Schedule,
+        scheduler: NonNull<()>,
     ) -> Header {
         Header {
             refs: RefCount::new(),
@@ -349,9 +356,26 @@ impl RawTask {
     /// Wakes the task: hands it to the scheduling step it was spawned with (on
     /// any thread).
     pub(crate) fn wake(self) {
-        let header = self.header();
-        header.scheduler.schedule(header.owner, self);
+        let schedule = self.header().vtable.schedule;
+        // SAFETY: the vtable was built for this cell, with the scheduler type its
+        // `scheduler` pointer was erased from (`cell::allocate`).
+        unsafe { schedule(self) }
     }
+}
+
+/// Hands `task` to its scheduler, known to be an `S`.
+///
+/// # Safety
+/// `task`'s cell was allocated with a scheduler of type `S` (`cell::allocate::<F, S>`),
+/// and the caller holds a reference to it.
+#[inline]
+pub(super) unsafe fn schedule_as<S: Schedule>(task: RawTask) {
+    let header = task.header();
+    // SAFETY: `scheduler` was made from a `&'static S` (caller contract), so it
+    // points to a live `S` for the rest of the process, and `S: Sync` lets any
+    // thread borrow it.
+    let scheduler: &'static S = unsafe { header.scheduler.cast::<S>().as_ref() };
+    scheduler.schedule(header.owner, task);
 }
 
 /// The scheduling step a task is spawned with: what its runtime does with it when
@@ -362,7 +386,7 @@ impl RawTask {
 /// `runtime/shared.rs`) and may serve one runtime after another: `owner` is the
 /// runtime the task was spawned on, so that a wake for a runtime that has gone is
 /// dropped rather than given to its successor.
-pub(crate) trait Schedule: Sync {
+pub(crate) trait Schedule: Sync + 'static {
     /// Schedules `task` of runtime `owner`. Called on any thread: on the owner's
     /// thread the task may go straight onto the ready queue, elsewhere it must go
     /// through a [`RemoteTask`] (see the module docs).

@@ -1,50 +1,64 @@
 //! Task wakers.
 //!
-//! A waker is a pointer to the task cell plus this vtable. During a poll the task
+//! A waker is a pointer to the task cell plus a vtable. During a poll the task
 //! hands out a *borrowed* waker that owns no reference (so `wake_by_ref` from the
 //! task itself costs no atomic operation); `clone` takes an atomic reference.
 //!
-//! `wake` on the runtime's own thread pushes the task onto the local ready queue; on
-//! any other thread, or after the runtime is gone, it goes through the runtime's
-//! remote queue, which is a no-op once the runtime has shut down.
+//! The vtable is made for the scheduler type `S` the task was spawned with, so a
+//! wake calls `S::schedule` directly, with no indirect call between the waker and
+//! the ready queue. On the runtime's own thread that pushes the task onto the local
+//! ready queue; on any other thread, or after the runtime is gone, it goes through
+//! the runtime's remote queue, which is a no-op once the runtime has shut down.
 
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-use super::raw::{Header, RawTask};
+use super::raw::{self, Header, RawTask, Schedule};
 
-static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+/// The waker vtable of tasks scheduled by an `S`.
+struct WakerVtable<S>(PhantomData<S>);
 
-/// A waker for the task at `ptr` that owns no reference: it must not outlive the
-/// poll it is created for, and must not be dropped (the caller wraps it in
-/// `ManuallyDrop`); cloning it takes a reference as usual.
-pub(super) fn borrowed(ptr: NonNull<Header>) -> Waker {
-    let raw = RawWaker::new(ptr.as_ptr() as *const (), &VTABLE);
+impl<S: Schedule> WakerVtable<S> {
+    const VTABLE: RawWakerVTable =
+        RawWakerVTable::new(clone::<S>, wake::<S>, wake_by_ref::<S>, drop_waker);
+}
+
+/// A waker for the task at `ptr`, whose cell was allocated with a scheduler of type
+/// `S`, that owns no reference: it must not outlive the poll it is created for, and
+/// must not be dropped (the caller wraps it in `ManuallyDrop`); cloning it takes a
+/// reference as usual.
+pub(super) fn borrowed<S: Schedule>(ptr: NonNull<Header>) -> Waker {
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WakerVtable::<S>::VTABLE);
     // SAFETY: the vtable's functions uphold the `RawWaker` contract for pointers to
-    // live task cells: clone takes a reference, drop releases one, and the waker
-    // functions are thread-safe (see `RawTask::wake`).
+    // live task cells scheduled by an `S` (the caller's cell): clone takes a
+    // reference, drop releases one, and the wake functions are thread-safe
+    // (`Schedule::schedule` may be called on any thread).
     unsafe { Waker::from_raw(raw) }
 }
 
 fn task(data: *const ()) -> RawTask {
-    // SAFETY: every `RawWaker` with this vtable was built from a non-null header
+    // SAFETY: every `RawWaker` with these vtables was built from a non-null header
     // pointer, in `borrowed` or `clone`.
     RawTask::from_header(unsafe { NonNull::new_unchecked(data as *mut Header) })
 }
 
-unsafe fn clone(data: *const ()) -> RawWaker {
+unsafe fn clone<S: Schedule>(data: *const ()) -> RawWaker {
     task(data).acquire_atomic();
-    RawWaker::new(data, &VTABLE)
+    RawWaker::new(data, &WakerVtable::<S>::VTABLE)
 }
 
-unsafe fn wake(data: *const ()) {
+unsafe fn wake<S: Schedule>(data: *const ()) {
     let task = task(data);
-    task.wake();
+    // SAFETY: a waker with `S`'s vtable was made for a cell scheduled by an `S`
+    // (`borrowed`), and this waker owns the reference released below.
+    unsafe { raw::schedule_as::<S>(task) };
     task.release_atomic();
 }
 
-unsafe fn wake_by_ref(data: *const ()) {
-    task(data).wake();
+unsafe fn wake_by_ref<S: Schedule>(data: *const ()) {
+    // SAFETY: as in `wake`; the waker's owner keeps the cell alive meanwhile.
+    unsafe { raw::schedule_as::<S>(task(data)) };
 }
 
 unsafe fn drop_waker(data: *const ()) {
