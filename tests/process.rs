@@ -142,11 +142,16 @@ matrix_test! {
                 stdin.drain().await.unwrap();
                 assert_eq!(within("readline", stdout.readline()).await.unwrap(), line.as_bytes());
             }
+            assert!(!stdout.at_eof(), "cat is still running");
             stdin.write_eof().unwrap();
             stdin.wait_closed().await.unwrap();
+            // cat exits at the end of its input, and its stdout's end arrives:
+            // known without a read (the pipe is polled).
+            assert!(child.wait().await.unwrap().success());
+            let known = support::sleep_until_cond(support::step(), || stdout.at_eof()).await;
+            assert!(known, "at_eof stays false once cat has exited");
             assert_eq!(within("eof", stdout.read(10)).await.unwrap(), b"");
             assert!(stdout.at_eof());
-            assert!(child.wait().await.unwrap().success());
             assert_eq!(child.returncode(), Some(0));
         });
     }

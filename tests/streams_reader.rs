@@ -287,17 +287,14 @@ matrix_test! {
                 peer.shutdown_write();
                 assert_eq!(reader.readline().await.unwrap(), b"a\n");
                 assert_eq!(reader.readline().await.unwrap(), b"b\n");
-                if ringloop::features().multishot_recv_limit {
-                    // The end arrived behind the last bytes: known without a read
-                    // (once its completion is in, a loop turn or so later).
-                    let known = support::sleep_until_cond(step(), || reader.at_eof()).await;
-                    assert!(known, "{kind:?}: at_eof stays false");
-                } else {
-                    // The end is a receive that returns 0: one more read.
-                    assert!(!reader.at_eof());
-                    assert_eq!(reader.read(10).await.unwrap(), b"");
-                    assert!(reader.at_eof());
-                }
+                // The end arrived behind the last bytes: known without a read, on
+                // every driver (on the multishot path once its completion is in, a
+                // loop turn or so later; elsewhere the kernel is asked).
+                let known = support::sleep_until_cond(step(), || reader.at_eof()).await;
+                assert!(known, "{kind:?}: at_eof stays false");
+                assert_eq!(reader.read(10).await.unwrap(), b"");
+                assert!(reader.at_eof());
+
                 // Never before the bytes are read.
                 let (peer, mut reader, _writer) = stream_pair(kind).await;
                 peer.send(b"a\nb\n").await;
@@ -306,8 +303,46 @@ matrix_test! {
                 ringloop::sleep(Duration::from_millis(10)).await;
                 assert!(!reader.at_eof());
                 assert_eq!(reader.buffered(), 2);
+
+                // Not while the peer is only quiet, nor while bytes wait in the
+                // kernel unread; then as soon as the peer closes.
+                let (peer, mut reader, _writer) = stream_pair(kind).await;
+                peer.send(b"a\n").await;
+                assert_eq!(reader.readline().await.unwrap(), b"a\n");
+                ringloop::sleep(Duration::from_millis(10)).await;
+                assert!(!reader.at_eof(), "{kind:?}: a quiet peer is not an end");
+                peer.send(b"b").await;
+                peer.shutdown_write();
+                ringloop::sleep(Duration::from_millis(10)).await;
+                assert!(!reader.at_eof(), "{kind:?}: a byte waits before the end");
+                assert_eq!(reader.read(10).await.unwrap(), b"b");
+                let known = support::sleep_until_cond(step(), || reader.at_eof()).await;
+                assert!(known, "{kind:?}: at_eof stays false after the last byte");
             });
         }
+    }
+}
+
+matrix_test! {
+    fn at_eof_is_false_for_a_reset_and_the_reset_is_kept(mode) {
+        mode.run(async {
+            // The peer resets the connection after the reader has read everything:
+            // at_eof may be the first to meet the reset (the kernel reports it once);
+            // it is no clean end, and the next read still ends with it.
+            let (resetting, other) = resetting_tcp_pair().await;
+            let (mut reader, _writer) = other.into_streams();
+            resetting.write_all(b"a\n".to_vec()).await.0.unwrap();
+            assert_eq!(reader.readline().await.unwrap(), b"a\n");
+            drop(resetting);
+            for _ in 0..20 {
+                assert!(!reader.at_eof(), "a reset is not the end of the stream");
+                ringloop::sleep(Duration::from_millis(1)).await;
+            }
+            let after = ringloop::wait_for(step(), reader.read(10)).await.unwrap();
+            let after = after.expect_err("a reset stream ends with its error");
+            assert_eq!(after.raw_os_error(), Some(libc::ECONNRESET));
+            assert!(!reader.at_eof());
+        });
     }
 }
 

@@ -184,6 +184,12 @@ impl FdState {
         }
     }
 
+    /// Nothing is stashed for the next read, and no cancelled op's result is due:
+    /// what the kernel holds for the descriptor is all there is to read.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.pending == 0 && self.received.is_empty()
+    }
+
     /// Remembers what a cancelled receive got.
     pub(crate) fn stash(&mut self, received: Received) {
         self.received.push_back(received);

@@ -256,6 +256,17 @@ impl RecvStream {
         inbox.eof && inbox.data.is_empty() && inbox.error.is_none()
     }
 
+    /// No receive is armed and nothing waits in the inbox: the socket's own
+    /// queue is all there is (see `Transport::end_waiting`).
+    pub(crate) fn is_idle(&self) -> bool {
+        let inbox = self.inbox.borrow();
+        inbox.armed.is_none()
+            && inbox.data.is_empty()
+            && inbox.lent.is_none()
+            && inbox.error.is_none()
+            && !inbox.eof
+    }
+
     fn arm(&self, budget: usize) -> io::Result<Multishot> {
         let budget = u32::try_from(budget).unwrap_or(u32::MAX).max(1);
         let armed = Handle::with_current(|driver| {

@@ -196,10 +196,26 @@ impl StreamReader {
 
     /// Whether the stream has ended and every byte was read (asyncio's `at_eof`):
     /// true as soon as the end has arrived and nothing is buffered, without
-    /// another read. On the multishot path an end that arrived with the last
-    /// bytes counts; on the single-shot paths (epoll, pipes, older kernels) the end
-    /// is known once a receive returned it. False when the stream ended with an
-    /// error (see [`exception`](Self::exception)).
+    /// another read. The end has arrived when a receive returned it, when it came
+    /// behind the last bytes of a multishot receive, or when it waits in the
+    /// kernel with nothing before it while no receive is in flight (asked with a
+    /// one-byte peek on a socket, a `poll` on a pipe: one system call, nothing
+    /// taken). False when the stream ended with an error (see
+    /// [`exception`](Self::exception)), including a reset that this check is the
+    /// first to meet.
+    ///
+    /// ```
+    /// # ringloop::run(async {
+    /// let (a, b) = ringloop::net::UnixStream::pair()?;
+    /// let (mut reader, _writer) = b.into_streams();
+    /// a.write_all(b"last line\n".to_vec()).await.0?;
+    /// a.shutdown(std::net::Shutdown::Write)?; // the end follows the line
+    /// assert_eq!(reader.readline().await?, b"last line\n");
+    /// // A loop turn, for a multishot receive's last completion to come in.
+    /// ringloop::sleep(std::time::Duration::from_millis(1)).await;
+    /// assert!(reader.at_eof()); // no read needed to know it
+    /// # Ok::<_, std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn at_eof(&self) -> bool {
         if self.buffered() > 0 || self.exception.is_some() {
             return false;
@@ -216,10 +232,18 @@ impl StreamReader {
                 return true;
             }
         }
-        match &self.inflow {
-            Some(inflow) => inflow.end_arrived() && inflow.transport().lost().is_none(),
-            None => false,
+        let Some(inflow) = &self.inflow else {
+            return false;
+        };
+        if !inflow.end_arrived() {
+            return false;
         }
+        // As a read that meets the end does: a send that met a reset may have
+        // completed unseen, and then the end is not a clean one.
+        if crate::runtime::context::is_running() {
+            inflow.transport().settle_writer();
+        }
+        inflow.transport().lost().is_none()
     }
 
     /// Up to `n` bytes: what is buffered, or else what the next receive brings.

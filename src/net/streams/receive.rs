@@ -164,9 +164,17 @@ impl Inflow {
     }
 
     /// Whether the end of the stream has arrived, with no received byte left
-    /// before it (known without a receive on the multishot path only: elsewhere
-    /// the end is a receive that returned 0).
+    /// before it, found without receiving: in a multishot receive's inbox, or
+    /// waiting in the kernel while no receive is in flight (a peek, see
+    /// `Transport::end_waiting`). With a single-shot receive in flight the
+    /// answer is `false` until it completes: its bytes may already be on the way.
     pub(crate) fn end_arrived(&self) -> bool {
-        matches!(&self.receiver, Receiver::Multishot(stream) if stream.end_arrived())
+        match &self.receiver {
+            Receiver::Multishot(stream) => {
+                stream.end_arrived() || (stream.is_idle() && self.transport.end_waiting())
+            }
+            Receiver::Single(Some(_)) => false,
+            Receiver::Single(None) | Receiver::Unchosen => self.transport.end_waiting(),
+        }
     }
 }

@@ -25,6 +25,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
@@ -35,6 +36,7 @@ use super::writer::WriterShared;
 use crate::buf::{BufResult, Slice};
 use crate::driver::fd::SharedFd;
 use crate::driver::op::{Op, Read, Recv, RecvStream, Send, Write};
+use crate::driver::sys;
 use crate::net::socket::Socket;
 
 /// What a stream reads from and writes to: the descriptor, and the state the
@@ -179,6 +181,37 @@ impl Transport {
         let writer = self.shared.writer.borrow().upgrade();
         if let Some(writer) = writer {
             flusher::settle(&writer);
+        }
+    }
+
+    /// Whether the end of the stream waits in the kernel with no byte before it,
+    /// asked without waiting and without taking anything (asyncio's transport
+    /// would have read it by now): a one-byte `MSG_PEEK` on a socket, a `poll`
+    /// that finds a pipe hung up and empty. Only meaningful while no receive of
+    /// the reader is in flight; `false` while the driver still holds a cancelled
+    /// receive's result for the descriptor. An error the peek meets (a reset) is
+    /// kept as the connection's loss: the kernel reports it once.
+    pub(crate) fn end_waiting(&self) -> bool {
+        let fd = match &self.io {
+            Io::Socket(s) => s.fd().clone(),
+            Io::Pipe(p) => match p.fd() {
+                Some(fd) => fd,
+                None => return false,
+            },
+        };
+        if !fd.try_state().is_ok_and(|state| state.is_settled()) {
+            return false;
+        }
+        match &self.io {
+            Io::Socket(_) => match sys::peek_end(fd.as_fd()) {
+                Ok(end) => end,
+                Err(e) => {
+                    self.note_error(&e);
+                    false
+                }
+            },
+            Io::Pipe(_) => sys::poll_now(fd.as_fd(), libc::POLLIN)
+                .is_ok_and(|ready| ready & libc::POLLHUP != 0 && ready & libc::POLLIN == 0),
         }
     }
 
