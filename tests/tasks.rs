@@ -29,6 +29,27 @@ any_driver_test! {
 }
 
 any_driver_test! {
+    fn a_tasks_wakers_are_one_waker(mode) {
+        mode.run(async {
+            // A waker kept from one poll will_wake the next poll's (borrowed) waker,
+            // and a clone of a clone too: futures that keep a waker compare them
+            // to skip re-registering, which must not fail for the same task.
+            let same = ringloop::spawn(async {
+                let kept = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
+                let again = kept.clone();
+                ringloop::yield_now().await;
+                std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(kept.will_wake(cx.waker()) && again.will_wake(cx.waker()))
+                })
+                .await
+            })
+            .await;
+            assert_eq!(same, Ok(true));
+        });
+    }
+}
+
+any_driver_test! {
     fn tasks_start_only_when_the_spawner_yields(mode) {
         mode.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));

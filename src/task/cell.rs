@@ -67,6 +67,7 @@ where
 fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
     &Vtable {
         schedule: raw::schedule_as::<S>,
+        waker: &waker::WakerVtable::<S>::VTABLE,
         poll: poll::<F, S>,
         cancel: cancel::<F>,
         read_output: read_output::<F>,
@@ -180,7 +181,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     let Stage::Running(future) = (unsafe { &mut *cell.stage.get() }) else {
         return false;
     };
-    let waker = ManuallyDrop::new(waker::borrowed::<S>(ptr));
+    // SAFETY: the cell was allocated with a scheduler of type `S` (this vtable's
+    // `S`), and the borrowed waker is dropped (forgotten) before this poll ends.
+    let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
     let mut cx = Context::from_waker(&waker);
     // SAFETY: the future lives inside the heap cell, which is never moved or freed
     // while the future is in it, and `complete` drops it in place (`drop_in_place`,

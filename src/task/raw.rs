@@ -54,6 +54,11 @@ pub(super) struct Vtable {
     /// way [`RawTask::wake`] reaches a scheduler whose type it does not know. The
     /// task's own wakers call `S::schedule` directly (`waker.rs`).
     pub(super) schedule: unsafe fn(RawTask),
+    /// The waker vtable of the cell's `S` (`waker.rs`), read from here by every
+    /// waker of the task so that all of them carry one address: the compiler may
+    /// give each use of a generic constant its own copy, and `Waker::will_wake`
+    /// compares vtable addresses.
+    pub(super) waker: &'static std::task::RawWakerVTable,
     /// Polls the future once (or drops it when cancelled). Returns `true` when the
     /// task completed: the output is stored and the future is dropped.
     pub(super) poll: unsafe fn(NonNull<Header>) -> bool,

@@ -9,6 +9,11 @@
 //! the ready queue. On the runtime's own thread that pushes the task onto the local
 //! ready queue; on any other thread, or after the runtime is gone, it goes through
 //! the runtime's remote queue, which is a no-op once the runtime has shut down.
+//!
+//! Every waker of a task takes its vtable from the task's header (`Vtable::waker`),
+//! never from the generic constant directly: copies of a constant may have
+//! different addresses, and a task's wakers must compare equal under
+//! `Waker::will_wake`.
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -16,24 +21,29 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::raw::{self, Header, RawTask, Schedule};
 
-/// The waker vtable of tasks scheduled by an `S`.
-struct WakerVtable<S>(PhantomData<S>);
+/// The waker vtable of tasks scheduled by an `S` (a task's `Vtable::waker`).
+pub(super) struct WakerVtable<S>(PhantomData<S>);
 
 impl<S: Schedule> WakerVtable<S> {
-    const VTABLE: RawWakerVTable =
+    pub(super) const VTABLE: RawWakerVTable =
         RawWakerVTable::new(clone::<S>, wake::<S>, wake_by_ref::<S>, drop_waker);
 }
 
-/// A waker for the task at `ptr`, whose cell was allocated with a scheduler of type
-/// `S`, that owns no reference: it must not outlive the poll it is created for, and
-/// must not be dropped (the caller wraps it in `ManuallyDrop`); cloning it takes a
-/// reference as usual.
-pub(super) fn borrowed<S: Schedule>(ptr: NonNull<Header>) -> Waker {
-    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WakerVtable::<S>::VTABLE);
-    // SAFETY: the vtable's functions uphold the `RawWaker` contract for pointers to
-    // live task cells scheduled by an `S` (the caller's cell): clone takes a
-    // reference, drop releases one, and the wake functions are thread-safe
-    // (`Schedule::schedule` may be called on any thread).
+/// A waker for the task at `ptr` that owns no reference: it must not outlive the
+/// poll it is created for, and must not be dropped (the caller wraps it in
+/// `ManuallyDrop`); cloning it takes a reference as usual.
+///
+/// # Safety
+///
+/// `ptr` points to a live task cell, which stays alive while the waker is used.
+pub(super) unsafe fn borrowed(ptr: NonNull<Header>) -> Waker {
+    let vtable = RawTask::from_header(ptr).header().vtable.waker;
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), vtable);
+    // SAFETY: the vtable is the one made for the scheduler type the cell was
+    // allocated with (`cell::vtable`), whose functions uphold the `RawWaker`
+    // contract for such a cell: clone takes a reference, drop releases one, and
+    // the wake functions are thread-safe (`Schedule::schedule` may be called on
+    // any thread).
     unsafe { Waker::from_raw(raw) }
 }
 
@@ -44,8 +54,9 @@ fn task(data: *const ()) -> RawTask {
 }
 
 unsafe fn clone<S: Schedule>(data: *const ()) -> RawWaker {
-    task(data).acquire_atomic();
-    RawWaker::new(data, &WakerVtable::<S>::VTABLE)
+    let task = task(data);
+    task.acquire_atomic();
+    RawWaker::new(data, task.header().vtable.waker)
 }
 
 unsafe fn wake<S: Schedule>(data: *const ()) {
