@@ -800,3 +800,34 @@ matrix_test! {
         assert!(cancelled >= 200, "only {cancelled} calls were cancelled");
     }
 }
+
+matrix_test! {
+    fn bytes_a_dropped_read_left_behind_come_first_in_the_streams(mode) {
+        mode.run(async {
+            use std::future::Future as _;
+            use std::io::Write as _;
+            use std::task::Poll;
+            // A read of the socket is submitted, the peer's bytes arrive, and the
+            // read is dropped: on io_uring the receive may complete with them
+            // after all, and the driver keeps them for the socket's next read. A
+            // stream reader made afterwards must read them first.
+            let (peer, ours) = std::os::unix::net::UnixStream::pair().unwrap();
+            let stream = ringloop::net::UnixStream::from_std(ours).unwrap();
+            {
+                let mut read = std::pin::pin!(stream.read(vec![0u8; 64]));
+                std::future::poll_fn(|cx| {
+                    assert!(read.as_mut().poll(cx).is_pending(), "nothing was sent yet");
+                    Poll::Ready(())
+                })
+                .await;
+                (&peer).write_all(b"first\n").unwrap();
+            }
+            (&peer).write_all(b"second\n").unwrap();
+            let (mut reader, _writer) = stream.into_streams();
+            let first = ringloop::wait_for(step(), reader.readline()).await;
+            assert_eq!(first.expect("the first line never came").unwrap(), b"first\n");
+            let second = ringloop::wait_for(step(), reader.readline()).await;
+            assert_eq!(second.expect("the second line never came").unwrap(), b"second\n");
+        });
+    }
+}

@@ -109,6 +109,18 @@ pub(crate) fn poll_now(fd: BorrowedFd<'_>, events: i16) -> io::Result<i16> {
     }
 }
 
+/// How many bytes wait to be read from a socket or a pipe (`FIONREAD`; for TCP
+/// not counting the end of the stream).
+pub(crate) fn readable_bytes(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    syscall!(ioctl(
+        fd.as_raw_fd(),
+        libc::FIONREAD,
+        &mut n as *mut libc::c_int
+    ))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// A close-on-exec duplicate of `fd` (for a blocking-pool job, which must own the
 /// descriptor it works on: the original may be closed while the job runs).
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {

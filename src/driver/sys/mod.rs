@@ -3,7 +3,7 @@
 //!
 //! | file | calls |
 //! |---|---|
-//! | `fd.rs` | `close`, `read`/`write` and their positional and vectored forms, `poll`, `fcntl` |
+//! | `fd.rs` | `close`, `read`/`write` and their positional and vectored forms, `poll`, `fcntl`, `ioctl(FIONREAD)` |
 //! | `fs.rs` | `openat`, `statx`, `fsync`, `ftruncate`, `unlinkat`, `renameat`, `mkdirat` |
 //! | `socket.rs` | `socket`, `bind`, `listen`, `accept4`, `connect`, `recv`/`send`(`msg`), socket options and names |
 //! | `epoll.rs` | `epoll_create1`, `epoll_ctl`, `epoll_wait` |

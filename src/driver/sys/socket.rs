@@ -75,25 +75,6 @@ pub(crate) unsafe fn recv_raw(fd: BorrowedFd<'_>, ptr: *mut u8, len: usize) -> i
     syscall!(recv(fd.as_raw_fd(), ptr.cast(), len, libc::MSG_DONTWAIT)).map(|n| n as usize)
 }
 
-/// Whether the end of a stream socket's input waits in the kernel with no byte
-/// before it: a `recv(2)` of one byte with `MSG_PEEK | MSG_DONTWAIT`, which takes
-/// nothing. `Ok(false)` when bytes are queued or nothing has arrived (`EAGAIN`);
-/// an error the socket holds (a reset) is returned, and the kernel forgets it once
-/// reported, so the caller must keep it.
-pub(crate) fn peek_end(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    let mut byte = 0u8;
-    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-    loop {
-        let ptr: *mut u8 = &mut byte;
-        return match syscall!(recv(fd.as_raw_fd(), ptr.cast(), 1, flags)) {
-            Ok(n) => Ok(n == 0),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Err(e),
-        };
-    }
-}
-
 /// `send(2)` without waiting and without `SIGPIPE`, from raw memory.
 ///
 /// # Safety

@@ -91,6 +91,12 @@ pub(crate) fn settle(shared: &WriterShared) {
     }
 }
 
+/// Whether the writer has a send in flight (see `Transport::send_in_flight`).
+pub(crate) fn send_in_flight(shared: &WriterShared) -> bool {
+    let state = shared.state.borrow();
+    !state.done && state.op.is_some()
+}
+
 /// Sends what is buffered; `Ready` once the writer is done (ended or failed).
 pub(crate) fn poll_flush(shared: &WriterShared, cx: &mut Context<'_>) -> Poll<()> {
     let mut woken = Vec::new();

@@ -17,7 +17,8 @@
 //! starts by taking it back (`reclaim`).
 //!
 //! The end of the stream: a receive that returns 0, or (multishot) an end that
-//! arrived in the inbox, or `feed_eof`. If the connection was lost with an error
+//! arrived in the inbox, or `feed_eof`; `at_eof` also finds an end that waits in
+//! the kernel, without receiving it. If the connection was lost with an error
 //! by then, seen by either half (the writer's send met the reset, or failed
 //! otherwise and shut the connection down, see `transport.rs`), reads end with
 //! that error, after every byte received before it.
@@ -198,11 +199,12 @@ impl StreamReader {
     /// true as soon as the end has arrived and nothing is buffered, without
     /// another read. The end has arrived when a receive returned it, when it came
     /// behind the last bytes of a multishot receive, or when it waits in the
-    /// kernel with nothing before it while no receive is in flight (asked with a
-    /// one-byte peek on a socket, a `poll` on a pipe: one system call, nothing
-    /// taken). False when the stream ended with an error (see
-    /// [`exception`](Self::exception)), including a reset that this check is the
-    /// first to meet.
+    /// kernel with nothing before it while no receive is in flight (asked with
+    /// `poll` and `FIONREAD`, which take nothing, not even an error). False when
+    /// the stream ended with an error (see [`exception`](Self::exception)), and
+    /// while the writer half has a send in flight whose result is not in yet (it
+    /// could be a reset); before answering, the writer takes in a send that
+    /// completed, as a read that meets the end does.
     ///
     /// ```
     /// # ringloop::run(async {
@@ -239,11 +241,13 @@ impl StreamReader {
             return false;
         }
         // As a read that meets the end does: a send that met a reset may have
-        // completed unseen, and then the end is not a clean one.
+        // completed unseen, and then the end is not a clean one. A send still in
+        // flight may hold such a reset: not known yet, so not an end yet.
+        let transport = inflow.transport();
         if crate::runtime::context::is_running() {
-            inflow.transport().settle_writer();
+            transport.settle_writer();
         }
-        inflow.transport().lost().is_none()
+        transport.lost().is_none() && !transport.send_in_flight()
     }
 
     /// Up to `n` bytes: what is buffered, or else what the next receive brings.

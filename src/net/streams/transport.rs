@@ -186,11 +186,13 @@ impl Transport {
 
     /// Whether the end of the stream waits in the kernel with no byte before it,
     /// asked without waiting and without taking anything (asyncio's transport
-    /// would have read it by now): a one-byte `MSG_PEEK` on a socket, a `poll`
-    /// that finds a pipe hung up and empty. Only meaningful while no receive of
-    /// the reader is in flight; `false` while the driver still holds a cancelled
-    /// receive's result for the descriptor. An error the peek meets (a reset) is
-    /// kept as the connection's loss: the kernel reports it once.
+    /// would have read it by now): a `poll` that finds the input shut down
+    /// (`POLLRDHUP`, or `POLLHUP`: a pipe whose writers are gone) with no error
+    /// pending, then `FIONREAD` finds no byte queued. Neither call takes an error
+    /// the socket holds (a reset stays for the next receive), and neither moves a
+    /// peek offset. Only meaningful while no receive of the reader is in flight;
+    /// `false` while the driver holds a cancelled receive's result for the
+    /// descriptor.
     pub(crate) fn end_waiting(&self) -> bool {
         let fd = match &self.io {
             Io::Socket(s) => s.fd().clone(),
@@ -202,17 +204,23 @@ impl Transport {
         if !fd.try_state().is_ok_and(|state| state.is_settled()) {
             return false;
         }
-        match &self.io {
-            Io::Socket(_) => match sys::peek_end(fd.as_fd()) {
-                Ok(end) => end,
-                Err(e) => {
-                    self.note_error(&e);
-                    false
-                }
-            },
-            Io::Pipe(_) => sys::poll_now(fd.as_fd(), libc::POLLIN)
-                .is_ok_and(|ready| ready & libc::POLLHUP != 0 && ready & libc::POLLIN == 0),
+        let Ok(ready) = sys::poll_now(fd.as_fd(), libc::POLLIN | libc::POLLRDHUP) else {
+            return false;
+        };
+        if ready & (libc::POLLERR | libc::POLLNVAL) != 0
+            || ready & (libc::POLLRDHUP | libc::POLLHUP) == 0
+        {
+            return false;
         }
+        sys::readable_bytes(fd.as_fd()).is_ok_and(|n| n == 0)
+    }
+
+    /// Whether the writer half has a send the kernel may have finished without
+    /// the writer knowing yet (its result could be a reset that makes the end
+    /// of the stream an unclean one).
+    pub(crate) fn send_in_flight(&self) -> bool {
+        let writer = self.shared.writer.borrow().upgrade();
+        writer.is_some_and(|writer| flusher::send_in_flight(&writer))
     }
 
     /// How a reader on this transport receives, on the running driver: one
@@ -220,7 +228,14 @@ impl Transport {
     /// else one receive at a time.
     pub(crate) fn receiver(&self) -> Receiver {
         match &self.io {
-            Io::Socket(s) if RecvStream::available() => {
+            // A multishot receive reads the socket only: bytes that a cancelled
+            // receive left in the driver's stash for this descriptor (a socket's
+            // read dropped before its streams were made) would be skipped, so
+            // such a stream receives one at a time, through the stash.
+            Io::Socket(s)
+                if RecvStream::available()
+                    && s.fd().try_state().is_ok_and(|state| state.is_settled()) =>
+            {
                 Receiver::Multishot(RecvStream::new(s.fd().clone()))
             }
             Io::Socket(_) | Io::Pipe(_) => Receiver::Single(None),
