@@ -343,7 +343,10 @@ any_driver_test! {
                     after(ms, ms).await
                 }
             });
-            let mut stream = as_completed(futures).with_timeout(Duration::from_millis(50));
+            // 50 ms for futures of 1 and 2 ms, scaled (a VM under emulation ran
+            // them more than 50 ms after the stream's first poll).
+            let timeout = support::scaled(Duration::from_millis(50));
+            let mut stream = as_completed(futures).with_timeout(timeout);
             assert_eq!(stream.len(), 5);
             assert_eq!(stream.next().await, Some(Ok(1)));
             assert_eq!(stream.next().await, Some(Ok(2)));
