@@ -74,12 +74,13 @@ matrix_test! {
             handle
         });
         assert!(started.get() && !done.get());
-        // The task sleeps through the gap and finishes during the second block_on.
-        rt.block_on(ringloop::sleep(Duration::from_millis(150)));
-        assert!(
-            done.get(),
-            "the earlier task did not run during the second block_on"
-        );
+        // The task sleeps through the gap and finishes during the second block_on
+        // (which waits for it: a fixed sleep could end in the same turn as the
+        // task's, and the main future is polled first, when a thread is starved
+        // for longer than both, as under valgrind).
+        let d = done.clone();
+        let ran = rt.block_on(support::sleep_until_cond(support::step(), move || d.get()));
+        assert!(ran, "the earlier task did not run during the second block_on");
         assert!(handle.is_finished());
         assert_eq!(rt.block_on(handle), Ok("from the first block_on"));
         assert_eq!(rt.block_on(async { 7 }), 7);
