@@ -233,8 +233,10 @@ matrix_test! {
                 let limit = if mode.is_uring() { Duration::from_millis(300) } else { Duration::from_secs(10) };
                 let came = hangs_up(&reader, limit).await;
                 assert!(came || mode.is_uring(), "the pool's open never finished");
-                turns(3).await;
-                assert_eq!(open_fds(), inside + 1, "only the reader is open");
+                // The open's descriptor may be closed a moment after the reader
+                // saw the hang-up (seen once on 5.10 under emulation); a leak
+                // still fails the checks below.
+                eventually("only the reader is open", || open_fds() == inside + 1).await;
                 drop(reader);
                 // Opens still work.
                 let f = within("open", File::open(&path)).await.unwrap();
