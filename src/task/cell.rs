@@ -68,7 +68,7 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable {
     &Vtable {
         schedule: raw::schedule_as::<S>,
         waker: &waker::WakerVtable::<S>::VTABLE,
-        poll: poll::<F, S>,
+        poll: poll::<F>,
         cancel: cancel::<F>,
         read_output: read_output::<F>,
         drop_output: drop_output::<F>,
@@ -168,7 +168,7 @@ unsafe fn complete<F: Future>(ptr: NonNull<Header>, output: Result<F::Output, Jo
 
 /// # Safety
 /// `ptr` points to a live `TaskCell<F>`; owner thread; reference held; not re-entrant.
-unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     // SAFETY: forwarded from the caller.
     let cell = unsafe { cell::<F>(ptr) };
     if cell.header.is_cancel_requested() {
@@ -181,8 +181,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     let Stage::Running(future) = (unsafe { &mut *cell.stage.get() }) else {
         return false;
     };
-    // SAFETY: the cell was allocated with a scheduler of type `S` (this vtable's
-    // `S`), and the borrowed waker is dropped (forgotten) before this poll ends.
+    // SAFETY: the cell is live (caller contract), and the borrowed waker is
+    // forgotten before this poll ends, while the caller's reference still holds it.
     let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
     let mut cx = Context::from_waker(&waker);
     // SAFETY: the future lives inside the heap cell, which is never moved or freed
