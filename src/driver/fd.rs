@@ -81,6 +81,12 @@ impl SharedFd {
         self.inner.state.try_borrow_mut()
     }
 
+    /// Nothing of a cancelled op is stashed or due for the descriptor (see
+    /// `FdState::is_settled`); `false` while its state is borrowed.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.try_state().is_ok_and(|state| state.is_settled())
+    }
+
     /// Whether `other` is a clone of this same descriptor.
     pub(crate) fn same(&self, other: &SharedFd) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)

@@ -165,8 +165,8 @@ impl Inflow {
 
     /// Whether the end of the stream has arrived, with no received byte left
     /// before it, found without receiving: in a multishot receive's inbox, or
-    /// waiting in the kernel while no receive is in flight (a peek, see
-    /// `Transport::end_waiting`). With a single-shot receive in flight the
+    /// waiting in the kernel while no receive is in flight (`poll` and
+    /// `FIONREAD`, see `Transport::end_waiting`). With a single-shot receive in flight the
     /// answer is `false` until it completes: its bytes may already be on the way.
     pub(crate) fn end_arrived(&self) -> bool {
         match &self.receiver {

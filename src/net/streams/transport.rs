@@ -201,7 +201,7 @@ impl Transport {
                 None => return false,
             },
         };
-        if !fd.try_state().is_ok_and(|state| state.is_settled()) {
+        if !fd.is_settled() {
             return false;
         }
         let Ok(ready) = sys::poll_now(fd.as_fd(), libc::POLLIN | libc::POLLRDHUP) else {
@@ -232,10 +232,7 @@ impl Transport {
             // receive left in the driver's stash for this descriptor (a socket's
             // read dropped before its streams were made) would be skipped, so
             // such a stream receives one at a time, through the stash.
-            Io::Socket(s)
-                if RecvStream::available()
-                    && s.fd().try_state().is_ok_and(|state| state.is_settled()) =>
-            {
+            Io::Socket(s) if RecvStream::available() && s.fd().is_settled() => {
                 Receiver::Multishot(RecvStream::new(s.fd().clone()))
             }
             Io::Socket(_) | Io::Pipe(_) => Receiver::Single(None),
