@@ -35,8 +35,9 @@ tests=(
 # Left out: tests whose assertions are about wall-clock time, which valgrind (20 to
 # 50 times slower) breaks; they fail on timing, not memory, and still run everywhere
 # else (ci/test.sh). tests/timer_churn.rs as a whole (100,000 timer operations
-# within 5 s; 3,000 sleeps that must register within 300 ms), and these, which
-# rely on one sleep ending before another a few milliseconds longer:
+# within 5 s; 3,000 sleeps that must register within 300 ms, four tries with the
+# margin doubled), and these, which rely on one sleep ending before another a few
+# milliseconds longer:
 skips=(
     --skip dropping_wait_cancels_its_tasks_and_into_handles_does_not # combinators
     --skip gather_cancels_its_tasks_when_dropped_or_timed_out        # combinators_cancel

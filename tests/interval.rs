@@ -38,7 +38,7 @@ any_driver_test! {
             let elapsed = created.elapsed();
             assert!(elapsed >= period * 5, "{elapsed:?}");
             assert!(
-                elapsed < period * 25 + Duration::from_millis(200),
+                elapsed < support::scaled(period * 25 + Duration::from_millis(200)),
                 "{elapsed:?}"
             );
         });
