@@ -61,7 +61,7 @@ impl Runtime {
 
     /// A task's remote wake (`Shared::push_remote`).
     fn push(&self, item: u32) {
-        if self.inbox.push(ID, item) {
+        if self.inbox.push(ID, item) == Ok(true) {
             self.eventfd.signal();
         }
     }

@@ -14,6 +14,7 @@ pub(crate) struct Config {
     pub(crate) driver: Driver,
     pub(crate) kernel_compat: KernelCompat,
     pub(crate) entries: u32,
+    pub(crate) call_capacity: usize,
 }
 
 /// Options for a [`Runtime`], like asyncio's loop options.
@@ -37,10 +38,15 @@ pub struct Builder {
     driver: Option<Driver>,
     kernel_compat: Option<KernelCompat>,
     entries: Option<u32>,
+    call_capacity: Option<usize>,
 }
 
 /// Default submission queue size.
 const DEFAULT_ENTRIES: u32 = 256;
+
+/// Default bound on the calls other threads may have queued or running on a
+/// runtime ([`Builder::call_capacity`]).
+pub(crate) const DEFAULT_CALL_CAPACITY: usize = 1024;
 
 impl Builder {
     /// A builder with nothing chosen: the environment, then the defaults, decide.
@@ -71,7 +77,15 @@ impl Builder {
         self
     }
 
-    fn config(&self) -> io::Result<Config> {
+    /// How many calls from other threads ([`LoopHandle`](crate::LoopHandle)) may be
+    /// queued or running on this runtime at once; a caller past it waits for one to
+    /// finish (back-pressure). At least 1; default 1024.
+    pub fn call_capacity(mut self, capacity: usize) -> Builder {
+        self.call_capacity = Some(capacity);
+        self
+    }
+
+    pub(crate) fn config(&self) -> io::Result<Config> {
         let driver = match self.driver {
             Some(d) => d,
             None => driver_from_env()?,
@@ -84,6 +98,7 @@ impl Builder {
             driver,
             kernel_compat,
             entries: self.entries.unwrap_or(DEFAULT_ENTRIES),
+            call_capacity: self.call_capacity.unwrap_or(DEFAULT_CALL_CAPACITY).max(1),
         })
     }
 

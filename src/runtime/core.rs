@@ -14,6 +14,7 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use super::calls::Remote;
 use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::Handle;
@@ -54,13 +55,13 @@ pub(crate) struct Core {
     pub(crate) driver: Handle,
     state: Cell<State>,
     /// Reused buffers for the remote queue and for driver wake-ups.
-    pub(crate) remote_buf: RefCell<Vec<RemoteTask>>,
+    pub(crate) remote_buf: RefCell<Vec<Remote>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
 }
 
 impl Core {
     pub(crate) fn new(config: &Config) -> io::Result<Core> {
-        let slot = SharedSlot::acquire()?;
+        let slot = SharedSlot::acquire(config.call_capacity)?;
         let shared = slot.shared();
         let driver = Handle::new(
             config.driver,
@@ -90,6 +91,11 @@ impl Core {
     /// This runtime's id, unique in the process.
     pub(crate) fn id(&self) -> u64 {
         self.slot.id()
+    }
+
+    /// The handle other threads use to call into this runtime.
+    pub(crate) fn handle(&self) -> super::LoopHandle {
+        super::LoopHandle::new(self.shared, self.id())
     }
 
     /// The waker of the future given to `block_on`.
@@ -236,15 +242,20 @@ impl Core {
         infos
     }
 
-    /// Schedules the tasks woken from other threads.
+    /// Schedules the tasks woken from other threads and runs the calls queued
+    /// from them (`calls.rs`).
     pub(crate) fn drain_remote(&self) {
         if !self.shared.inbox().has_pending() {
             return;
         }
         let mut buf = self.remote_buf.take();
         self.shared.inbox().take(&mut buf);
-        for task in buf.drain(..) {
-            task.schedule_with(|raw| self.schedule(raw));
+        for remote in buf.drain(..) {
+            match remote {
+                Remote::Wake(task) => task.schedule_with(|raw| self.schedule(raw)),
+                // Its permit goes when it has run (`calls.rs`).
+                Remote::Call(call) => super::event_loop::run_callback(call),
+            }
         }
         self.remote_buf.replace(buf);
     }

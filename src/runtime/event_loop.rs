@@ -158,7 +158,7 @@ impl Drop for MainTask<'_> {
     }
 }
 
-fn run_callback(f: Box<dyn FnOnce()>) {
+pub(super) fn run_callback(f: Box<dyn FnOnce()>) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
         eprintln!(
             "ringloop: Exception in callback: {}",

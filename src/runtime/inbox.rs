@@ -90,6 +90,11 @@ impl<T> Inbox<T> {
         self.lock().owner = id;
     }
 
+    /// The id of the runtime that owns the inbox (0: none).
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner.load(SeqCst)
+    }
+
     /// Stops accepting wakes; returns those still queued.
     pub(crate) fn close(&self) -> Vec<T> {
         let mut queue = self.lock();
@@ -98,22 +103,20 @@ impl<T> Inbox<T> {
         std::mem::take(&mut queue.items)
     }
 
-    /// Queues `item` for runtime `owner` (from any thread). Drops it instead, after
-    /// releasing the lock, when that runtime no longer owns the inbox. Returns
-    /// whether the caller must interrupt the loop's wait (write the eventfd).
-    #[must_use]
-    pub(crate) fn push(&self, owner: u64, item: T) -> bool {
+    /// Queues `item` for runtime `owner` (from any thread). Returns whether the
+    /// caller must interrupt the loop's wait (write the eventfd), or, when that
+    /// runtime no longer owns the inbox, hands `item` back (so that the caller drops
+    /// it outside the lock, or reports the call as refused).
+    pub(crate) fn push(&self, owner: u64, item: T) -> Result<bool, T> {
         {
             let mut queue = self.lock();
             if queue.owner != owner {
-                drop(queue);
-                drop(item);
-                return false;
+                return Err(item);
             }
             queue.items.push(item);
         }
         self.pending.store(true, SeqCst);
-        self.must_interrupt()
+        Ok(self.must_interrupt())
     }
 
     /// Whether items were pushed since the last [`take`](Self::take).

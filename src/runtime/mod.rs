@@ -10,12 +10,18 @@
 //! * `inbox.rs`: the remote-wake queue, the main future's wake flag and the park
 //!   handshake, without system calls (the loom models of `src/loom/` check it).
 //! * `context.rs`: the thread-local current runtime.
+//! * `calls.rs`, `handle.rs`, `remote.rs`: calls from other threads: the
+//!   bounded call queue, [`LoopHandle`] and the [`RemoteHandle`] of a task started
+//!   from elsewhere.
 
 mod builder;
+mod calls;
 pub(crate) mod context;
 mod core;
 mod event_loop;
+mod handle;
 pub(crate) mod inbox;
+mod remote;
 mod shared;
 mod spawn;
 
@@ -28,6 +34,8 @@ use std::rc::Rc;
 pub(crate) use self::builder::Config;
 pub use self::builder::{Builder, Driver};
 pub(crate) use self::core::Core;
+pub use self::handle::{loop_handle, LoopHandle};
+pub use self::remote::{CallError, RemoteHandle};
 pub(crate) use self::shared::Shared;
 pub use self::spawn::{all_tasks, current_task, spawn};
 use crate::driver::features::{DriverKind, Features};
@@ -93,6 +101,13 @@ impl Runtime {
         F::Output: 'static,
     {
         self.core.spawn(future)
+    }
+
+    /// A handle that other threads use to call into this runtime
+    /// ([`LoopHandle::run_coroutine_threadsafe`]); the calls run while the
+    /// runtime runs (`block_on`).
+    pub fn handle(&self) -> LoopHandle {
+        self.core.handle()
     }
 
     /// The driver this runtime uses.

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
+use super::calls::{Call, CallGate, Remote};
 use super::inbox::Inbox;
 use crate::driver::sys;
 use crate::task::RemoteTask;
@@ -29,8 +30,10 @@ static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 static POOL: Mutex<Vec<&'static Shared>> = Mutex::new(Vec::new());
 
 pub(crate) struct Shared {
-    inbox: Inbox<RemoteTask>,
+    inbox: Inbox<Remote>,
     unpark: OwnedFd,
+    /// The bound on calls queued from other threads (`calls.rs`).
+    gate: CallGate,
 }
 
 /// A runtime's claim on a slot; returns it to the pool when dropped.
@@ -41,18 +44,20 @@ pub(crate) struct SharedSlot {
 
 impl SharedSlot {
     /// Takes a slot from the pool (or creates one) for a new runtime.
-    pub(crate) fn acquire() -> std::io::Result<SharedSlot> {
+    pub(crate) fn acquire(call_capacity: usize) -> std::io::Result<SharedSlot> {
         let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let shared = match pooled {
             Some(shared) => shared,
             None => Box::leak(Box::new(Shared {
                 inbox: Inbox::new(),
                 unpark: sys::eventfd()?,
+                gate: CallGate::new(),
             })),
         };
         let id = NEXT_RUNTIME_ID.fetch_add(1, SeqCst);
         // Wake-ups meant for the previous owner must not reach this one.
         let _ = sys::eventfd_drain(shared.unpark.as_fd());
+        shared.gate.set_capacity(call_capacity);
         shared.inbox.open(id);
         Ok(SharedSlot { shared, id })
     }
@@ -67,7 +72,7 @@ impl SharedSlot {
     }
 
     /// Stops accepting remote wakes; returns those still queued.
-    pub(crate) fn close(&self) -> Vec<RemoteTask> {
+    pub(crate) fn close(&self) -> Vec<Remote> {
         self.shared.inbox.close()
     }
 
@@ -97,15 +102,37 @@ impl Shared {
     }
 
     /// The queue, flags and park handshake (the owner thread uses them directly).
-    pub(crate) fn inbox(&self) -> &Inbox<RemoteTask> {
+    pub(crate) fn inbox(&self) -> &Inbox<Remote> {
         &self.inbox
+    }
+
+    /// The bound on calls from other threads.
+    pub(crate) fn gate(&'static self) -> &'static CallGate {
+        &self.gate
     }
 
     /// Queues a wake for a task of runtime `runtime` from another thread (or from
     /// outside the runtime); a no-op if that runtime is gone.
     pub(crate) fn push_remote(&self, runtime: u64, task: RemoteTask) {
-        if self.inbox.push(runtime, task) {
-            self.interrupt();
+        match self.inbox.push(runtime, Remote::Wake(task)) {
+            Ok(true) => self.interrupt(),
+            Ok(false) => {}
+            // Dropped outside the inbox's lock.
+            Err(stale) => drop(stale),
+        }
+    }
+
+    /// Queues a call on runtime `runtime`; hands it back if that runtime is gone.
+    pub(crate) fn push_call(&self, runtime: u64, call: Call) -> Result<(), Call> {
+        match self.inbox.push(runtime, Remote::Call(call)) {
+            Ok(interrupt) => {
+                if interrupt {
+                    self.interrupt();
+                }
+                Ok(())
+            }
+            Err(Remote::Call(call)) => Err(call),
+            Err(Remote::Wake(_)) => unreachable!("the inbox hands back what it was given"),
         }
     }
 
