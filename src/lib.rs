@@ -133,6 +133,7 @@ pub mod net;
 pub mod process;
 pub mod queue;
 mod runtime;
+pub mod shard;
 pub mod signal;
 pub mod sync;
 pub mod task;
@@ -167,7 +168,8 @@ pub mod fault {
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{
-    all_tasks, current_task, driver_kind, features, run, spawn, Builder, Driver, Runtime,
+    all_tasks, current_task, driver_kind, features, loop_handle, run, spawn, Builder, CallError,
+    Driver, LoopHandle, RemoteHandle, Runtime,
 };
 pub use sync::{CancelledError, InvalidStateError};
 #[doc(hidden)]

@@ -10,6 +10,7 @@
 //! | `eventfd.rs` | `eventfd`, and its signal and drain |
 //! | `signal.rs` | signal sets and masks, `sigaction`, `signalfd`, `sigtimedwait` |
 //! | `process.rs` | pidfds, `waitid`, `kill`, thread ids, the pre-`exec` hook |
+//! | `sched.rs` | `sched_getaffinity`, `sched_setaffinity` |
 //!
 //! The [`syscall!`] helper (after mio's) turns the C convention "returns -1 and
 //! sets errno" into an `io::Result`. Each wrapper is a safe function whose
@@ -47,6 +48,7 @@ mod eventfd;
 mod fd;
 mod fs;
 mod process;
+mod sched;
 mod signal;
 mod socket;
 
@@ -55,6 +57,7 @@ pub(crate) use self::eventfd::*;
 pub(crate) use self::fd::*;
 pub(crate) use self::fs::*;
 pub(crate) use self::process::*;
+pub(crate) use self::sched::*;
 pub(crate) use self::signal::*;
 pub(crate) use self::socket::*;
 
