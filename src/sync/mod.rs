@@ -10,9 +10,12 @@
 //! | `BoundedSemaphore(n).release()` too often | `Err(`[`TooManyReleasesError`]`)` ([`BoundedSemaphore`]) |
 //! | `await barrier.wait()` | [`Barrier::wait`] → `Ok(index)` or `Err(`[`BrokenBarrierError`]`)` |
 //! | `fut = loop.create_future()`, `await fut` | [`Promise::new`], `promise.await` → `Result<T, `[`CancelledError`]`>` |
+//! | an `asyncio.Queue`, `Event` or `Semaphore` shared by threads and loops | [`threadsafe::Queue`], [`threadsafe::Event`], [`threadsafe::Semaphore`] (`Send + Sync`, with blocking calls for plain threads) |
 //!
 //! They need no atomics and no locks of their own: a runtime's tasks all run on its
-//! thread, so the types are `!Send` (thread-safe variants come with thread-per-core).
+//! thread, so the types are `!Send`. For tasks of several runtimes, or plain
+//! threads, [`threadsafe`] has `Send + Sync` versions of the queue, the event and
+//! the semaphore.
 //!
 //! **Handles.** Every primitive is a cheap cloneable handle (an `Rc`) to one shared
 //! state, as the [`queue`](crate::queue)s are: clone it into each task that uses it,
@@ -41,6 +44,7 @@ mod event;
 mod lock;
 mod promise;
 mod semaphore;
+pub mod threadsafe;
 
 pub use barrier::{Barrier, BarrierWait};
 pub use bounded_semaphore::BoundedSemaphore;
