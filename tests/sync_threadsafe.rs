@@ -59,7 +59,7 @@ matrix_test! {
                     for i in 0..PER_PRODUCER {
                         q.put(p * PER_PRODUCER + i).await.unwrap();
                         assert!(q.qsize() <= MAXSIZE);
-                        if i % 64 == 0 {
+                        if i.is_multiple_of(64) {
                             ringloop::yield_now().await;
                         }
                     }
@@ -73,7 +73,7 @@ matrix_test! {
                 let mut turn = 0u32;
                 loop {
                     turn += 1;
-                    let item = if turn % 3 == 0 {
+                    let item = if turn.is_multiple_of(3) {
                         // Often cancelled while waiting, or after being notified.
                         match ringloop::wait_for(Duration::from_micros(50), q.get()).await {
                             Ok(item) => item,
@@ -360,11 +360,11 @@ matrix_test! {
             .map(|_| {
                 let (sem, holders, hold) = (sem.clone(), holders.clone(), hold.clone());
                 on_runtime(mode, "semaphore tasks", move || async move {
-                    let tasks = (0..4).map(|t| {
+                    let tasks = (0..4u32).map(|t| {
                         let (sem, holders, hold) = (sem.clone(), holders.clone(), hold.clone());
                         ringloop::spawn(async move {
                             for i in 0..200 {
-                                let permit = if (i + t) % 4 == 0 {
+                                let permit = if (i + t).is_multiple_of(4) {
                                     let short = Duration::from_micros(20);
                                     match ringloop::wait_for(short, sem.acquire()).await {
                                         Ok(permit) => permit,
