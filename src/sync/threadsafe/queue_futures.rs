@@ -33,14 +33,12 @@ use super::lock;
 use super::waiters::{wake_all, WaiterKey, Waiters};
 use crate::queue::{QueueEmpty, QueueFull, QueueShutDown, TaskDoneError, TryGetError, TryPutError};
 
-/// Where one waiting operation (a get, put or join future) stands.
+/// Where one waiting operation (a get, put or join future) stands: not polled yet,
+/// in a wait list, or completed (or given up).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Wait {
-    /// Not polled yet.
     Idle,
-    /// In a wait list.
     Waiting(WaiterKey),
-    /// Completed (or given up).
     Done,
 }
 
@@ -80,12 +78,6 @@ pub(super) struct Shared<T> {
     pub(super) state: Mutex<State<T>>,
 }
 
-fn wake(waker: Option<Waker>) {
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-}
-
 impl<T> Shared<T> {
     pub(super) fn new(maxsize: usize) -> Self {
         Shared {
@@ -112,7 +104,7 @@ impl<T> Shared<T> {
             }
             s.push(item)
         };
-        wake(waker);
+        wake_all(waker);
         Ok(())
     }
 
@@ -121,7 +113,7 @@ impl<T> Shared<T> {
         match s.pop() {
             Some((item, waker)) => {
                 drop(s);
-                wake(waker);
+                wake_all(waker);
                 Ok(item)
             }
             None if s.shut_down => Err(TryGetError::ShutDown(QueueShutDown(()))),
@@ -143,7 +135,7 @@ impl<T> Shared<T> {
         if let Some((item, waker)) = s.pop() {
             *wait = Wait::Done;
             drop(s);
-            wake(waker);
+            wake_all(waker);
             return Poll::Ready(Ok(item));
         }
         if s.shut_down {
@@ -167,7 +159,7 @@ impl<T> Shared<T> {
                 None
             }
         };
-        wake(waker);
+        wake_all(waker);
     }
 
     fn poll_put(
@@ -195,7 +187,7 @@ impl<T> Shared<T> {
             }
             let waker = s.push(item);
             drop(s);
-            wake(waker);
+            wake_all(waker);
             return Poll::Ready(Ok(()));
         }
         *wait = Wait::Waiting(s.putters.push_back(cx.waker().clone()));
@@ -215,7 +207,7 @@ impl<T> Shared<T> {
                 None
             }
         };
-        wake(waker);
+        wake_all(waker);
     }
 
     pub(super) fn task_done(&self) -> Result<(), TaskDoneError> {
@@ -284,11 +276,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// The future of [`Queue::put`](super::Queue::put). `Send` when `T` is.
-///
-/// # Panics
-///
-/// If polled again after it completed.
+/// The future of [`Queue::put`](super::Queue::put). `Send` when `T` is; panics
+/// if polled again after it completed.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Put<'a, T> {
     shared: &'a Shared<T>,
@@ -296,22 +285,16 @@ pub struct Put<'a, T> {
     wait: Wait,
 }
 
-/// The future of [`Queue::get`](super::Queue::get). `Send` when `T` is.
-///
-/// # Panics
-///
-/// If polled again after it completed.
+/// The future of [`Queue::get`](super::Queue::get). `Send` when `T` is; panics
+/// if polled again after it completed.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<'a, T> {
     shared: &'a Shared<T>,
     wait: Wait,
 }
 
-/// The future of [`Queue::join`](super::Queue::join). `Send` when `T` is.
-///
-/// # Panics
-///
-/// If polled again after it completed.
+/// The future of [`Queue::join`](super::Queue::join). `Send` when `T` is; panics
+/// if polled again after it completed.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Join<'a, T> {
     shared: &'a Shared<T>,
@@ -320,9 +303,11 @@ pub struct Join<'a, T> {
 
 impl<'a, T> Put<'a, T> {
     pub(super) fn new(shared: &'a Shared<T>, item: T) -> Self {
-        let item = Some(item);
-        let wait = Wait::Idle;
-        Put { shared, item, wait }
+        Put {
+            shared,
+            item: Some(item),
+            wait: Wait::Idle,
+        }
     }
 
     /// Gives up a put that has not completed: leaves the line (passing a wake-up
@@ -335,15 +320,19 @@ impl<'a, T> Put<'a, T> {
 
 impl<'a, T> Get<'a, T> {
     pub(super) fn new(shared: &'a Shared<T>) -> Self {
-        let wait = Wait::Idle;
-        Get { shared, wait }
+        Get {
+            shared,
+            wait: Wait::Idle,
+        }
     }
 }
 
 impl<'a, T> Join<'a, T> {
     pub(super) fn new(shared: &'a Shared<T>) -> Self {
-        let wait = Wait::Idle;
-        Join { shared, wait }
+        Join {
+            shared,
+            wait: Wait::Idle,
+        }
     }
 }
 
