@@ -65,6 +65,7 @@ impl Placement {
 }
 
 type Configure = Arc<dyn Fn(usize, Builder) -> Builder + Send + Sync>;
+type OnStart = Arc<dyn Fn(usize) + Send + Sync>;
 
 /// Options for a sharded program: `n` threads, each with its own runtime (its
 /// own ring, ready queue and timer heap), started together.
@@ -88,6 +89,7 @@ pub struct Shards {
     pub(crate) name: String,
     pub(crate) runtime: Builder,
     pub(crate) configure: Option<Configure>,
+    pub(crate) on_start: Option<OnStart>,
     pub(crate) placement: Placement,
     pub(crate) grace: Duration,
     pub(crate) stop_on_signals: bool,
@@ -101,6 +103,7 @@ impl Shards {
             name: "ringloop-shard".to_owned(),
             runtime: Builder::new(),
             configure: None,
+            on_start: None,
             placement: Placement::Unpinned,
             grace: Duration::from_secs(10),
             stop_on_signals: false,
@@ -156,6 +159,28 @@ impl Shards {
         f: impl Fn(usize, Builder) -> Builder + Send + Sync + 'static,
     ) -> Shards {
         self.configure = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f(shard)` on each shard's thread as it starts, after its pinning and
+    /// before its runtime is built (to set a thread's scheduling policy, a seccomp
+    /// filter, a thread-local).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let s = started.clone();
+    /// ringloop::shard::Shards::new(2)
+    ///     .on_thread_start(move |_shard| {
+    ///         s.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .run(|_| async {})
+    ///     .unwrap();
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Shards {
+        self.on_start = Some(Arc::new(f));
         self
     }
 

@@ -86,6 +86,11 @@ impl StopHandle {
     pub fn request_stop(&self) -> bool {
         self.0.request()
     }
+
+    /// Whether a stop was requested (by anyone, or by the last main's end).
+    pub fn is_stop_requested(&self) -> bool {
+        self.0.is_requested()
+    }
 }
 
 impl std::fmt::Debug for StopHandle {
@@ -208,6 +213,7 @@ where
         let shard = ShardThread {
             id: i,
             cpu,
+            on_start: shards.on_start.clone(),
             builder,
             grace: shards.grace,
             signals: shards.stop_on_signals && i == 0,
@@ -280,6 +286,7 @@ where
 struct ShardThread {
     id: usize,
     cpu: Option<usize>,
+    on_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     builder: Builder,
     grace: Duration,
     signals: bool,
@@ -295,7 +302,12 @@ impl ShardThread {
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot pin it to CPU {cpu}: {e}"))),
             None => Ok(()),
         }
-        .and_then(|()| self.builder.build());
+        .and_then(|()| {
+            if let Some(f) = &self.on_start {
+                f(self.id);
+            }
+            self.builder.build()
+        });
         let rt = match setup {
             Ok(rt) => {
                 let _ = self.tx.send((self.id, Ok((rt.handle(), rt.driver_kind()))));

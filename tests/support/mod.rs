@@ -80,6 +80,12 @@ impl Mode {
         }
     }
 
+    /// `n` shards, each with a runtime of this mode.
+    #[allow(dead_code)]
+    pub fn shards(self, n: usize) -> ringloop::shard::Shards {
+        ringloop::shard::Shards::new(n).configure(move |_, _| self.builder())
+    }
+
     /// A runtime for this mode.
     pub fn runtime(self) -> Runtime {
         self.builder()
