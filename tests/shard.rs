@@ -306,8 +306,9 @@ matrix_test! {
                 assert!(std::time::Instant::now() < deadline, "nobody listens for SIGTERM");
                 std::thread::sleep(Duration::from_millis(1));
             }
+            let pid = std::process::id() as libc::pid_t;
             // SAFETY: kill with our own pid and a signal the shards listen for.
-            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+            unsafe { libc::kill(pid, libc::SIGTERM) };
             assert_eq!(set.join(), [Ok(0), Ok(1)]);
         });
     }
