@@ -82,26 +82,30 @@ impl<T> CallState<T> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records the outcome unless one is recorded already; wakes the caller and
-    /// releases the permit.
+    /// Records the outcome unless one is recorded already; releases the permit,
+    /// then wakes the caller (so that a caller that has the result sees the slot
+    /// free).
     fn finish(&self, result: Result<T, CallError>) {
-        let mut inner = self.lock();
-        if inner.finished {
-            drop(inner);
-            drop(result);
-            return;
-        }
-        inner.finished = true;
-        inner.result = Some(result);
-        let waker = inner.handle_waker.take();
-        let permit = inner.permit.take();
-        let task_waker = inner.task_waker.take();
-        drop(inner);
+        let (permit, task_waker) = {
+            let mut inner = self.lock();
+            if inner.finished {
+                drop(inner);
+                drop(result);
+                return;
+            }
+            inner.finished = true;
+            (inner.permit.take(), inner.task_waker.take())
+        };
+        drop((permit, task_waker));
+        let waker = {
+            let mut inner = self.lock();
+            inner.result = Some(result);
+            inner.handle_waker.take()
+        };
         self.done.notify_all();
         if let Some(waker) = waker {
             waker.wake();
         }
-        drop((permit, task_waker));
     }
 
     /// Marks the call cancelled; returns the task's waker to wake, if it runs.
@@ -282,7 +286,7 @@ impl<T> RemoteHandle<T> {
                 std::thread::park();
             } else {
                 let inner = self.state.lock();
-                if !inner.finished {
+                if inner.result.is_none() {
                     drop(self.state.done.wait(inner));
                 }
             }
