@@ -9,7 +9,9 @@
 //!   spawning worker's LIFO slot, so it mostly runs on the *same* worker: there is
 //!   no way to aim a spawn at the other worker; the table says how often it ran on
 //!   the other one), and a request + reply over two `std::sync::mpsc` channels
-//!   between two threads. Each round trip goes into an `hdrhistogram`; printed:
+//!   between two threads. An extra ringloop row calls shard 0 from shard 0 (the
+//!   same path through its own inbox, no thread crossed), the counterpart of
+//!   tokio's row. Each round trip goes into an `hdrhistogram`; printed:
 //!   median and p99, and each median's ratio to tokio's.
 //! * One-way throughput: shard 0 issues `M` calls to shard 1, each bumping an
 //!   atomic counter, and the clock stops when shard 0 sees that shard 1 has run
@@ -190,17 +192,21 @@ fn two_threads<T: Send + 'static>(
 enum Rtt {
     Uring,
     Epoll,
+    Local,
     Tokio,
     Mpsc,
 }
 
 impl Rtt {
-    const ALL: [Rtt; 4] = [Rtt::Uring, Rtt::Epoll, Rtt::Tokio, Rtt::Mpsc];
+    const ALL: [Rtt; 5] = [Rtt::Uring, Rtt::Epoll, Rtt::Local, Rtt::Tokio, Rtt::Mpsc];
 
     fn name(self) -> &'static str {
         match self {
             Rtt::Uring => "ringloop `submit_to(1, ..).await` (io_uring)",
             Rtt::Epoll => "ringloop-epoll `submit_to(1, ..).await`",
+            Rtt::Local => {
+                "ringloop `submit_to(0, ..).await` from shard 0 (same shard, like tokio's row)"
+            }
             Rtt::Tokio => "tokio multi-thread (2 workers): `spawn(..).await`",
             Rtt::Mpsc => "std threads: mpsc request + reply",
         }
@@ -210,6 +216,7 @@ impl Rtt {
         match self {
             Rtt::Uring => "uring",
             Rtt::Epoll => "epoll",
+            Rtt::Local => "local",
             Rtt::Tokio => "tokio",
             Rtt::Mpsc => "mpsc",
         }
@@ -222,16 +229,22 @@ struct RttRun {
     cross: usize,
 }
 
-fn rtt_ringloop(driver: Driver, cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
+fn rtt_ringloop(
+    driver: Driver,
+    target: usize,
+    cpus: Option<(usize, usize)>,
+    warmup: usize,
+    n: usize,
+) -> RttRun {
     let hist = on_shard0(driver, cpus, move || async move {
         for i in 0..warmup {
-            let out = shard::submit_to(1, move || async move { i }).await;
+            let out = shard::submit_to(target, move || async move { i }).await;
             assert_eq!(out, Ok(i));
         }
         let mut h = hist();
         for i in 0..n {
             let start = Instant::now();
-            let out = shard::submit_to(1, move || async move { i }).await;
+            let out = shard::submit_to(target, move || async move { i }).await;
             h.record(nanos(start.elapsed())).expect("in range");
             assert_eq!(out, Ok(i));
         }
@@ -239,7 +252,7 @@ fn rtt_ringloop(driver: Driver, cpus: Option<(usize, usize)>, warmup: usize, n: 
     });
     RttRun {
         hist,
-        cross: n, // always shard 1
+        cross: if target == 0 { 0 } else { n },
     }
 }
 
@@ -301,8 +314,9 @@ fn rtt_mpsc(cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
 
 fn rtt_run(v: Rtt, cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
     match v {
-        Rtt::Uring => rtt_ringloop(Driver::IoUring, cpus, warmup, n),
-        Rtt::Epoll => rtt_ringloop(Driver::Epoll, cpus, warmup, n),
+        Rtt::Uring => rtt_ringloop(Driver::IoUring, 1, cpus, warmup, n),
+        Rtt::Epoll => rtt_ringloop(Driver::Epoll, 1, cpus, warmup, n),
+        Rtt::Local => rtt_ringloop(Driver::IoUring, 0, cpus, warmup, n),
         Rtt::Tokio => rtt_tokio(cpus, warmup, n),
         Rtt::Mpsc => rtt_mpsc(cpus, warmup, n),
     }
