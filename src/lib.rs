@@ -169,7 +169,7 @@ pub mod fault {
 pub use driver::features::{DriverKind, Features, KernelCompat};
 pub use runtime::{
     all_tasks, current_task, driver_kind, features, loop_handle, run, spawn, Builder, CallError,
-    Driver, LoopHandle, RemoteHandle, Runtime,
+    CallSlot, Driver, LoopHandle, RemoteHandle, Runtime,
 };
 pub use sync::{CancelledError, InvalidStateError};
 #[doc(hidden)]

@@ -300,12 +300,29 @@ matrix_test! {
                 assert_eq!(target.callers_waiting(), 1);
                 drop(second);
                 assert_eq!(target.callers_waiting(), 0);
+                // The same for a reservation, and a non-blocking call is refused.
+                let mut reserve = Box::pin(target.reserve());
+                assert!(support::poll_in_task(&mut reserve).await.is_pending());
+                assert_eq!(target.callers_waiting(), 1);
+                assert_eq!(target.call_soon_threadsafe(|| ()), Err(CallError::Full));
+                drop(reserve);
+                assert_eq!(target.callers_waiting(), 0);
                 // A third waits, then gets the slot when the first finishes.
                 let third = target.run_coroutine_threadsafe(|| async { 3 });
+                let ran = Arc::new(AtomicBool::new(false));
+                let r = ran.clone();
+                let fourth = async {
+                    let slot = within("a reservation", target.reserve()).await.unwrap();
+                    slot.call_soon_threadsafe(move || r.store(true, SeqCst)).unwrap();
+                };
                 gate.set();
                 assert_eq!(within("first", first).await, Ok(()));
                 assert_eq!(within("third", third).await, Ok(3));
-                target.calls_in_flight() == 0 && target.callers_waiting() == 0
+                fourth.await;
+                support::eventually("the reserved call ran", || ran.load(SeqCst)).await;
+                // The reserved call's slot is given back just after it ran.
+                support::eventually("the slots given back", || target.calls_in_flight() == 0).await;
+                target.callers_waiting() == 0
             })
             .unwrap();
         assert_eq!(results, [Ok(true), Ok(true)]);

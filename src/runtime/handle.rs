@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 
+use super::calls::{CallPermit, WaiterKey};
 use super::remote::{CallError, RemoteHandle};
 use super::{context, Shared};
 
@@ -52,8 +53,7 @@ impl LoopHandle {
     ///
     /// Never blocks: fails with [`CallError::Full`] when the runtime already has
     /// its [capacity](crate::Builder::call_capacity) of calls (use
-    /// [`run_coroutine_threadsafe`](Self::run_coroutine_threadsafe) to wait for
-    /// room), and with [`CallError::Stopped`] when it has stopped (`f` is then
+    /// [`reserve`](Self::reserve) to wait for room), and with [`CallError::Stopped`] when it has stopped (`f` is then
     /// dropped on this thread).
     ///
     /// ```
@@ -117,6 +117,63 @@ impl LoopHandle {
         RemoteHandle::new(*self, make)
     }
 
+    /// Waits for room for one call on the runtime (back-pressure for
+    /// fire-and-forget calls: [`call_soon_threadsafe`](Self::call_soon_threadsafe)
+    /// fails with `Full` instead), and returns the slot, which the call then uses.
+    /// Fails with [`CallError::Stopped`] when the runtime has stopped.
+    ///
+    /// Cancel-safe: dropping the future leaves the line of waiting callers (a
+    /// wake it was given passes to the next).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// ringloop::run(async {
+    ///     let handle = ringloop::loop_handle();
+    ///     let ran = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..3 {
+    ///         let r = ran.clone();
+    ///         handle.reserve().await.unwrap().call_soon_threadsafe(move || {
+    ///             r.fetch_add(1, Ordering::SeqCst);
+    ///         });
+    ///     }
+    ///     while ran.load(Ordering::SeqCst) < 3 {
+    ///         ringloop::yield_now().await;
+    ///     }
+    /// });
+    /// ```
+    pub async fn reserve(&self) -> Result<CallSlot, CallError> {
+        struct Reserve<'a> {
+            handle: &'a LoopHandle,
+            waiter: Option<WaiterKey>,
+        }
+        impl Drop for Reserve<'_> {
+            fn drop(&mut self) {
+                if let Some(key) = self.waiter.take() {
+                    self.handle.gate().leave(key);
+                }
+            }
+        }
+        let mut reserve = Reserve {
+            handle: self,
+            waiter: None,
+        };
+        std::future::poll_fn(|cx| {
+            if reserve.handle.is_closed() {
+                return std::task::Poll::Ready(Err(CallError::Stopped));
+            }
+            let gate = reserve.handle.gate();
+            match gate.acquire_or_wait(cx.waker(), &mut reserve.waiter) {
+                Some(permit) => std::task::Poll::Ready(Ok(CallSlot {
+                    handle: *reserve.handle,
+                    permit,
+                })),
+                None => std::task::Poll::Pending,
+            }
+        })
+        .await
+    }
+
     /// Whether the runtime has stopped (calls to it fail with [`CallError::Stopped`]).
     pub fn is_closed(&self) -> bool {
         self.shared.inbox().owner() != self.id
@@ -142,6 +199,36 @@ impl LoopHandle {
     #[doc(hidden)]
     pub fn callers_waiting(&self) -> usize {
         self.shared.gate().waiting()
+    }
+}
+
+/// Room for one call on a runtime, from [`LoopHandle::reserve`]; given back if
+/// dropped unused.
+#[must_use = "a CallSlot holds room on its runtime until it is used or dropped"]
+pub struct CallSlot {
+    handle: LoopHandle,
+    permit: CallPermit,
+}
+
+impl CallSlot {
+    /// Runs `f` on the runtime's thread at its next turn, as
+    /// [`LoopHandle::call_soon_threadsafe`] does, in the room reserved. Fails with
+    /// [`CallError::Stopped`] if the runtime stopped since the reservation.
+    pub fn call_soon_threadsafe(self, f: impl FnOnce() + Send + 'static) -> Result<(), CallError> {
+        let CallSlot { handle, permit } = self;
+        let call = Box::new(move || {
+            f();
+            drop(permit);
+        });
+        handle.push(call).map_err(|_| CallError::Stopped)
+    }
+}
+
+impl fmt::Debug for CallSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallSlot")
+            .field("runtime", &self.handle)
+            .finish()
     }
 }
 

@@ -34,7 +34,7 @@ use std::rc::Rc;
 pub(crate) use self::builder::Config;
 pub use self::builder::{Builder, Driver};
 pub(crate) use self::core::Core;
-pub use self::handle::{loop_handle, LoopHandle};
+pub use self::handle::{loop_handle, CallSlot, LoopHandle};
 pub use self::remote::{CallError, RemoteHandle};
 pub(crate) use self::shared::Shared;
 pub use self::spawn::{all_tasks, current_task, spawn};
