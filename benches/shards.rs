@@ -9,14 +9,18 @@
 //!   spawning worker's LIFO slot, so it mostly runs on the *same* worker: there is
 //!   no way to aim a spawn at the other worker; the table says how often it ran on
 //!   the other one), and a request + reply over two `std::sync::mpsc` channels
-//!   between two threads. An extra ringloop row calls shard 0 from shard 0 (the
-//!   same path through its own inbox, no thread crossed), the counterpart of
-//!   tokio's row. Each round trip goes into an `hdrhistogram`; printed:
-//!   median and p99, and each median's ratio to tokio's.
+//!   between two threads. The like-for-like peer of `submit_to`, whose ratios the
+//!   table gives: two tokio current-thread runtimes on two threads, the first
+//!   `spawn`ing each trivial task on the second through its `Handle` and awaiting
+//!   it. An extra ringloop row calls shard 0 from shard 0 (the same path through
+//!   its own inbox, no thread crossed), the counterpart of tokio's multi-thread
+//!   row. Each round trip goes into an `hdrhistogram`; printed: median and p99,
+//!   and their ratios to tokio's cross-thread call.
 //! * One-way throughput: shard 0 issues `M` calls to shard 1, each bumping an
 //!   atomic counter, and the clock stops when shard 0 sees that shard 1 has run
 //!   them all. Two ways: `LoopHandle::call_soon_threadsafe` (on `CallError::Full`,
-//!   `yield_now` and retry; the default capacity is 1024 calls in flight), and
+//!   `reserve().await` waits for room; the default capacity is 1024 calls in
+//!   flight), and
 //!   `submit_to` handles made in windows of 512 and awaited in order. Peers:
 //!   `tokio::spawn` of `M` trivial tasks from a task on a worker (until all ran),
 //!   and boxed closures over an unbounded `std::sync::mpsc` channel (and a
@@ -194,11 +198,19 @@ enum Rtt {
     Epoll,
     Local,
     Tokio,
+    TokioCross,
     Mpsc,
 }
 
 impl Rtt {
-    const ALL: [Rtt; 5] = [Rtt::Uring, Rtt::Epoll, Rtt::Local, Rtt::Tokio, Rtt::Mpsc];
+    const ALL: [Rtt; 6] = [
+        Rtt::Uring,
+        Rtt::Epoll,
+        Rtt::Local,
+        Rtt::Tokio,
+        Rtt::TokioCross,
+        Rtt::Mpsc,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -208,6 +220,9 @@ impl Rtt {
                 "ringloop `submit_to(0, ..).await` from shard 0 (same shard, like tokio's row)"
             }
             Rtt::Tokio => "tokio multi-thread (2 workers): `spawn(..).await`",
+            Rtt::TokioCross => {
+                "tokio, two current-thread runtimes: `other.spawn(..).await` (cross-thread, like submit_to)"
+            }
             Rtt::Mpsc => "std threads: mpsc request + reply",
         }
     }
@@ -218,6 +233,7 @@ impl Rtt {
             Rtt::Epoll => "epoll",
             Rtt::Local => "local",
             Rtt::Tokio => "tokio",
+            Rtt::TokioCross => "tokio-cross",
             Rtt::Mpsc => "mpsc",
         }
     }
@@ -283,6 +299,50 @@ fn rtt_tokio(cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
     run
 }
 
+/// Two tokio current-thread runtimes on two threads; the first spawns each
+/// trivial task on the second through its `Handle` and awaits it: tokio's way to
+/// run something on a chosen thread and await the answer.
+fn rtt_tokio_cross(cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
+    let (handle_tx, handle_rx) = mpsc::channel::<tokio::runtime::Handle>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let hist = two_threads(
+        cpus,
+        move || {
+            let other = handle_rx.recv().expect("the other runtime's handle");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let h = rt.block_on(async move {
+                for i in 0..warmup {
+                    assert_eq!(other.spawn(async move { i }).await.expect("task"), i);
+                }
+                let mut h = hist();
+                for i in 0..n {
+                    let start = Instant::now();
+                    let out = other.spawn(async move { i }).await;
+                    h.record(nanos(start.elapsed())).expect("in range");
+                    assert_eq!(out.expect("task"), i);
+                }
+                h
+            });
+            let _ = stop_tx.send(());
+            h
+        },
+        move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            handle_tx
+                .send(rt.handle().clone())
+                .expect("send the handle");
+            let _ = rt.block_on(stop_rx);
+        },
+    );
+    RttRun { hist, cross: n }
+}
+
 fn rtt_mpsc(cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> RttRun {
     let (req_tx, req_rx) = mpsc::channel::<usize>();
     let (rep_tx, rep_rx) = mpsc::channel::<usize>();
@@ -318,6 +378,7 @@ fn rtt_run(v: Rtt, cpus: Option<(usize, usize)>, warmup: usize, n: usize) -> Rtt
         Rtt::Epoll => rtt_ringloop(Driver::Epoll, 1, cpus, warmup, n),
         Rtt::Local => rtt_ringloop(Driver::IoUring, 0, cpus, warmup, n),
         Rtt::Tokio => rtt_tokio(cpus, warmup, n),
+        Rtt::TokioCross => rtt_tokio_cross(cpus, warmup, n),
         Rtt::Mpsc => rtt_mpsc(cpus, warmup, n),
     }
 }
@@ -348,8 +409,10 @@ impl Tput {
 
     fn name(self) -> &'static str {
         match self {
-            Tput::SoonUring => "ringloop `call_soon_threadsafe`, retry on Full (io_uring)",
-            Tput::SoonEpoll => "ringloop-epoll `call_soon_threadsafe`, retry on Full",
+            Tput::SoonUring => {
+                "ringloop `call_soon_threadsafe`, `reserve().await` when Full (io_uring)"
+            }
+            Tput::SoonEpoll => "ringloop-epoll `call_soon_threadsafe`, `reserve().await` when Full",
             Tput::WindowUring => "ringloop `submit_to` × 512, then await (io_uring)",
             Tput::WindowEpoll => "ringloop-epoll `submit_to` × 512, then await",
             Tput::Tokio => "tokio multi-thread (2 workers): `spawn`",
@@ -385,17 +448,23 @@ fn tput_soon(driver: Driver, cpus: Option<(usize, usize)>, m: usize) -> TputRun 
         let mut full = 0;
         let start = Instant::now();
         for _ in 0..m {
-            loop {
-                match target.call_soon_threadsafe(|| {
-                    RAN.fetch_add(1, Relaxed);
-                }) {
-                    Ok(()) => break,
-                    Err(CallError::Full) => {
-                        full += 1;
-                        ringloop::yield_now().await;
-                    }
-                    Err(e) => panic!("call_soon_threadsafe: {e}"),
+            match target.call_soon_threadsafe(|| {
+                RAN.fetch_add(1, Relaxed);
+            }) {
+                Ok(()) => {}
+                Err(CallError::Full) => {
+                    // Wait for room (back-pressure), then call in it.
+                    full += 1;
+                    target
+                        .reserve()
+                        .await
+                        .expect("room")
+                        .call_soon_threadsafe(|| {
+                            RAN.fetch_add(1, Relaxed);
+                        })
+                        .expect("call");
                 }
+                Err(e) => panic!("call_soon_threadsafe: {e}"),
             }
         }
         while RAN.load(Relaxed) < m {
@@ -591,16 +660,20 @@ fn main() {
                 .join(", ")
         );
     }
+    // Ratios against tokio's cross-thread call, the like-for-like peer of submit_to.
     let tokio_i = Rtt::ALL.iter().position(|&v| v == Rtt::Tokio).unwrap();
-    let tokio_median = hists[tokio_i].value_at_quantile(0.5) as f64;
-    let tokio_p99 = hists[tokio_i].value_at_quantile(0.99) as f64;
+    let peer_i = Rtt::ALL.iter().position(|&v| v == Rtt::TokioCross).unwrap();
+    let tokio_median = hists[peer_i].value_at_quantile(0.5) as f64;
+    let tokio_p99 = hists[peer_i].value_at_quantile(0.99) as f64;
     println!();
     println!(
         "cross-core call round trip, trivial body, sequential: {} per variant over {rounds} rounds (after {warmup} warm-up each)",
         per_round * rounds
     );
     println!();
-    println!("| variant | median µs | p99 µs | max µs | median vs tokio | p99 vs tokio |");
+    println!(
+        "| variant | median µs | p99 µs | max µs | median vs tokio-cross | p99 vs tokio-cross |"
+    );
     println!("|---|--:|--:|--:|--:|--:|");
     for (v, h) in Rtt::ALL.iter().zip(&hists) {
         println!(
@@ -647,7 +720,7 @@ fn main() {
         "one-way throughput, shard 0 → shard 1 (or worker/thread A → B): {m} calls per run, {rounds} runs per variant; calls/s until all have run"
     );
     println!();
-    println!("| variant | median M calls/s | min | max | ns per call | vs tokio | Full retries per run |");
+    println!("| variant | median M calls/s | min | max | ns per call | vs tokio | waits for room per run |");
     println!("|---|--:|--:|--:|--:|--:|--:|");
     for (i, v) in Tput::ALL.iter().enumerate() {
         let r = &rates[i];
