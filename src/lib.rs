@@ -115,6 +115,28 @@
 //! | `asyncio.create_subprocess_exec`, `create_subprocess_shell` | [`process::create_subprocess_exec`], [`process::create_subprocess_shell`] → [`process::Command`] |
 //! | `Process` (`communicate`, `wait`, `kill`, `returncode`) | [`process::Child`] |
 //! | `loop.add_signal_handler(sig, cb)` | [`signal::signal`]`(kind)` (a `Stream`), [`signal::ctrl_c`] |
+//! | `get_running_loop()`, `loop.call_soon_threadsafe(cb)` | [`loop_handle`]`()` → [`LoopHandle::call_soon_threadsafe`] |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` | [`LoopHandle::run_coroutine_threadsafe`] → [`RemoteHandle`] |
+//! | `queue.Queue`, `threading.Event` between loops and threads | [`sync::threadsafe`] |
+//!
+//! ## Thread-per-core
+//!
+//! A [`Runtime`] runs on one thread, and a task stays there. To use more cores, run
+//! one runtime per core as *shards* ([`shard`]) and let them call each other by
+//! index; calls are messages, bounded per target, and the futures they start need
+//! not be `Send`:
+//!
+//! ```
+//! use ringloop::shard;
+//! let totals = shard::run_sharded(2, |me| async move {
+//!     // Each shard keeps its own state; the others ask for it.
+//!     let local = std::rc::Rc::new(me * 100);
+//!     let other = (me + 1) % shard::shard_count();
+//!     let theirs = shard::submit_to(other, || async { shard::shard_id() * 100 }).await.unwrap();
+//!     *local + theirs
+//! });
+//! assert_eq!(totals, [100, 100]);
+//! ```
 //!
 //! ## Drivers
 //!
