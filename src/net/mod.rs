@@ -68,8 +68,8 @@
 //! # std::io::Result::Ok(())
 //! ```
 
-mod addr;
-mod socket;
+pub(crate) mod addr;
+pub(crate) mod socket;
 pub(crate) mod streams;
 mod tcp;
 mod udp;

@@ -8,6 +8,7 @@
 //! | run `f` on shard `i`, await its output | [`submit_to`]`(i, \|\| async {..}).await` |
 //! | run `f` on every shard | [`invoke_on_all`]`(\|\| async {..}).await` |
 //! | call in from any thread | [`ShardSet::handle`] → [`LoopHandle`] |
+//! | serve TCP or Unix connections on every shard | [`start_server_sharded`], [`start_unix_server_sharded`] → [`ShardedServer`] ([`Distribution`]: `SO_REUSEPORT` or one acceptor) |
 //! | stop gracefully | [`ShardSet::request_stop`], [`request_stop`], [`stop_requested`] |
 //! | share a queue, event or semaphore across shards | [`sync::threadsafe`](crate::sync::threadsafe) |
 //!
@@ -29,6 +30,7 @@
 
 mod builder;
 mod launch;
+mod server;
 mod stop;
 
 use std::future::Future;
@@ -36,7 +38,10 @@ use std::sync::Arc;
 
 pub use self::builder::{Placement, Shards};
 pub use self::launch::{ShardSet, StopHandle};
-#[allow(unused_imports, dead_code)]
+pub use self::server::{
+    start_server_sharded, start_unix_server_sharded, Balance, Distribution, ShardedServer,
+    ShardedServerOptions,
+};
 pub(crate) use self::stop::on_stop;
 pub use self::stop::{is_stop_requested, request_stop, stop_requested};
 use crate::runtime::{context, CallError, LoopHandle, RemoteHandle};

@@ -157,7 +157,6 @@ pub(crate) fn with_context<R>(f: impl FnOnce(&ShardContext) -> R) -> Option<R> {
 /// Registers `hook` to run on this shard when a stop is requested (at once if
 /// one was); a no-op outside a sharded program. Sharded servers stop accepting
 /// this way.
-#[allow(dead_code)] // until the sharded servers use it
 pub(crate) fn on_stop(hook: impl FnOnce() + 'static) {
     let local = with_context(|ctx| ctx.local.clone());
     if let Some(local) = local {
