@@ -428,7 +428,8 @@ impl Listener {
     }
 }
 
-/// Whether an accept error means "out of resources": back off and retry.
+/// Whether an accept error concerns only the connection (it went away before it
+/// was accepted) or a signal: accept the next one at once.
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -481,21 +482,37 @@ async fn accept_loop(part: Weak<Part>, listener: Listener) {
     }
 }
 
-/// Counts a hand-off to a shard in `inflight` while it lasts.
-struct Inflight<'a>(&'a AtomicUsize);
+/// One attempt at handing a connection to a shard, counted in that shard's
+/// `inflight` until the shard takes the connection (`adopt`) or it is taken back.
+struct Attempt<'a> {
+    slot: Arc<Mutex<Option<Conn>>>,
+    inflight: &'a AtomicUsize,
+}
 
-impl Drop for Inflight<'_> {
+impl Attempt<'_> {
+    /// The connection, if the target did not take it.
+    fn take_back(&self) -> Option<Conn> {
+        let conn = lock(&self.slot).take();
+        if conn.is_some() {
+            self.inflight.fetch_sub(1, SeqCst);
+        }
+        conn
+    }
+}
+
+impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, SeqCst);
+        // The hand-off was cancelled (its runtime is going): the connection, if
+        // the target has not taken it, is closed with it.
+        drop(self.take_back());
     }
 }
 
 /// Hands `conn` to shard `first`; if that shard has stopped or has no part of
 /// this server, to the next, and so on; served here when it comes to this shard.
-async fn hand_off(part: Rc<Part>, conn: Conn, first: usize) {
+async fn hand_off(part: Rc<Part>, mut conn: Conn, first: usize) {
     let shared = part.shared.clone();
     let n = shared.handles.len();
-    let slot = Arc::new(Mutex::new(Some(conn)));
     for k in 0..n {
         let target = (first + k) % n;
         if target == part.shard {
@@ -506,24 +523,25 @@ async fn hand_off(part: Rc<Part>, conn: Conn, first: usize) {
             continue;
         }
         shared.inflight[target].fetch_add(1, SeqCst);
-        let _inflight = Inflight(&shared.inflight[target]);
-        let (id, s) = (shared.id, slot.clone());
+        let attempt = Attempt {
+            slot: Arc::new(Mutex::new(Some(conn))),
+            inflight: &shared.inflight[target],
+        };
+        let (id, slot) = (shared.id, attempt.slot.clone());
         // Whatever the outcome (the call ran, or never will: `Stopped`), the slot
         // says whether the target took the connection.
         let _: Result<(), CallError> = handle
             .run_coroutine_threadsafe(move || {
-                adopt(id, &s);
+                adopt(id, &slot);
                 std::future::ready(())
             })
             .await;
-        if lock(&slot).is_none() {
-            return;
+        match attempt.take_back() {
+            None => return,
+            Some(back) => conn = back,
         }
     }
-    let conn = lock(&slot).take();
-    if let Some(conn) = conn {
-        part.serve_here(conn);
-    }
+    part.serve_here(conn);
 }
 
 fn lock(slot: &Mutex<Option<Conn>>) -> std::sync::MutexGuard<'_, Option<Conn>> {
@@ -536,7 +554,10 @@ fn adopt(id: u64, slot: &Mutex<Option<Conn>>) {
     let Some(part) = lookup(id) else { return };
     let conn = lock(slot).take();
     if let Some(conn) = conn {
+        // Counted in `connections` first, then no longer in flight: the load
+        // `LeastLoaded` sees never dips.
         part.serve_here(conn);
+        part.shared.inflight[part.shard].fetch_sub(1, SeqCst);
     }
 }
 
