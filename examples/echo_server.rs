@@ -30,16 +30,29 @@
 //! runtime before exiting, so that a server restarted at once can bind the same
 //! address (see `support/shutdown.rs` for why a killed io_uring server may not).
 //!
-//! Run: `cargo run --release --example echo_server -- [ADDR] [-v]`; ADDR defaults
-//! to 127.0.0.1:8888 (port 0 picks a free one). With `-v` it prints the original's
-//! lines for every message (too slow for benchmarks).
+//! Run: `cargo run --release --example echo_server -- [ADDR] [-v] [--shards N]
+//! [--acceptor]`; ADDR defaults to 127.0.0.1:8888 (port 0 picks a free one). With
+//! `-v` it prints the original's lines for every message (too slow for
+//! benchmarks).
+//!
+//! With `--shards N` (default 1; 0: one per CPU) and N > 1 it runs N shards
+//! ([`ringloop::shard`]), each serving connections with the same handler: one
+//! `SO_REUSEPORT` listener per shard (the kernel spreads the connections), or with
+//! `--acceptor` one listener on shard 0 handing connections out round-robin. It
+//! stops on `SIGINT` or `SIGTERM` (`Shards::stop_on_signals`): every listener
+//! closes, and connections have the grace period (10 s) to finish.
 
 #[path = "support/shutdown.rs"]
 mod shutdown;
 
 use std::io;
 
+use std::sync::{Arc, OnceLock};
+
 use ringloop::net::{start_server, StreamReader, StreamWriter};
+use ringloop::shard::{
+    start_server_sharded, Balance, Distribution, ShardedServer, ShardedServerOptions, Shards,
+};
 use shutdown::StopSignals;
 
 async fn handle_echo(mut reader: StreamReader, writer: StreamWriter, verbose: bool) {
@@ -95,16 +108,86 @@ pub fn serve(addr: String, verbose: bool) -> io::Result<()> {
     ringloop::run(main_task(addr, verbose))
 }
 
+/// Serves on `addr` with `shards` shards until `SIGINT` or `SIGTERM`; returns
+/// once every shard has ended (each waits for its connections, within the grace
+/// period).
+pub fn serve_sharded(addr: String, verbose: bool, shards: usize, acceptor: bool) -> io::Result<()> {
+    let distribution = if acceptor {
+        Distribution::Acceptor(Balance::RoundRobin)
+    } else {
+        Distribution::ReusePort
+    };
+    let options = ShardedServerOptions::new().distribution(distribution);
+    let server: Arc<OnceLock<ShardedServer>> = Arc::new(OnceLock::new());
+    let results = Shards::new(shards)
+        .name("echo")
+        .stop_on_signals(true)
+        .run(move |shard| {
+            let (addr, options, server) = (addr.clone(), options.clone(), server.clone());
+            async move {
+                if shard == 0 {
+                    let handler = move |reader, writer| handle_echo(reader, writer, verbose);
+                    match start_server_sharded(handler, addr.as_str(), options).await {
+                        Ok(started) => {
+                            let addrs: Vec<String> = started
+                                .local_addrs()
+                                .iter()
+                                .map(|a| a.to_string())
+                                .collect();
+                            println!("Serving on {}", addrs.join(", "));
+                            eprintln!(
+                                "({} shards, {distribution:?})",
+                                ringloop::shard::shard_count()
+                            );
+                            let _ = server.set(started);
+                        }
+                        Err(e) => {
+                            ringloop::shard::request_stop();
+                            return Err(e);
+                        }
+                    }
+                }
+                ringloop::shard::stop_requested().await;
+                // The listeners are closed; the connections finish (the grace
+                // period bounds the wait).
+                if let Some(server) = server.get() {
+                    server.wait_closed().await;
+                }
+                Ok(())
+            }
+        })?;
+    for result in results {
+        result.map_err(io::Error::other)??;
+    }
+    Ok(())
+}
+
 fn main() {
     let mut addr = "127.0.0.1:8888".to_string();
     let mut verbose = false;
-    for arg in std::env::args().skip(1) {
+    let mut shards = 1;
+    let mut acceptor = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "-v" | "--verbose" => verbose = true,
+            "--acceptor" => acceptor = true,
+            "--shards" => match args.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(n)) => shards = n,
+                _ => {
+                    eprintln!("echo_server: --shards needs a number (0: one per CPU)");
+                    std::process::exit(2);
+                }
+            },
             _ => addr = arg,
         }
     }
-    if let Err(e) = serve(addr, verbose) {
+    let served = if shards == 1 {
+        serve(addr, verbose)
+    } else {
+        serve_sharded(addr, verbose, shards, acceptor)
+    };
+    if let Err(e) = served {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
