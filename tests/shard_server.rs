@@ -506,3 +506,11 @@ matrix_test! {
         }
     }
 }
+
+/// The server handle goes to other shards and threads.
+#[allow(dead_code)]
+fn sharded_server_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<ShardedServer>();
+    check::<ShardedServerOptions>();
+}
