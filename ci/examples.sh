@@ -412,6 +412,20 @@ in_range "$elapsed_ms" 950 1900 ||
     fail subprocess "took $elapsed_ms ms, expected 950 to 1900 ms (the commands overlap)" \
         "$expected" "$out"
 
+# --- sharded_kv: two and three shards, a deterministic workload --------------------
+run sharded_kv
+expected="2 shards, 1000 keys each
+shard 0 owns 1000 keys, shard 1 owns 1000 keys
+reads: 4000 hits, 0 misses
+log: 2000 writes, 1000 of them to another shard's keys"
+[ "$out" = "$expected" ] || fail sharded_kv "unexpected output" "$expected" "$out"
+run sharded_kv --shards 3 --keys 500
+expected="3 shards, 500 keys each
+shard 0 owns 486 keys, shard 1 owns 510 keys, shard 2 owns 504 keys
+reads: 4500 hits, 0 misses
+log: 1500 writes, 1002 of them to another shard's keys"
+[ "$out" = "$expected" ] || fail sharded_kv "unexpected output" "$expected" "$out"
+
 # --- chat: started on port 0 in the background; two clients over bash's /dev/tcp
 # join, talk and leave; each line each one reads is checked; then it is killed ------
 printf '\n==> chat 127.0.0.1:0 (two clients over /dev/tcp)\n'
