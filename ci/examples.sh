@@ -532,6 +532,41 @@ Close the connection'
     rm -f "$echo_log"
 done
 
+# --- echo_server on 2 shards: SO_REUSEPORT listeners, then one acceptor; clients
+# served, and a clean stop on SIGTERM ------------------------------------------------
+for driver in uring epoll; do
+    for mode in "" "--acceptor"; do
+        printf '\n==> echo_server 127.0.0.1:0 --shards 2 %s (RINGLOOP_DRIVER=%s)\n' "$mode" "$driver"
+        echo_log="$(mktemp)"
+        # shellcheck disable=SC2086 # $mode is one word or none
+        RINGLOOP_DRIVER="$driver" "$bin/echo_server" 127.0.0.1:0 --shards 2 $mode >"$echo_log" 2>&1 &
+        echo_pid=$!
+        addr=""
+        for _ in $(seq 200); do
+            addr="$(sed -nE 's/^Serving on (127\.0\.0\.1:[0-9]+)$/\1/p' "$echo_log")"
+            [ -n "$addr" ] && break
+            sleep 0.05
+        done
+        if [ -z "$addr" ]; then
+            fail echo_server "no 'Serving on 127.0.0.1:PORT' line (2 shards $mode)" "Serving on 127.0.0.1:<port>" "$(cat "$echo_log")"
+        else
+            for _ in 1 2 3 4; do
+                run echo_client "$addr"
+                expected='Send: "Hello World!"
+Received: "Hello World!"
+Close the connection'
+                [ "$out" = "$expected" ] || fail echo_client "unexpected output (2 shards $mode)" "$expected" "$out"
+            done
+        fi
+        kill "$echo_pid" 2>/dev/null || true
+        status=0
+        wait "$echo_pid" 2>/dev/null || status=$?
+        [ "$status" -eq 0 ] ||
+            fail echo_server "exit status $status after SIGTERM (2 shards $mode)" "0 (a clean stop)" "$(cat "$echo_log")"
+        rm -f "$echo_log"
+    done
+done
+
 run echo_bench --conns 2 --secs 0.5 --warmup 0.2 --servers ringloop,ringloop-epoll,tokio,bare-uring
 for server in ringloop ringloop-epoll tokio bare-uring; do
     printf '%s\n' "$out" | grep -q "^| $server | " ||
