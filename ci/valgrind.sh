@@ -30,6 +30,7 @@ tests=(
     time timeout interval callbacks
     combinators combinators_cancel combinators_gather combinators_task_group gather
     to_thread
+    sync_threadsafe shard_calls
 )
 
 # Left out: tests whose assertions are about wall-clock time, which valgrind (20 to
@@ -42,6 +43,8 @@ skips=(
     --skip dropping_wait_cancels_its_tasks_and_into_handles_does_not # combinators
     --skip gather_cancels_its_tasks_when_dropped_or_timed_out        # combinators_cancel
     --skip as_completed_over_join_handles                            # combinators_gather
+    # 10,000 calls through a capacity of 64 (fine, but minutes under valgrind)
+    --skip ten_thousand_calls_to_a_slow_target_stay_within_its_capacity # shard_calls
 )
 
 step "building the test binaries (debug)"
