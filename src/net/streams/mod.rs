@@ -6,7 +6,8 @@
 //!   `feed.rs`: what the program feeds it instead.
 //! * `writer.rs` and `flusher.rs`: the buffered writer and the task that sends
 //!   its buffer, with asyncio's high/low water marks.
-//! * `server.rs`: accept loops and connection tasks.
+//! * `server.rs`: accept loops and connection tasks (its binding, stopping and
+//!   stale-socket helpers serve the sharded servers of `shard/server/` too).
 //! * `transport.rs`: what they read from and write to.
 
 mod connect;
@@ -25,6 +26,9 @@ pub use connect::{open_connection, open_unix_connection};
 pub use error::{IncompleteReadError, ReadUntilError};
 pub use feed::StreamFeeder;
 pub use reader::{Lines, StreamReader, DEFAULT_LIMIT};
+pub(crate) use server::{
+    bind_resolved, remove_stale_socket, stop_accepting, BACKOFF_MAX, BACKOFF_MIN,
+};
 pub use server::{start_server, start_unix_server, Server};
 pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};
 

@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::task::Waker;
@@ -26,12 +27,14 @@ use super::{split, StreamReader, StreamWriter};
 use crate::driver::fd::WeakFd;
 use crate::net::addr::{resolve, ToSocketAddrs};
 use crate::net::socket::Socket;
-use crate::net::{TcpListener, UnixListener};
+use crate::net::{ListenOptions, TcpListener, UnixListener};
 use crate::task::JoinHandle;
 use crate::wait_list::{ListedWait, WaitList};
 
-const BACKOFF_MIN: Duration = Duration::from_millis(10);
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// The first pause after an accept fails for lack of resources; it doubles up to
+/// [`BACKOFF_MAX`] (the sharded server's accept loops use the same).
+pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(10);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// A listening server, like asyncio's `Server`. Dropping it closes the listening
 /// sockets (as [`close`](Self::close)); connections being served go on.
@@ -108,19 +111,7 @@ where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,
 {
-    let mut listeners = Vec::new();
-    let mut last_error = None;
-    for addr in resolve(&addr).await? {
-        match TcpListener::bind_with(addr, &crate::net::ListenOptions::new()) {
-            Ok(listener) => listeners.push(listener),
-            // asyncio fails on any address; we keep the ones that bind (an IPv6
-            // address on a host without IPv6, say) and fail only if none does.
-            Err(e) => last_error = Some(e),
-        }
-    }
-    if listeners.is_empty() {
-        return Err(last_error.unwrap_or_else(|| io::Error::other("nothing to bind")));
-    }
+    let listeners = bind_resolved(&addr, &ListenOptions::new()).await?;
     let addrs = listeners
         .iter()
         .map(|l| l.local_addr().map(ServerAddr::Tcp))
@@ -161,7 +152,54 @@ where
     Ok(Server { inner })
 }
 
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
+/// Removes a socket file left at `path` by an earlier server (nothing there is
+/// fine; any other kind of file is `AlreadyExists`).
+/// Binds a listener with `options` on every address `addr` resolves to. asyncio
+/// fails on any address; we keep the ones that bind (an IPv6 address on a host
+/// without IPv6, say) and fail only if none does.
+pub(crate) async fn bind_resolved(
+    addr: &impl ToSocketAddrs,
+    options: &ListenOptions,
+) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut last_error = None;
+    for addr in resolve(addr).await? {
+        match TcpListener::bind_with(addr, options) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    if listeners.is_empty() {
+        return Err(last_error.unwrap_or_else(|| io::Error::other("nothing to bind")));
+    }
+    Ok(listeners)
+}
+
+/// Stops a server's accepting at once. Cancelling the accept loops drops the
+/// listeners (at their next poll), which closes them; shutting them down now
+/// stops the accepting at once and frees the address for a new bind (the
+/// listeners are the server's own, shared with no other process). The Unix
+/// socket file, if any, is removed.
+pub(crate) fn stop_accepting(
+    accept_tasks: &RefCell<Vec<JoinHandle<()>>>,
+    listeners: &RefCell<Vec<WeakFd>>,
+    unix_path: Option<&Path>,
+) {
+    let tasks = std::mem::take(&mut *accept_tasks.borrow_mut());
+    for task in tasks {
+        task.cancel();
+    }
+    for listener in std::mem::take(&mut *listeners.borrow_mut()) {
+        if let Some(fd) = listener.upgrade() {
+            let _ = crate::driver::sys::shutdown(fd.as_fd(), std::net::Shutdown::Both);
+        }
+    }
+    if let Some(path) = unix_path {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+pub(crate) fn remove_stale_socket(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
@@ -308,25 +346,11 @@ impl Inner {
         if self.closed.replace(true) {
             return;
         }
-        // Cancelling the accept loops drops the listeners (at their next poll),
-        // which closes them; shutting them down now stops the accepting at once and
-        // frees the address for a new bind (the listeners are the server's own,
-        // shared with no other process).
-        let tasks = std::mem::take(&mut *self.accept_tasks.borrow_mut());
-        for task in tasks {
-            task.cancel();
-        }
-        for listener in std::mem::take(&mut *self.listeners.borrow_mut()) {
-            if let Some(fd) = listener.upgrade() {
-                let _ = crate::driver::sys::shutdown(
-                    std::os::fd::AsFd::as_fd(&fd),
-                    std::net::Shutdown::Both,
-                );
-            }
-        }
-        if let Some(path) = &self.unix_path {
-            let _ = std::fs::remove_file(path);
-        }
+        stop_accepting(
+            &self.accept_tasks,
+            &self.listeners,
+            self.unix_path.as_deref(),
+        );
         self.wake_all();
     }
 
