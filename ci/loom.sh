@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the loom models of the cross-thread protocols (src/loom/): the park/unpark
 # handshake and the remote-wake queue of src/runtime/inbox.rs, the task reference
-# count of src/task/refcount.rs and the per-child wakers of src/task/wake_list.rs.
+# count of src/task/refcount.rs, the per-child wakers of src/task/wake_list.rs,
+# the call gate of src/runtime/calls.rs and the call record of
+# src/runtime/remote.rs.
 # Built with `--cfg loom`, that code uses loom's atomics and lock, and loom runs
 # each model under every interleaving with at most LOOM_MAX_PREEMPTIONS
 # preemptions (3 here; the lost wake-up the park model exists for needs 2).

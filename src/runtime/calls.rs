@@ -25,10 +25,11 @@
 //! caller's try sees the decrement, or the release sees the waker.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::ops::DerefMut;
+use std::sync::atomic::Ordering::SeqCst;
 use std::task::Waker;
 
+use crate::loom::{AtomicUsize, Mutex};
 use crate::task::RemoteTask;
 
 /// A call queued on a runtime from another thread; it owns the permit it holds.
@@ -161,7 +162,7 @@ impl CallGate {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
+    fn lock(&self) -> impl DerefMut<Target = Waiters> + '_ {
         // Plain data, consistent even if a holder panicked.
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -15,13 +15,13 @@
 //!   from elsewhere.
 
 mod builder;
-mod calls;
+pub(crate) mod calls;
 pub(crate) mod context;
 mod core;
 mod event_loop;
 mod handle;
 pub(crate) mod inbox;
-mod remote;
+pub(crate) mod remote;
 mod shared;
 mod spawn;
 

@@ -22,11 +22,12 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::calls::{Call, CallPermit, WaiterKey};
 use super::handle::LoopHandle;
+use crate::loom::{Condvar, Mutex, MutexGuard};
 use crate::task::panic_message;
 
 /// Why a call to another runtime gave no output.
@@ -69,14 +70,29 @@ struct Inner<T> {
     permit: Option<CallPermit>,
 }
 
-/// What the caller and the remote task share (see the module docs).
-struct CallState<T> {
+/// What the caller and the remote task share (see the module docs). The loom
+/// model `loom::remote_call` drives it directly, without a runtime.
+pub(crate) struct CallState<T> {
     inner: Mutex<Inner<T>>,
     /// Signalled at finish, for `wait_blocking`.
     done: Condvar,
 }
 
 impl<T> CallState<T> {
+    pub(crate) fn new() -> CallState<T> {
+        CallState {
+            inner: Mutex::new(Inner {
+                result: None,
+                finished: false,
+                cancelled: false,
+                handle_waker: None,
+                task_waker: None,
+                permit: None,
+            }),
+            done: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         // Plain data, consistent even if a holder panicked.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -85,7 +101,7 @@ impl<T> CallState<T> {
     /// Records the outcome unless one is recorded already; releases the permit,
     /// then wakes the caller (so that a caller that has the result sees the slot
     /// free).
-    fn finish(&self, result: Result<T, CallError>) {
+    pub(crate) fn finish(&self, result: Result<T, CallError>) {
         let (permit, task_waker) = {
             let mut inner = self.lock();
             if inner.finished {
@@ -109,10 +125,49 @@ impl<T> CallState<T> {
     }
 
     /// Marks the call cancelled; returns the task's waker to wake, if it runs.
-    fn cancel(&self) -> Option<Waker> {
+    pub(crate) fn cancel(&self) -> Option<Waker> {
         let mut inner = self.lock();
         inner.cancelled = true;
         inner.task_waker.take()
+    }
+
+    /// Hands the call its permit, when it is queued.
+    pub(crate) fn set_permit(&self, permit: CallPermit) {
+        self.lock().permit = Some(permit);
+    }
+
+    /// Whether the call has finished (with any outcome).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.lock().finished
+    }
+
+    /// The caller's poll once the call is queued: takes the result (`taken` then
+    /// records it), or registers the caller's waker for the finish to wake.
+    pub(crate) fn poll_result(
+        &self,
+        cx: &mut Context<'_>,
+        taken: &mut bool,
+    ) -> Poll<Result<T, CallError>> {
+        let mut inner = self.lock();
+        if let Some(result) = inner.result.take() {
+            *taken = true;
+            return Poll::Ready(result);
+        }
+        assert!(!*taken, "RemoteHandle polled after it returned its output");
+        match &mut inner.handle_waker {
+            Some(w) => w.clone_from(cx.waker()),
+            None => inner.handle_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Blocks this thread until the call has a result (`wait_blocking`); may
+    /// return early (a spurious wake-up): poll again.
+    pub(crate) fn wait_result(&self) {
+        let inner = self.lock();
+        if inner.result.is_none() {
+            drop(self.done.wait(inner));
+        }
     }
 }
 
@@ -130,7 +185,7 @@ impl<T> Drop for Unrun<T> {
 
 /// Finishes the call with `Cancelled` if the remote task is dropped before it
 /// finished (its runtime shut down).
-struct Running<T>(Arc<CallState<T>>);
+pub(crate) struct Running<T>(pub(crate) Arc<CallState<T>>);
 
 impl<T> Drop for Running<T> {
     fn drop(&mut self) {
@@ -167,17 +222,7 @@ impl<T: Send + 'static> RemoteHandle<T> {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = T> + 'static,
     {
-        let state = Arc::new(CallState {
-            inner: Mutex::new(Inner {
-                result: None,
-                finished: false,
-                cancelled: false,
-                handle_waker: None,
-                task_waker: None,
-                permit: None,
-            }),
-            done: Condvar::new(),
-        });
+        let state = Arc::new(CallState::new());
         let mut unrun = Unrun(Some(state.clone()));
         let call: Call = Box::new(move || {
             let state = unrun.0.take().expect("a call runs once");
@@ -214,7 +259,7 @@ impl<T> RemoteHandle<T> {
     /// Queues the call with `permit`.
     fn send(&mut self, permit: CallPermit) {
         let call = self.unsent.take().expect("sent once");
-        self.state.lock().permit = Some(permit);
+        self.state.set_permit(permit);
         if let Err(call) = self.target.push(call) {
             // Dropping it unrun finishes the call as `Stopped` (and releases the
             // permit).
@@ -228,7 +273,7 @@ impl<T> RemoteHandle<T> {
     /// the task had finished already. Returns whether the call was still
     /// unfinished.
     pub fn cancel(&mut self) -> bool {
-        let unfinished = !self.state.lock().finished;
+        let unfinished = !self.state.is_finished();
         if let Some(waker) = self.state.cancel() {
             waker.wake();
         }
@@ -245,7 +290,7 @@ impl<T> RemoteHandle<T> {
 
     /// Whether the remote task has finished (with any outcome).
     pub fn is_finished(&self) -> bool {
-        self.state.lock().finished
+        self.state.is_finished()
     }
 
     /// Blocks this thread until the remote task has finished, and returns its
@@ -285,10 +330,7 @@ impl<T> RemoteHandle<T> {
                 // Waiting for room on the target: its release unparks us.
                 std::thread::park();
             } else {
-                let inner = self.state.lock();
-                if inner.result.is_none() {
-                    drop(self.state.done.wait(inner));
-                }
+                self.state.wait_result();
             }
         }
     }
@@ -309,20 +351,7 @@ impl<T> RemoteHandle<T> {
                 }
             }
         }
-        let mut inner = self.state.lock();
-        if let Some(result) = inner.result.take() {
-            self.taken = true;
-            return Poll::Ready(result);
-        }
-        assert!(
-            !self.taken,
-            "RemoteHandle polled after it returned its output"
-        );
-        match &mut inner.handle_waker {
-            Some(w) => w.clone_from(cx.waker()),
-            None => inner.handle_waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.state.poll_result(cx, &mut self.taken)
     }
 }
 
@@ -355,7 +384,7 @@ impl<T> fmt::Debug for RemoteHandle<T> {
 /// The remote task: polls `future` unless the call is cancelled, and finishes
 /// the call with its output or its panic. Dropped early (its runtime shutting
 /// down), `running` finishes it as cancelled.
-async fn run_remote<Fut: Future>(future: Fut, running: Running<Fut::Output>) {
+pub(crate) async fn run_remote<Fut: Future>(future: Fut, running: Running<Fut::Output>) {
     let mut future = pin!(future);
     let out = poll_fn(|cx| {
         {
