@@ -339,6 +339,13 @@ impl<T> RemoteHandle<T> {
         if self.unsent.is_some() {
             if self.target.is_closed() {
                 self.unsent = None;
+                // Out of the line for good: a release may have woken us (the
+                // permits of a stopping target are released as its calls and
+                // tasks are dropped, one wake each), and the next caller must
+                // hear of it too, to find the target stopped in turn.
+                if let Some(key) = self.waiter.take() {
+                    self.target.gate().leave(key);
+                }
                 self.state.finish(Err(CallError::Stopped));
             } else {
                 match self
