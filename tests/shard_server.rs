@@ -205,6 +205,9 @@ fn becomes_refused(addr: SocketAddr) -> bool {
     while Instant::now() < deadline {
         match TcpStream::connect(addr) {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
+            // It reached a listener's queue as that listener closed, which resets
+            // what it held: not served either; the next try sees the port closed.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
             Err(e) => panic!("connect to a closed server: {e}"),
             Ok(_) => std::thread::sleep(Duration::from_millis(5)),
         }

@@ -189,13 +189,15 @@ impl LoopHandle {
         self.shared.gate()
     }
 
-    /// Calls queued or running on the runtime (for tests of the bound).
+    /// Calls queued or running on the runtime (for tests of the bound; meaningful
+    /// while the runtime runs: a stopped runtime's slot may serve another).
     #[doc(hidden)]
     pub fn calls_in_flight(&self) -> usize {
         self.shared.gate().held()
     }
 
-    /// Callers waiting for room on the runtime (for tests of dropped waits).
+    /// Callers waiting for room on the runtime (for tests of dropped waits; as
+    /// [`calls_in_flight`](Self::calls_in_flight), while the runtime runs).
     #[doc(hidden)]
     pub fn callers_waiting(&self) -> usize {
         self.shared.gate().waiting()
