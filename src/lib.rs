@@ -189,6 +189,8 @@ pub mod fault {
 }
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
+#[doc(hidden)]
+pub use runtime::msg_ring_wake_counts;
 pub use runtime::{
     all_tasks, current_task, driver_kind, features, loop_handle, run, spawn, Builder, CallError,
     CallSlot, Driver, LoopHandle, RemoteHandle, Runtime,

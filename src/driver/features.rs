@@ -69,6 +69,12 @@ pub struct Features {
     /// field). Stream readers receive this way only where the limit exists: it is
     /// what keeps what they receive bounded (`net/streams/receive.rs`).
     pub multishot_recv_limit: bool,
+    /// The probe reports `IORING_OP_MSG_RING` (5.18): one loop can post a completion
+    /// straight into another loop's ring. A runtime then wakes a parked runtime of
+    /// another thread this way instead of writing its eventfd (unless turned off,
+    /// [`Builder::msg_ring_wakes`](crate::Builder::msg_ring_wakes)). Never under
+    /// [`KernelCompat::V5_10`] (5.10 has no such opcode) nor on epoll.
+    pub msg_ring: bool,
     /// Supported opcodes, one bit each.
     opcodes: [u64; 4],
 }
@@ -85,6 +91,7 @@ impl Features {
             coop_taskrun: false,
             ext_arg: false,
             multishot_recv_limit: false,
+            msg_ring: false,
             opcodes: [0; 4],
         }
     }
@@ -146,7 +153,7 @@ impl Features {
                 opcodes[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
-        Features {
+        let mut features = Features {
             driver: DriverKind::IoUring,
             kernel_compat: compat,
             sq_entries: params.sq_entries(),
@@ -156,8 +163,13 @@ impl Features {
             coop_taskrun: setup.coop_taskrun,
             ext_arg: params.is_feature_ext_arg() && compat == KernelCompat::Native,
             multishot_recv_limit: false,
+            msg_ring: false,
             opcodes,
-        }
+        };
+        // What the probe reports (after the mask), not what the kernel's version
+        // suggests.
+        features.msg_ring = features.supports_opcode(opcode::MsgRingData::CODE);
+        features
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::task::Waker;
 use std::time::Duration;
@@ -162,6 +162,48 @@ impl Handle {
     pub(crate) fn turn(&self, timeout: Option<Duration>, woken: &mut Vec<Waker>) -> io::Result<()> {
         super::release::cancel_released(self);
         self.io().turn(timeout, woken)
+    }
+
+    /// The io_uring ring's descriptor (`None` on epoll and after shutdown): what
+    /// another driver's [`msg_ring_wake`](Self::msg_ring_wake) aims at.
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        match &*self.0.io.try_borrow().ok()? {
+            IoDriver::Uring(uring) => Some(uring.ring_fd()),
+            _ => None,
+        }
+    }
+
+    /// Ends the wait of the io_uring ring `target_fd` with an `IORING_OP_MSG_RING`
+    /// sent from this driver's ring and submitted at once. `false` when it was not
+    /// sent: this is no io_uring driver, its probe has no `MSG_RING`, something up
+    /// the stack holds the driver (a destructor run from inside it), or the
+    /// submission failed; the caller then wakes the target another way. Sent, but
+    /// failed by the kernel, its `token` (an opaque value below 2^61) comes back
+    /// from [`take_failed_wakes`](Self::take_failed_wakes) after a later turn.
+    pub(crate) fn msg_ring_wake(&self, target_fd: RawFd, token: u64) -> bool {
+        if !self.0.features.msg_ring {
+            return false;
+        }
+        match self.try_io().as_deref_mut() {
+            Some(IoDriver::Uring(uring)) => uring.msg_ring_wake(target_fd, token),
+            _ => false,
+        }
+    }
+
+    /// Moves the tokens of the `MSG_RING` wakes that the kernel failed to `into`
+    /// (see [`msg_ring_wake`](Self::msg_ring_wake)).
+    pub(crate) fn take_failed_wakes(&self, into: &mut Vec<u64>) {
+        if let Some(IoDriver::Uring(uring)) = self.try_io().as_deref_mut() {
+            uring.take_failed_wakes(into);
+        }
+    }
+
+    /// `MSG_RING` wakes this driver sent and received so far (0 on epoll).
+    pub(crate) fn msg_ring_counts(&self) -> (u64, u64) {
+        match self.0.io.try_borrow().ok().and_then(|io| io.uring_stats()) {
+            Some(stats) => (stats.msg_ring_sent, stats.msg_ring_received),
+            None => (0, 0),
+        }
     }
 
     /// Hands the entries queued since the last turn to the kernel, without

@@ -169,8 +169,7 @@ impl IoDriver {
         }
     }
 
-    /// io_uring counters (tests).
-    #[cfg(test)]
+    /// io_uring counters (tests, and the `MSG_RING` wake counts).
     pub(crate) fn uring_stats(&self) -> Option<uring::Stats> {
         match self {
             IoDriver::Uring(uring) => Some(uring.stats),

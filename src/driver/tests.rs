@@ -553,6 +553,56 @@ fn uring_stats() -> super::uring::Stats {
 }
 
 #[test]
+fn msg_ring_wakes_are_received_and_failed_ones_handed_back() {
+    if uring_refused() {
+        return;
+    }
+    // The 5.10 mask and epoll send none.
+    for mode in [Mode::Uring510, Mode::Epoll] {
+        let driver = runtime(mode).block_on(async { super::Handle::current().unwrap() });
+        assert!(!driver.msg_ring_wake(0, 1));
+        assert_eq!(driver.msg_ring_counts(), (0, 0));
+    }
+    let sender_rt = runtime(Mode::Uring);
+    if !sender_rt.features().msg_ring {
+        return;
+    }
+    let target_rt = runtime(Mode::Uring);
+    // Driven by hand from here, outside `block_on` (whose turns would hand the
+    // failed tokens to the runtime).
+    let sender = sender_rt.block_on(async { super::Handle::current().unwrap() });
+    let target = target_rt.block_on(async { super::Handle::current().unwrap() });
+    let target_fd = target.ring_fd().expect("an io_uring driver");
+    // At a ring: the target's next turn reaps a MSG_WAKE, with nothing to wait for.
+    assert!(sender.msg_ring_wake(target_fd, 7));
+    // At a descriptor that is no ring: the kernel fails it, the token comes back.
+    let not_a_ring = sys::eventfd().unwrap();
+    assert!(sender.msg_ring_wake(not_a_ring.as_raw_fd(), 42));
+    // A token past the tag bits is refused before anything is sent.
+    assert!(!sender.msg_ring_wake(target_fd, 1 << 61));
+    let mut failed = Vec::new();
+    let mut woken = Vec::new();
+    for _ in 0..100 {
+        sender.turn(Some(Duration::ZERO), &mut woken).unwrap();
+        sender.take_failed_wakes(&mut failed);
+        if !failed.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(failed, [42]);
+    assert_eq!(sender.msg_ring_counts(), (2, 0));
+    // A wait that only the MSG_WAKE ends early.
+    let start = std::time::Instant::now();
+    target
+        .turn(Some(Duration::from_secs(10)), &mut woken)
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(target.msg_ring_counts(), (0, 1));
+    assert!(woken.is_empty());
+}
+
+#[test]
 fn timed_waits_use_ext_arg_or_a_timeout_entry() {
     if uring_refused() {
         return;
@@ -597,9 +647,16 @@ fn the_probe_respects_the_5_10_mask() {
         old.multishot_recv_limit,
         old.buf_ring(),
         old.waitid(),
+        old.msg_ring,
     ] {
         assert!(!feature, "{old:?}");
     }
+    // MSG_RING wakes go by the probe's answer (5.18+), not by a kernel version.
+    assert_eq!(
+        native.msg_ring,
+        native.supports_opcode(opcode::MsgRingData::CODE)
+    );
+    assert!(!crate::driver::features::Features::epoll().msg_ring);
     // The file ops of 5.10 stay (fs runs them on the ring in both modes).
     for op in [
         opcode::OpenAt::CODE,

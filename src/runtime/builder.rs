@@ -15,6 +15,7 @@ pub(crate) struct Config {
     pub(crate) kernel_compat: KernelCompat,
     pub(crate) entries: u32,
     pub(crate) call_capacity: usize,
+    pub(crate) msg_ring: bool,
 }
 
 /// Options for a [`Runtime`], like asyncio's loop options.
@@ -39,6 +40,7 @@ pub struct Builder {
     kernel_compat: Option<KernelCompat>,
     entries: Option<u32>,
     call_capacity: Option<usize>,
+    msg_ring: Option<bool>,
 }
 
 /// Default submission queue size.
@@ -85,6 +87,18 @@ impl Builder {
         self
     }
 
+    /// Whether this runtime's parked loop may be woken, and may wake other
+    /// runtimes' parked loops from its thread, with `IORING_OP_MSG_RING` (one ring
+    /// posting a completion into another) instead of an eventfd write. Used only
+    /// where the probe has it ([`Features::msg_ring`](crate::Features::msg_ring)):
+    /// io_uring on 5.18+, not under [`KernelCompat::V5_10`]; wakes from plain
+    /// threads and epoll runtimes always write the eventfd. Without this,
+    /// `RINGLOOP_MSG_RING=0|1` decides, and without that, on.
+    pub fn msg_ring_wakes(mut self, on: bool) -> Builder {
+        self.msg_ring = Some(on);
+        self
+    }
+
     pub(crate) fn config(&self) -> io::Result<Config> {
         let driver = match self.driver {
             Some(d) => d,
@@ -99,6 +113,10 @@ impl Builder {
             kernel_compat,
             entries: self.entries.unwrap_or(DEFAULT_ENTRIES),
             call_capacity: self.call_capacity.unwrap_or(DEFAULT_CALL_CAPACITY).max(1),
+            msg_ring: match self.msg_ring {
+                Some(on) => on,
+                None => msg_ring_from_env()?,
+            },
         })
     }
 
@@ -136,6 +154,17 @@ fn compat_from_env() -> io::Result<KernelCompat> {
         Some(other) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("RINGLOOP_KERNEL_COMPAT={other:?}: expected 5.10 or native"),
+        )),
+    }
+}
+
+fn msg_ring_from_env() -> io::Result<bool> {
+    match env("RINGLOOP_MSG_RING").as_deref().map(str::trim) {
+        None | Some("1") | Some("on") => Ok(true),
+        Some("0") | Some("off") => Ok(false),
+        Some(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("RINGLOOP_MSG_RING={other:?}: expected 0 or 1"),
         )),
     }
 }

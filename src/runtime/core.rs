@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -54,6 +55,9 @@ pub(crate) struct Core {
     /// The I/O driver, made current while the runtime runs.
     pub(crate) driver: Handle,
     state: Cell<State>,
+    /// Wakes of other runtimes' parked loops from this thread go through this
+    /// runtime's ring (`MSG_RING`) where they can (see `shared.rs`).
+    msg_ring: bool,
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<Remote>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
@@ -70,6 +74,14 @@ impl Core {
             shared.unpark_fd(),
             offload,
         )?;
+        // Decided by what the probe reports (never under the 5.10 mask, nor on
+        // epoll), then by the option; the same answer for sending and receiving.
+        let msg_ring = config.msg_ring && driver.features().msg_ring;
+        if msg_ring {
+            if let Some(fd) = driver.ring_fd() {
+                slot.publish_ring_fd(fd);
+            }
+        }
         Ok(Core {
             slot,
             shared,
@@ -83,6 +95,7 @@ impl Core {
             timers: Timers::new(),
             driver,
             state: Cell::new(State::Running),
+            msg_ring,
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
         })
@@ -101,6 +114,30 @@ impl Core {
     /// The waker of the future given to `block_on`.
     pub(crate) fn main_waker(&self) -> Waker {
         self.slot.main_waker()
+    }
+
+    /// Ends the wait of another runtime's parked loop, whose ring is `target_fd`
+    /// and whose slot's token is `token`, with a `MSG_RING` from this runtime's
+    /// ring; `false` if this runtime does not send them or could not now (the
+    /// caller writes the eventfd instead).
+    pub(crate) fn msg_ring_wake(&self, target_fd: RawFd, token: u64) -> bool {
+        self.msg_ring && self.driver.msg_ring_wake(target_fd, token)
+    }
+
+    /// Writes the eventfd of the targets of the `MSG_RING` wakes the kernel failed
+    /// (rare: no memory, say), so that no wake is lost.
+    pub(crate) fn redeliver_failed_wakes(&self) {
+        if !self.msg_ring {
+            return;
+        }
+        let mut failed = Vec::new();
+        self.driver.take_failed_wakes(&mut failed);
+        for token in failed {
+            // A slot that changed hands since gets a spurious wake at most.
+            if let Some(target) = Shared::from_token(token) {
+                target.signal_eventfd();
+            }
+        }
     }
 
     // ----- clock -----------------------------------------------------------------

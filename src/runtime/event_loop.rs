@@ -102,6 +102,7 @@ impl Core {
         if wait {
             self.shared.inbox().unparked();
         }
+        self.redeliver_failed_wakes();
         self.timers.invalidate_now();
         for waker in woken.drain(..) {
             waker.wake();

@@ -1,8 +1,10 @@
 //! What other threads hand to a runtime, and the handshake that tells them when to
 //! interrupt its wait: the remote-wake queue, the main future's wake flag, and the
 //! `parked`/`notified` flags. No system calls: when a waker must interrupt the loop,
-//! [`Inbox::push`] and [`Inbox::wake_main`] say so and the caller writes the eventfd
-//! (`shared.rs`). This is the code the loom models of `src/loom/` check.
+//! [`Inbox::push`] and [`Inbox::wake_main`] say so and the caller interrupts it
+//! (`shared.rs`: an eventfd write, or a `MSG_RING` from another ring; either ends
+//! the wait, and either left over costs one spurious turn at most, so the argument
+//! below holds for both). This is the code the loom models of `src/loom/` check.
 //!
 //! # Ownership
 //!

@@ -188,6 +188,14 @@ pub fn driver_kind() -> DriverKind {
     features().driver
 }
 
+/// `IORING_OP_MSG_RING` wakes that the runtime running on this thread has sent
+/// (to parked runtimes of other threads) and received, in that order; `(0, 0)`
+/// outside a runtime and on epoll. For tests that check which wake path ran.
+#[doc(hidden)]
+pub fn msg_ring_wake_counts() -> (u64, u64) {
+    context::with_core(|core| core.driver.msg_ring_counts()).unwrap_or((0, 0))
+}
+
 /// What the probe of the runtime running on this thread found.
 ///
 /// # Panics

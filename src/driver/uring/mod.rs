@@ -8,7 +8,11 @@
 //! `user_data`: an op slot key (see `table.rs`), or one of the driver's own tags.
 //!
 //! Remote wake-ups arrive through an eventfd that the runtime's other threads write
-//! to; the driver keeps a one-shot `POLL_ADD` armed on it.
+//! to; the driver keeps a one-shot `POLL_ADD` armed on it. Where the probe reports
+//! `IORING_OP_MSG_RING`, another ring may also post a `MSG_WAKE` completion straight
+//! into this one ([`Uring::msg_ring_wake`] on the sender's side): it ends a wait like
+//! any completion and leaves nothing to drain or re-arm. Whom to wake that way, and
+//! when, is the runtime's business; the driver only sends and receives.
 
 pub(crate) mod buf_ring;
 pub(crate) mod op;
@@ -33,8 +37,13 @@ use super::sys;
 const WAKE: u64 = u64::MAX;
 /// `user_data` of entries whose completion means nothing (cancels, timeout removal).
 const IGNORE: u64 = u64::MAX - 1;
+/// `user_data` of the completion another ring posts here to end a wait (`MSG_RING`).
+const MSG_WAKE: u64 = u64::MAX - 2;
 /// Tag bit of park timeouts (5.10 path); the low bits are a sequence number.
 const PARK: u64 = 1 << 62;
+/// Tag bit of the `MSG_RING` wakes sent from this ring (whose completion comes only
+/// on failure where the kernel can skip it); the low bits are the sender's token.
+const MSG_SENT: u64 = 1 << 61;
 
 /// How often shutdown re-sends cancellations, and when it gives up.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(1);
@@ -70,6 +79,12 @@ pub(crate) struct Stats {
     pub(crate) enters: u64,
     /// `TIMEOUT` entries queued to bound a park (the path without `EXT_ARG`).
     pub(crate) park_timeouts: u64,
+    /// `MSG_RING` wakes sent to other rings ([`Uring::msg_ring_wake`]).
+    pub(crate) msg_ring_sent: u64,
+    /// `MSG_WAKE` completions other rings posted here.
+    pub(crate) msg_ring_received: u64,
+    /// `MSG_RING` wakes sent from here that the kernel failed.
+    pub(crate) msg_ring_failed: u64,
 }
 
 pub(crate) struct Uring {
@@ -82,6 +97,9 @@ pub(crate) struct Uring {
     buf_ring_failed: bool,
     table: OpTable,
     features: Features,
+    /// The kernel drops the completion of a successful entry flagged
+    /// `IOSQE_CQE_SKIP_SUCCESS` (`IORING_FEAT_CQE_SKIP`, 5.17).
+    cqe_skip: bool,
     unpark_fd: BorrowedFd<'static>,
     /// Whether the eventfd poll is in the kernel.
     wake_armed: bool,
@@ -93,6 +111,9 @@ pub(crate) struct Uring {
     next_park_seq: u64,
     /// Wakers of ops that completed, handed to the runtime at the end of the turn.
     woken: Vec<std::task::Waker>,
+    /// The tokens of `MSG_RING` wakes that failed, for the sender to wake their
+    /// targets another way ([`Uring::take_failed_wakes`]).
+    failed_wakes: Vec<u64>,
     pub(crate) stats: Stats,
     /// Ops the fault injector failed: their NOP's CQE carries this errno instead.
     #[cfg(feature = "fault-injection")]
@@ -106,18 +127,21 @@ impl Uring {
         unpark_fd: BorrowedFd<'static>,
     ) -> io::Result<Uring> {
         let (ring, features) = setup::create(entries, compat)?;
+        let cqe_skip = ring.params().is_feature_skip_cqe_on_success();
         Ok(Uring {
             ring,
             buf_ring: None,
             buf_ring_failed: false,
             table: OpTable::default(),
             features,
+            cqe_skip,
             unpark_fd,
             wake_armed: false,
             park_current: None,
             park_specs: Vec::new(),
             next_park_seq: 0,
             woken: Vec::new(),
+            failed_wakes: Vec::new(),
             stats: Stats::default(),
             #[cfg(feature = "fault-injection")]
             faulted: std::collections::HashMap::new(),
@@ -130,6 +154,55 @@ impl Uring {
 
     pub(crate) fn table(&mut self) -> &mut OpTable {
         &mut self.table
+    }
+
+    /// The ring's descriptor: what another ring aims a `MSG_RING` wake at.
+    pub(crate) fn ring_fd(&self) -> RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    /// Ends the wait of the ring `target` (another runtime's, on another thread)
+    /// by posting a `MSG_WAKE` completion to it with `IORING_OP_MSG_RING`, queued on
+    /// this ring and submitted now (one `io_uring_enter`, no waiting; entries
+    /// queued before it go to the kernel with it, early but otherwise as they would
+    /// at the next turn). Returns `false`, having posted nothing that counts, where
+    /// the probe has no `MSG_RING`, the submission queue is full or the enter
+    /// fails: the caller then wakes the target another way.
+    ///
+    /// On success this ring gets no completion where the kernel can skip it
+    /// (`IOSQE_CQE_SKIP_SUCCESS`, ignored otherwise). If the kernel fails the
+    /// message (`target` no ring any more; no memory), `token` (an opaque value of
+    /// the caller's, below 2^61) is kept for [`take_failed_wakes`](Self::take_failed_wakes),
+    /// so that the caller can wake the target another way: the wake is delivered
+    /// or handed back, never lost. An entry holds no pointer: the target gets only
+    /// a `user_data` and a zero result, so a `target` closed or reused meanwhile
+    /// costs at most an error completion here or a spurious turn there.
+    pub(crate) fn msg_ring_wake(&mut self, target: RawFd, token: u64) -> bool {
+        if !self.features.msg_ring || token >= MSG_SENT {
+            return false;
+        }
+        let mut sqe = opcode::MsgRingData::new(types::Fd(target), 0, MSG_WAKE, None)
+            .build()
+            .user_data(MSG_SENT | token);
+        if self.cqe_skip {
+            sqe = sqe.flags(squeue::Flags::SKIP_SUCCESS);
+        }
+        // SAFETY: a MSG_RING data entry holds no pointers: the kernel reads the
+        // target's descriptor number when it runs it, nothing in our memory.
+        if unsafe { self.ring.submission().push(&sqe) }.is_err() {
+            return false;
+        }
+        self.stats.enters += 1;
+        match self.ring.submitter().submit() {
+            // Everything queued was taken, the wake with it.
+            Ok(_) if self.ring.submission().is_empty() => {
+                self.stats.msg_ring_sent += 1;
+                true
+            }
+            // What stays queued goes at the next turn: at worst a late, spurious
+            // wake after the caller's own.
+            _ => false,
+        }
     }
 
     /// The runtime's provided-buffer ring, registered at the first call; `None`
@@ -290,6 +363,12 @@ impl Uring {
         self.reap();
     }
 
+    /// Moves the tokens of the `MSG_RING` wakes that failed since the last call
+    /// ([`msg_ring_wake`](Self::msg_ring_wake)) to `into`.
+    pub(crate) fn take_failed_wakes(&mut self, into: &mut Vec<u64>) {
+        into.append(&mut self.failed_wakes);
+    }
+
     /// Moves the wakers of completions reaped outside a turn (`cancel_now`) to
     /// `into`, for a caller that wakes them itself (the runtime is not running).
     pub(crate) fn take_woken(&mut self, into: &mut Vec<std::task::Waker>) {
@@ -434,6 +513,8 @@ impl Uring {
             unpark_fd,
             park_current,
             park_specs,
+            stats,
+            failed_wakes,
             #[cfg(feature = "fault-injection")]
             faulted,
             ..
@@ -447,11 +528,22 @@ impl Uring {
                     let _ = sys::eventfd_drain(*unpark_fd);
                 }
                 IGNORE => {}
+                // Another ring woke us (`MSG_RING`): the wait is over, and there
+                // is nothing to drain or re-arm.
+                MSG_WAKE => stats.msg_ring_received += 1,
                 tag if tag & PARK != 0 => {
                     let seq = tag & !PARK;
                     park_specs.retain(|(s, _)| *s != seq);
                     if park_current.is_some_and(|(s, _)| s == seq) {
                         *park_current = None;
+                    }
+                }
+                // A wake we sent: a completion on success only where the kernel
+                // cannot skip it; a failed one goes back to the sender.
+                tag if tag & MSG_SENT != 0 => {
+                    if cqe.result() < 0 {
+                        stats.msg_ring_failed += 1;
+                        failed_wakes.push(tag & !MSG_SENT);
                     }
                 }
                 key => {
