@@ -97,10 +97,16 @@ fn by_msg_ring_where_probed(seen: [Seen; 2]) {
         all_by_eventfd(seen);
         return;
     }
-    for (i, s) in seen.iter().enumerate() {
-        assert!(s.sent > 0, "shard {i} woke the other by MSG_RING: {seen:?}");
-        assert!(s.received > 0, "shard {i} was woken by MSG_RING: {seen:?}");
-    }
+    // At least one way (the other way may find its target not yet parked every
+    // time, on a busy machine).
+    assert!(
+        seen.iter().any(|s| s.sent > 0),
+        "no wake sent by MSG_RING: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.received > 0),
+        "no wake received by MSG_RING: {seen:?}"
+    );
 }
 
 matrix_test! {

@@ -32,7 +32,7 @@
 //! many slots (and eventfds) as runtimes ever ran at once.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     /// The descriptor of the owner's ring while it takes `MSG_RING` wakes; -1
     /// otherwise (see the module docs).
     ring_fd: AtomicI32,
+    /// Threads between reading `ring_fd` and submitting their `MSG_RING`.
+    msg_senders: AtomicUsize,
     /// The bound on calls queued from other threads (`calls.rs`).
     gate: CallGate,
     /// This slot's place in `SLOTS`.
@@ -82,6 +84,7 @@ impl SharedSlot {
                     inbox: Inbox::new(),
                     unpark,
                     ring_fd: AtomicI32::new(-1),
+                    msg_senders: AtomicUsize::new(0),
                     gate: CallGate::new(),
                     index: slots.len(),
                 }));
@@ -131,6 +134,12 @@ impl SharedSlot {
     /// (the withdrawal precedes the hand-over), never the old one.
     pub(crate) fn close(&self) -> Vec<Remote> {
         self.shared.ring_fd.store(-1, SeqCst);
+        // A sender that read the descriptor before the store submits within a
+        // system call; after this, none uses it (see `Shared::interrupt`). Both
+        // sides are `SeqCst`: a sender either sees -1 or is counted here.
+        while self.shared.msg_senders.load(SeqCst) != 0 {
+            std::thread::yield_now();
+        }
         self.shared.inbox.close()
     }
 
@@ -197,13 +206,19 @@ impl Shared {
     /// Ends the loop's wait: with `MSG_RING` from the current runtime's ring where
     /// both ends take it, else by writing the eventfd (see the module docs).
     fn interrupt(&self) {
+        // Registered as a sender before reading the descriptor, and until the
+        // message is submitted (the kernel takes its own reference to the target
+        // ring then): `close` waits for the senders it may have raced with, so
+        // the number is never used after the ring behind it is closed, when it
+        // could name another ring of the process (one that is not ringloop's).
+        self.msg_senders.fetch_add(1, SeqCst);
         let ring_fd = self.ring_fd.load(SeqCst);
-        if ring_fd >= 0
-            && context::with_core(|core| core.msg_ring_wake(ring_fd, self.token())) == Some(true)
-        {
-            return;
+        let sent = ring_fd >= 0
+            && context::with_core(|core| core.msg_ring_wake(ring_fd, self.token())) == Some(true);
+        self.msg_senders.fetch_sub(1, SeqCst);
+        if !sent {
+            self.signal_eventfd();
         }
-        self.signal_eventfd();
     }
 
     /// This slot as a number: what a `MSG_RING` wake of its runtime carries on
