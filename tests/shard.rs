@@ -363,3 +363,28 @@ matrix_test! {
         assert!(threads_gone(&name), "a shard's thread outlived the drop");
     }
 }
+
+matrix_test! {
+    fn a_main_that_panics_when_called_does_not_hang_the_program(mode) {
+        let set = mode
+            .shards(2)
+            .start(|i| {
+                if i == 1 {
+                    panic!("no main for shard 1");
+                }
+                async move { i }
+            })
+            .unwrap();
+        let stopper = set.stopper();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let joiner = std::thread::spawn(move || tx.send(set.join()).unwrap());
+        let results = rx.recv_timeout(support::step());
+        if results.is_err() {
+            stopper.request_stop();
+        }
+        joiner.join().unwrap();
+        let results = results.expect("join did not return until a stop was requested");
+        assert_eq!(results[0], Ok(0));
+        assert_eq!(results[1], Err(JoinError::Panicked("no main for shard 1".into())));
+    }
+}

@@ -372,3 +372,80 @@ matrix_test! {
         // serve another test's runtime, whose callers it would count.)
     }
 }
+
+/// Counts its wakes.
+struct CountWaker(AtomicUsize);
+
+impl std::task::Wake for CountWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting() -> (Arc<CountWaker>, std::task::Waker) {
+    let w = Arc::new(CountWaker(AtomicUsize::new(0)));
+    (w.clone(), std::task::Waker::from(w))
+}
+
+any_driver_test! {
+    fn a_call_cancelled_while_waiting_for_room_resolves_cancelled(mode) {
+        let rt = mode.builder().call_capacity(1).build().unwrap();
+        let h = rt.handle();
+        let _first = h.run_coroutine_threadsafe(std::future::pending::<()>);
+        assert_eq!(h.calls_in_flight(), 1);
+        let mut second = h.run_coroutine_threadsafe(|| async { 1 });
+        assert!(second.cancel());
+        assert_eq!(second.wait_blocking(), Err(CallError::Cancelled));
+    }
+}
+
+any_driver_test! {
+    fn a_woken_caller_beaten_by_a_newcomer_keeps_its_place_in_line(mode) {
+        use std::future::Future;
+        use std::task::{Context, Poll};
+        let rt = mode.builder().call_capacity(1).build().unwrap();
+        let h = rt.handle();
+        let (_c, w) = counting();
+        let mut cx = Context::from_waker(&w);
+        // The only slot, reserved.
+        let mut r = Box::pin(h.reserve());
+        let Poll::Ready(Ok(slot)) = r.as_mut().poll(&mut cx) else { panic!("no room") };
+        drop(r);
+        let (c1, w1) = counting();
+        let (c2, w2) = counting();
+        let mut a = h.run_coroutine_threadsafe(|| async { 1 });
+        let mut b = h.run_coroutine_threadsafe(|| async { 2 });
+        assert!(std::pin::Pin::new(&mut a).poll(&mut Context::from_waker(&w1)).is_pending());
+        assert!(std::pin::Pin::new(&mut b).poll(&mut Context::from_waker(&w2)).is_pending());
+        assert_eq!(h.callers_waiting(), 2);
+        drop(slot); // wakes the first in line, a
+        assert_eq!((c1.0.load(SeqCst), c2.0.load(SeqCst)), (1, 0));
+        // A newcomer takes the slot before a polls again.
+        let mut n = Box::pin(h.reserve());
+        let Poll::Ready(Ok(slot)) = n.as_mut().poll(&mut cx) else { panic!("no room") };
+        drop(n);
+        assert!(std::pin::Pin::new(&mut a).poll(&mut Context::from_waker(&w1)).is_pending());
+        drop(slot); // the next release wakes a again, not b
+        assert_eq!((c1.0.load(SeqCst), c2.0.load(SeqCst)), (2, 0));
+    }
+}
+
+any_driver_test! {
+    fn a_queued_call_whose_destructor_panics_does_not_cut_shutdown_short(mode) {
+        struct PanicOnDrop;
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                if !std::thread::panicking() {
+                    panic!("a queued call's destructor panics");
+                }
+            }
+        }
+        let rt = mode.runtime();
+        let h = rt.handle();
+        let guard = PanicOnDrop;
+        h.call_soon_threadsafe(move || drop(guard)).unwrap();
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rt)));
+        assert!(dropped.is_ok(), "the runtime's drop panicked");
+        assert!(h.is_closed());
+    }
+}

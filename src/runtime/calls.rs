@@ -122,14 +122,22 @@ impl CallGate {
             }
             return Some(permit);
         }
-        if let Some(w) = key.and_then(|WaiterKey(k)| waiters.wakers.get_mut(&k)) {
-            w.clone_from(waker);
-        } else {
-            // New, or woken (and so removed) since: to the back of the line.
-            let k = waiters.next;
-            waiters.next += 1;
-            waiters.wakers.insert(k, waker.clone());
-            *key = Some(WaiterKey(k));
+        match *key {
+            Some(WaiterKey(k)) => match waiters.wakers.get_mut(&k) {
+                Some(w) => w.clone_from(waker),
+                // Woken (and so removed), then beaten to the permit by a
+                // newcomer: back in line at its old place, ahead of those who
+                // came after it.
+                None => {
+                    waiters.wakers.insert(k, waker.clone());
+                }
+            },
+            None => {
+                let k = waiters.next;
+                waiters.next += 1;
+                waiters.wakers.insert(k, waker.clone());
+                *key = Some(WaiterKey(k));
+            }
         }
         None
     }

@@ -335,7 +335,9 @@ impl Core {
             };
             task.release_local();
         }
-        drop(self.slot.close());
+        // Calls queued from other threads carry user closures: a destructor of
+        // theirs may panic, and must not cut the shutdown short.
+        drop_catching(self.slot.close(), "a call from another thread");
         let timers = self.timers.heap().drain();
         drop_catching(timers, "a timer");
         let callbacks: Vec<_> = self.timers.soon().drain(..).collect();

@@ -277,10 +277,11 @@ impl<T> RemoteHandle<T> {
         if let Some(waker) = self.state.cancel() {
             waker.wake();
         }
-        if self.unsent.take().is_some() {
-            // Never queued: finished here. (The dropped call would say `Stopped`;
-            // this finish comes first.)
+        if let Some(call) = self.unsent.take() {
+            // Never queued: finished here, before the call is dropped (its drop
+            // would finish it as `Stopped`).
             self.state.finish(Err(CallError::Cancelled));
+            drop(call);
         }
         if let Some(key) = self.waiter.take() {
             self.target.gate().leave(key);

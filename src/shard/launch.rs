@@ -332,7 +332,10 @@ impl ShardThread {
                 if signals {
                     drop(crate::spawn(stop_on_signals()));
                 }
-                supervise(main(id), local, grace, &stop).await
+                // Counted before `main` is called: a `main` that panics when
+                // called has ended too.
+                let ended = Ended(&stop);
+                supervise(main(id), local, grace, ended).await
             })
         }));
         // Cancels what is left and completes every op before the thread ends.
@@ -352,19 +355,10 @@ async fn supervise<Fut: Future>(
     main: Fut,
     local: Rc<LocalStop>,
     grace: Duration,
-    stop: &StopState,
+    ended: Ended<'_>,
 ) -> Result<Fut::Output, JoinError> {
-    /// Counts the main future as ended however `supervise` ends (a panic too).
-    struct Ended<'a>(&'a StopState);
-    impl Drop for Ended<'_> {
-        fn drop(&mut self) {
-            self.0.main_ended();
-        }
-    }
-
     let mut main = pin!(main);
     let mut stopping = pin!(local.stopping().wait());
-    let ended = Ended(stop);
     let early = poll_fn(|cx| {
         if let Poll::Ready(out) = main.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
@@ -381,6 +375,16 @@ async fn supervise<Fut: Future>(
         None => crate::wait_for(grace, main.as_mut())
             .await
             .map_err(|_| JoinError::Cancelled),
+    }
+}
+
+/// Counts a shard's main future as ended however it ends (a panic too, in the
+/// call that makes it or in a poll).
+struct Ended<'a>(&'a StopState);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.main_ended();
     }
 }
 

@@ -65,11 +65,21 @@ impl Shared {
     /// message, one per shard, like a stop). A shard that has stopped has no part
     /// any more: nothing to do there.
     pub(super) fn on_every_part(&self, f: fn(&Rc<Part>)) {
-        if let Some(part) = lookup(self.id) {
-            f(&part);
-        }
+        // This shard's part at once (and not again by a call, which would also
+        // reach connections accepted in between).
+        let here = crate::runtime::context::with_core(|core| core.handle());
+        let done_here = match lookup(self.id) {
+            Some(part) => {
+                f(&part);
+                true
+            }
+            None => false,
+        };
         let id = self.id;
         for handle in self.handles.iter() {
+            if done_here && Some(*handle) == here {
+                continue;
+            }
             let _ = handle.push(Box::new(move || {
                 if let Some(part) = lookup(id) {
                     f(&part);
