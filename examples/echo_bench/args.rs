@@ -21,8 +21,11 @@ pub(crate) struct Options {
     pub(crate) syscalls: bool,
     /// Runs per server and connection count; the table shows medians.
     pub(crate) repeat: usize,
-    /// The CPU the servers are pinned to.
-    pub(crate) server_cpu: usize,
+    /// Threads (shards, workers) per server.
+    pub(crate) server_threads: usize,
+    /// The CPUs each server process is pinned to (all its threads share the set);
+    /// by default the first `server_threads` CPUs, 0, 1, ...
+    pub(crate) server_cpus: Vec<usize>,
     /// The CPU the client is pinned to.
     pub(crate) client_cpu: usize,
 }
@@ -30,9 +33,11 @@ pub(crate) struct Options {
 /// The usage text.
 pub(crate) const USAGE: &str = "\
 usage: echo_bench [--conns 1,64] [--size 128] [--secs 5] [--warmup 1]
-                  [--servers ringloop,ringloop-epoll,tokio,bare-uring]
-                  [--syscalls] [--repeat 1] [--server-cpu 0] [--client-cpu 1]
-       echo_bench serve-tokio ADDR | serve-bare ADDR";
+                  [--servers ringloop,ringloop-epoll,tokio,monoio,bare-uring]
+                  [--syscalls] [--repeat 1] [--server-threads 1]
+                  [--server-cpus 0[,1...]] [--client-cpu 1]
+       echo_bench serve-tokio ADDR [--threads N] | serve-monoio ADDR [--threads N]
+                | serve-bare ADDR";
 
 impl Options {
     /// Parses the arguments after the program name.
@@ -45,7 +50,8 @@ impl Options {
             servers: Peer::ALL.to_vec(),
             syscalls: false,
             repeat: 1,
-            server_cpu: 0,
+            server_threads: 1,
+            server_cpus: Vec::new(),
             client_cpu: 1,
         };
         let mut it = args.iter();
@@ -65,13 +71,23 @@ impl Options {
                 "--warmup" => o.warmup = seconds(value).ok_or("bad --warmup")?,
                 "--servers" => o.servers = list(value, Peer::from_name)?,
                 "--repeat" => o.repeat = number(value).filter(|&n| n > 0).ok_or("bad --repeat")?,
-                "--server-cpu" => o.server_cpu = number(value).ok_or("bad --server-cpu")?,
+                "--server-threads" => {
+                    o.server_threads = number(value)
+                        .filter(|&n| n > 0)
+                        .ok_or("bad --server-threads")?
+                }
+                "--server-cpu" | "--server-cpus" => {
+                    o.server_cpus = list(value, number).map_err(|e| format!("{flag}: {e}"))?
+                }
                 "--client-cpu" => o.client_cpu = number(value).ok_or("bad --client-cpu")?,
                 _ => return Err(format!("unknown option {flag}")),
             }
         }
         if o.secs.is_zero() {
             return Err("--secs must be positive".into());
+        }
+        if o.server_cpus.is_empty() {
+            o.server_cpus = (0..o.server_threads).collect();
         }
         Ok(o)
     }
@@ -122,5 +138,26 @@ mod tests {
         assert!(parse("--servers nginx").is_err());
         assert!(parse("--conns 0").is_err());
         assert!(parse("--size").is_err());
+    }
+
+    #[test]
+    fn server_threads_and_cpus() {
+        let o = parse("").unwrap();
+        assert_eq!(
+            (o.server_threads, o.server_cpus, o.client_cpu),
+            (1, vec![0], 1)
+        );
+        let o = parse("--server-threads 2").unwrap();
+        assert_eq!((o.server_threads, o.server_cpus), (2, vec![0, 1]));
+        let o = parse("--server-threads 2 --server-cpus 2,3").unwrap();
+        assert_eq!(o.server_cpus, vec![2, 3]);
+        let o = parse("--server-cpu 1").unwrap();
+        assert_eq!(o.server_cpus, vec![1]);
+        assert!(parse("--server-threads 0").is_err());
+        assert!(parse("--server-cpus 0,x").is_err());
+        assert_eq!(
+            parse("--servers monoio").unwrap().servers,
+            vec![Peer::Monoio]
+        );
     }
 }

@@ -67,7 +67,14 @@ use run::Tracers;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let served = match args.get(1).map(String::as_str) {
-        Some("serve-tokio") => Some(peers::tokio_server::serve(server_addr(&args))),
+        Some("serve-tokio") => Some(
+            server_threads(&args)
+                .and_then(|threads| peers::tokio_server::serve(server_addr(&args), threads)),
+        ),
+        Some("serve-monoio") => Some(
+            server_threads(&args)
+                .and_then(|threads| peers::monoio_server::serve(server_addr(&args), threads)),
+        ),
         Some("serve-bare") => Some(peers::bare_uring::serve(server_addr(&args))),
         _ => None,
     };
@@ -103,6 +110,18 @@ fn main() -> ExitCode {
 /// A server subcommand's listen address (the argument after it).
 fn server_addr(args: &[String]) -> &str {
     args.get(2).map_or("127.0.0.1:8888", String::as_str)
+}
+
+/// A server subcommand's `--threads N` (after its address), 1 without it.
+fn server_threads(args: &[String]) -> io::Result<usize> {
+    match args.iter().skip(3).position(|a| a == "--threads") {
+        None => Ok(1),
+        Some(i) => args
+            .get(4 + i)
+            .and_then(|n| n.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .ok_or_else(|| io::Error::other("--threads needs a positive number")),
+    }
 }
 
 /// The first line of a file, trimmed, or `?`.
@@ -152,10 +171,10 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
             "/proc/PID/schedstat is missing (a kernel without CONFIG_SCHED_INFO)",
         ));
     }
-    for cpu in [opts.server_cpu, opts.client_cpu] {
+    for &cpu in opts.server_cpus.iter().chain([&opts.client_cpu]) {
         if !process::cpu_allowed(cpu) {
             return Err(io::Error::other(format!(
-                "cpu{cpu} is not available to this process; choose --server-cpu/--client-cpu"
+                "cpu{cpu} is not available to this process; choose --server-cpus/--client-cpu"
             )));
         }
     }
@@ -165,7 +184,7 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
 
     let mut servers = Vec::new();
     for &peer in &opts.servers {
-        if peer.command("127.0.0.1:0")?.is_some() {
+        if peer.command("127.0.0.1:0", opts.server_threads)?.is_some() {
             servers.push(peer);
         }
     }
@@ -176,13 +195,43 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
         first_line("/proc/sys/kernel/osrelease"),
         first_line("/proc/sys/kernel/version")
     );
+    let cpus: Vec<String> = opts.server_cpus.iter().map(|c| format!("cpu{c}")).collect();
     println!(
-        "- cpu: {} ({} online); servers on cpu{}, client on cpu{}",
+        "- cpu: {} ({} online); each server process on {}, client on cpu{}",
         cpu_model(),
         online_cpus(),
-        opts.server_cpu,
+        cpus.join(","),
         opts.client_cpu
     );
+    println!(
+        "- server threads: {} (ringloop: `--shards {0}`, tokio: {}, monoio: {0} thread(s) with \
+         SO_REUSEPORT listeners{})",
+        opts.server_threads,
+        if opts.server_threads == 1 {
+            "current-thread runtime".to_owned()
+        } else {
+            format!("multi-thread runtime, {} workers", opts.server_threads)
+        },
+        if opts.server_threads > 1 {
+            ", bare-uring N/A"
+        } else {
+            ""
+        }
+    );
+    if opts.server_cpus.contains(&opts.client_cpu) {
+        println!(
+            "- NOTE: the client thread shares cpu{} with the server, so req/s and latency \
+             are bounded by that sharing: server CPU per request is the figure to compare",
+            opts.client_cpu
+        );
+    }
+    if opts.server_cpus.len() < opts.server_threads {
+        println!(
+            "- NOTE: {} server thread(s) on {} CPU(s)",
+            opts.server_threads,
+            opts.server_cpus.len()
+        );
+    }
     println!("- load average at start: {}", first_line("/proc/loadavg"));
     println!(
         "- {}-byte messages, {:?} warm-up, {:?} measured, {} run(s) per server",
@@ -248,7 +297,13 @@ fn bench(args: &[String], opts: &Options) -> io::Result<bool> {
         }
         print!(
             "{}",
-            report::table(conns, opts.size, &rows, tracers.is_some())
+            report::table(
+                conns,
+                opts.size,
+                opts.server_threads,
+                &rows,
+                tracers.is_some()
+            )
         );
     }
     if !failures.is_empty() {

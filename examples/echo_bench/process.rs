@@ -1,4 +1,4 @@
-//! Child processes: pinning to a CPU, a guard that kills and reaps a child on every
+//! Child processes: pinning to CPUs, a guard that kills and reaps a child on every
 //! way out (return, error, panic), and starting a server up to its "Serving on
 //! ADDR" line.
 
@@ -10,15 +10,15 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A CPU set holding only `cpu`.
-fn cpu_set(cpu: usize) -> libc::cpu_set_t {
+/// A CPU set holding `cpus`.
+fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
     // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET only writes bit `cpu` of `set`; `cpu` is checked against the
-    // set's size first.
-    unsafe {
+    for &cpu in cpus {
         assert!(cpu < libc::CPU_SETSIZE as usize, "cpu {cpu} out of range");
-        libc::CPU_SET(cpu, &mut set);
+        // SAFETY: CPU_SET only writes bit `cpu` of `set`; `cpu` is checked against
+        // the set's size above.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
     }
     set
 }
@@ -26,7 +26,7 @@ fn cpu_set(cpu: usize) -> libc::cpu_set_t {
 /// Pins the calling thread (and the threads and processes it creates afterwards) to
 /// `cpu`.
 pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    let set = cpu_set(cpu);
+    let set = cpu_set(&[cpu]);
     // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is this thread.
     let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
     if rc == 0 {
@@ -49,9 +49,10 @@ pub(crate) fn cpu_allowed(cpu: usize) -> bool {
     rc == 0 && unsafe { libc::CPU_ISSET(cpu, &set) }
 }
 
-/// Makes `cmd`'s child run on `cpu` only (set between fork and exec).
-pub(crate) fn pin_command(cmd: &mut Command, cpu: usize) {
-    let set = cpu_set(cpu);
+/// Makes `cmd`'s child (and every thread it starts) run on `cpus` only (set
+/// between fork and exec).
+pub(crate) fn pin_command(cmd: &mut Command, cpus: &[usize]) {
+    let set = cpu_set(cpus);
     let hook = move || {
         // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the child.
         let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
@@ -162,19 +163,19 @@ pub(crate) fn parse_serving_line(line: &str) -> Option<SocketAddr> {
     line.split_whitespace().last()?.parse().ok()
 }
 
-/// Starts the server `cmd` (pinned to `cpu` if given), with its output piped, and
+/// Starts the server `cmd` (pinned to `cpus` if given), with its output piped, and
 /// waits up to `timeout` for its first line, which must name the bound address.
 /// Later output lines are copied to stderr so a chatty server can never block on a
 /// full pipe.
 pub(crate) fn start_server(
     name: &str,
     cmd: &mut Command,
-    cpu: Option<usize>,
+    cpus: Option<&[usize]>,
     timeout: Duration,
 ) -> io::Result<Server> {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
-    if let Some(cpu) = cpu {
-        pin_command(cmd, cpu);
+    if let Some(cpus) = cpus {
+        pin_command(cmd, cpus);
     }
     let mut process = Guarded::spawn(name, cmd)?;
     let stdout = process.child_mut().stdout.take().expect("stdout is piped");

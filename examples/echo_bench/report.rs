@@ -1,5 +1,6 @@
 //! The tables: per connection count, one row per server with the medians over its
-//! runs, and the server-CPU and p99 ratios against tokio and the bare ring loop.
+//! runs, and the server-CPU and p99 ratios against tokio, monoio and the bare ring
+//! loop.
 
 use std::fmt::Write as _;
 
@@ -64,19 +65,30 @@ fn paired_ratio(row: &Row, reference: Option<&Row>, figure: impl Fn(&Figures) ->
 }
 
 /// The markdown table for one connection count.
-pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool) -> String {
+pub(crate) fn table(
+    conns: usize,
+    size: usize,
+    threads: usize,
+    rows: &[Row],
+    with_syscalls: bool,
+) -> String {
     let cpu = |f: &Figures| f.server_cpu;
     let p99 = |f: &Figures| f.p99;
     let reference = |peer: Peer| rows.iter().find(|r| r.peer == peer && !r.runs.is_empty());
-    let (tokio, bare) = (reference(Peer::Tokio), reference(Peer::BareUring));
+    let (tokio, monoio, bare) = (
+        reference(Peer::Tokio),
+        reference(Peer::Monoio),
+        reference(Peer::BareUring),
+    );
 
     let mut out = String::new();
     let runs = rows.iter().map(|r| r.runs.len()).max().unwrap_or(0);
     let _ = writeln!(
         out,
-        "\n### {conns} connection{} × {size}-byte messages (medians of {runs} run{}; \
-         ratios: median of the per-round ratios)\n",
+        "\n### {conns} connection{} × {size}-byte messages, {threads} server thread{} \
+         (medians of {runs} run{}; ratios: median of the per-round ratios)\n",
         if conns == 1 { "" } else { "s" },
+        if threads == 1 { "" } else { "s" },
         if runs == 1 { "" } else { "s" },
     );
     let mut header = "| server | req/s | p50 µs | p99 µs | p99.9 µs | max µs | server CPU µs/req \
@@ -87,8 +99,8 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         header += " syscalls/req (strace) | syscalls/req (perf, rough) |";
         rule += "--:|--:|";
     }
-    header += " CPU vs tokio | CPU vs bare | p99 vs tokio | p99 vs bare |";
-    rule += "--:|--:|--:|--:|";
+    header += " CPU vs tokio | CPU vs monoio | CPU vs bare | p99 vs tokio | p99 vs bare |";
+    rule += "--:|--:|--:|--:|--:|";
     let _ = writeln!(out, "{header}\n{rule}");
 
     for row in rows.iter().filter(|r| !r.runs.is_empty()) {
@@ -123,8 +135,9 @@ pub(crate) fn table(conns: usize, size: usize, rows: &[Row], with_syscalls: bool
         }
         let _ = writeln!(
             out,
-            " {} | {} | {} | {} |",
+            " {} | {} | {} | {} | {} |",
             paired_ratio(row, tokio, cpu),
+            paired_ratio(row, monoio, cpu),
             paired_ratio(row, bare, cpu),
             paired_ratio(row, tokio, p99),
             paired_ratio(row, bare, p99),

@@ -158,11 +158,15 @@ pub(crate) fn run_once(
     conns: usize,
     tracers: Option<&Tracers>,
 ) -> io::Result<Option<Figures>> {
-    let Some(mut cmd) = peer.command("127.0.0.1:0")? else {
+    let Some(mut cmd) = peer.command("127.0.0.1:0", opts.server_threads)? else {
         return Ok(None);
     };
-    let mut server =
-        process::start_server(peer.name(), &mut cmd, Some(opts.server_cpu), START_TIMEOUT)?;
+    let mut server = process::start_server(
+        peer.name(),
+        &mut cmd,
+        Some(&opts.server_cpus),
+        START_TIMEOUT,
+    )?;
     let shared = Arc::new(Shared::new());
     let (addr, size, client_shared) = (server.addr, opts.size, shared.clone());
     let handle = thread::Builder::new()

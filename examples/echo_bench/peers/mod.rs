@@ -1,6 +1,7 @@
 //! The echo servers under comparison, and how to start each one.
 
 pub(crate) mod bare_uring;
+pub(crate) mod monoio_server;
 pub(crate) mod tokio_server;
 
 use std::io;
@@ -14,18 +15,22 @@ pub(crate) enum Peer {
     Ringloop,
     /// The same binary on ringloop's epoll driver.
     RingloopEpoll,
-    /// A tokio current-thread echo server written the same way (`serve-tokio`).
+    /// A tokio echo server written the same way (`serve-tokio`).
     Tokio,
-    /// A bare io_uring loop with no runtime, the yardstick (`serve-bare`).
+    /// A monoio echo server, a thread per `SO_REUSEPORT` listener (`serve-monoio`).
+    Monoio,
+    /// A bare io_uring loop with no runtime, the yardstick (`serve-bare`); one
+    /// thread only.
     BareUring,
 }
 
 impl Peer {
     /// Every server, in the default order.
-    pub(crate) const ALL: [Peer; 4] = [
+    pub(crate) const ALL: [Peer; 5] = [
         Peer::Ringloop,
         Peer::RingloopEpoll,
         Peer::Tokio,
+        Peer::Monoio,
         Peer::BareUring,
     ];
 
@@ -35,6 +40,7 @@ impl Peer {
             Peer::Ringloop => "ringloop",
             Peer::RingloopEpoll => "ringloop-epoll",
             Peer::Tokio => "tokio",
+            Peer::Monoio => "monoio",
             Peer::BareUring => "bare-uring",
         }
     }
@@ -44,10 +50,11 @@ impl Peer {
         Peer::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    /// The command that starts this server listening on `addr`, or `Ok(None)` with a
-    /// message when its binary is missing (ringloop's `echo_server` example must be
-    /// built next to this one).
-    pub(crate) fn command(self, addr: &str) -> io::Result<Option<Command>> {
+    /// The command that starts this server listening on `addr` with `threads`
+    /// threads, or `Ok(None)` with a message when it cannot run: its binary is
+    /// missing (ringloop's `echo_server` example must be built next to this one), or
+    /// it has one thread only (the bare loop) and `threads` > 1.
+    pub(crate) fn command(self, addr: &str, threads: usize) -> io::Result<Option<Command>> {
         let exe = std::env::current_exe()?;
         let cmd = match self {
             Peer::Ringloop | Peer::RingloopEpoll => {
@@ -67,16 +74,27 @@ impl Peer {
                 };
                 let mut cmd = Command::new(server);
                 cmd.arg(addr).env("RINGLOOP_DRIVER", driver);
+                // One thread: the single-threaded server, exactly as before.
+                if threads > 1 {
+                    cmd.arg("--shards").arg(threads.to_string());
+                }
                 cmd
             }
-            Peer::Tokio | Peer::BareUring => {
-                let sub = if self == Peer::Tokio {
-                    "serve-tokio"
-                } else {
-                    "serve-bare"
+            Peer::BareUring if threads > 1 => {
+                eprintln!("skipping bare-uring: it has one thread only (N/A with --server-threads {threads})");
+                return Ok(None);
+            }
+            Peer::Tokio | Peer::Monoio | Peer::BareUring => {
+                let sub = match self {
+                    Peer::Tokio => "serve-tokio",
+                    Peer::Monoio => "serve-monoio",
+                    _ => "serve-bare",
                 };
                 let mut cmd = Command::new(exe);
                 cmd.arg(sub).arg(addr);
+                if self != Peer::BareUring {
+                    cmd.arg("--threads").arg(threads.to_string());
+                }
                 cmd
             }
         };

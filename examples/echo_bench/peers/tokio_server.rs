@@ -1,6 +1,12 @@
 //! The tokio peer, written the way ringloop's `echo_server` is: one thread (a
 //! current-thread runtime), an accept loop, one task per connection reading into a
 //! 64 KiB buffer and writing back everything it read, TCP_NODELAY on.
+//!
+//! With `--threads N` and N > 1 (`serve-tokio ADDR --threads N`) the same code runs
+//! on a multi-thread runtime with N workers instead: one listener, whose accept loop
+//! runs on the thread that called `block_on`, the connection tasks spread over the
+//! workers by tokio's work-stealing scheduler (tokio's usual way to use N cores).
+//! N = 1 is the current-thread runtime above, unchanged.
 
 use std::io;
 
@@ -10,11 +16,19 @@ use tokio::net::{TcpListener, TcpStream};
 /// The per-connection buffer size.
 const BUF_SIZE: usize = 64 * 1024;
 
-/// Serves echo on `addr` until killed; prints `Serving on ADDR` first.
-pub(crate) fn serve(addr: &str) -> io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
+/// Serves echo on `addr` with `threads` workers (1: a current-thread runtime)
+/// until killed; prints `Serving on ADDR` first.
+pub(crate) fn serve(addr: &str, threads: usize) -> io::Result<()> {
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_io()
+            .build()?
+    };
     rt.block_on(async {
         let listener = TcpListener::bind(addr).await?;
         println!("Serving on {}", listener.local_addr()?);
