@@ -491,7 +491,8 @@ wait "$chat_pid" 2>/dev/null || status=$?
 rm -f "$chat_log"
 
 # --- echo_server and echo_client: the Python docs' pair, on every driver; then a
-# short echo_bench pass (ringloop beside tokio) to check the benchmark runs ------------
+# short echo_bench pass (ringloop beside tokio and monoio, on 1 and 2 server threads)
+# to check the benchmark runs -----------------------------------------------------------
 for driver in uring epoll; do
     printf '\n==> echo_server 127.0.0.1:0 + echo_client (RINGLOOP_DRIVER=%s)\n' "$driver"
     echo_log="$(mktemp)"
@@ -567,10 +568,17 @@ Close the connection'
     done
 done
 
-run echo_bench --conns 2 --secs 0.5 --warmup 0.2 --servers ringloop,ringloop-epoll,tokio,bare-uring
-for server in ringloop ringloop-epoll tokio bare-uring; do
+run echo_bench --conns 2 --secs 0.5 --warmup 0.2 --servers ringloop,ringloop-epoll,tokio,monoio,bare-uring
+for server in ringloop ringloop-epoll tokio monoio bare-uring; do
     printf '%s\n' "$out" | grep -q "^| $server | " ||
         fail echo_bench "no row for $server" "| $server | ..." "$out"
+done
+# Two server threads: ringloop's shards, tokio's multi-thread runtime, monoio's
+# SO_REUSEPORT threads (the bare loop has one thread only).
+run echo_bench --conns 4 --secs 0.5 --warmup 0.2 --server-threads 2 --servers ringloop,tokio,monoio
+for server in ringloop tokio monoio; do
+    printf '%s\n' "$out" | grep -q "^| $server | " ||
+        fail echo_bench "no row for $server (--server-threads 2)" "| $server | ..." "$out"
 done
 
 if [ "$failed" -ne 0 ]; then
