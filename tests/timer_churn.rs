@@ -144,17 +144,24 @@ any_driver_test! {
             for attempt in 1.. {
                 let base = Instant::now() + margin;
                 let woke = Rc::new(RefCell::new(Vec::new()));
+                let registered = Rc::new(Cell::new(0u64));
                 let handles: Vec<_> = (0..TASKS)
                     .map(|i| {
                         let deadline = base + Duration::from_micros((i * 7919) % 150_000);
-                        let woke = woke.clone();
+                        let (woke, registered) = (woke.clone(), registered.clone());
                         ringloop::spawn(async move {
+                            // The sleep registers in this same first poll.
+                            registered.set(registered.get() + 1);
                             ringloop::time::sleep_until(deadline).await;
                             woke.borrow_mut().push((deadline, Instant::now()));
                         })
                     })
                     .collect();
-                ringloop::yield_now().await;
+                // Every task has had its first poll (a turn polls a bounded number
+                // of them, so one yield is not enough), and so registered its sleep.
+                while registered.get() < TASKS {
+                    ringloop::yield_now().await;
+                }
                 if Instant::now() >= base {
                     assert!(attempt < 4, "the sleeps registered after their deadlines, {attempt} times");
                     for handle in &handles {

@@ -228,10 +228,14 @@ matrix_test! {
                 to_thread(move || {
                     let now = running.fetch_add(1, SeqCst) + 1;
                     most.fetch_max(now, SeqCst);
-                    // The first jobs block a little so all four threads get started
-                    // (longer on a slow machine, where starting one takes longer).
+                    // The first jobs block until four run at once, so that all four
+                    // threads get started (bounded: a slow machine, under emulation,
+                    // may take long to start one; then the count below says so).
                     if i < 16 {
-                        thread::sleep(support::scaled(Duration::from_millis(20)));
+                        let until = std::time::Instant::now() + support::scaled(Duration::from_secs(2));
+                        while running.load(SeqCst) < 4 && std::time::Instant::now() < until {
+                            thread::sleep(Duration::from_millis(1));
+                        }
                     }
                     running.fetch_sub(1, SeqCst);
                     i
@@ -362,7 +366,10 @@ matrix_test! {
 
 matrix_test! {
     fn idle_threads_retire(mode) {
-        if in_child(mode, module_path!(), &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, "500")]) {
+        // Idle threads live 500 ms, times the machine's slowness: under emulation
+        // the loop may take longer than 500 ms to look after the jobs finished.
+        let keep_alive = support::scaled(Duration::from_millis(500)).as_millis().to_string();
+        if in_child(mode, module_path!(), &[(THREADS_ENV, "3"), (KEEP_ALIVE_ENV, &keep_alive)]) {
             return;
         }
         mode.run(async {
@@ -377,7 +384,7 @@ matrix_test! {
             let results = ringloop::wait_for(GUARD, ringloop::gather_all(jobs)).await.unwrap();
             assert!(results.iter().all(Result::is_ok));
             let idle_at = Instant::now();
-            // They are idle now, and go after about 500 ms.
+            // They are idle now, and go after about 500 ms (scaled).
             assert!(pool_threads() > 0, "idle threads retired at once");
             assert!(sleep_until_cond(GUARD, || pool_threads() == 0).await, "threads never retired");
             let lived = idle_at.elapsed();
