@@ -400,7 +400,7 @@ matrix_test! {
             // descriptor is closed when the job ends.
             // (On io_uring the shutdown waited for its CQE: it is over already.)
             let other_end = fifo_reader(&blocked);
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + support::scaled(Duration::from_secs(10));
             while !mode.is_uring() && !support::fs::hung_up(&other_end) {
                 assert!(Instant::now() < deadline, "the pool's open never finished");
                 std::thread::sleep(Duration::from_millis(1));
