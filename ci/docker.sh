@@ -76,6 +76,7 @@ ci/vm-tests.sh build >&2
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 mounts=(-v /usr:/usr:ro -v /etc:/etc:ro -v "$checkout:$checkout")
 case $target in "$checkout"/*) ;; *) mounts+=(-v "$target:$target") ;; esac
+ls -1 "$work"/run-*.log 2>/dev/null | head -n -19 | xargs -r rm -f # the last 20 logs kept
 log=$work/run-$(date +%Y%m%d-%H%M%S).log
 say "running them under $profile; log: $log"
 t0=$SECONDS

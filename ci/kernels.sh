@@ -190,6 +190,8 @@ EOF
 }
 
 stamp=$(date +%Y%m%d-%H%M%S)
+# The logs of the last 20 runs are kept (each kernel's run is a directory).
+ls -1d "$work"/runs/*/ 2>/dev/null | head -n -40 | xargs -r rm -rf
 names=() dirs=() pids=()
 for k in "${kernels[@]}"; do
     vmlinuz=$(vmlinuz_of "$k")

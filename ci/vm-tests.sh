@@ -48,6 +48,7 @@ summary)
         /^test result: / { passed += $4; failed += $6; results++; next }
         /^test .* \.\.\. FAILED$/ { names = names (names ? ", " : "") bin "::" $2; next }
         /^SKIPPED: io_uring/ { skipping++; next }
+        /^SKIPPED: / { others++; next }
         /^<== / {
             # A binary that ended without its result line crashed (or was killed).
             if ($4 != 0 && results == 0) {
@@ -58,6 +59,8 @@ summary)
         }
         END {
             if (names == "") names = "-"
+            # Other skips (a test that found no room on the disk, say) show too.
+            if (others) names = names " (and " others " other test(s) SKIPPED: see the log)"
             printf "| %s | %d | %d | %s | %s |\n", name, passed, failed,
                 (skipping ? skipping " binaries" : "-"), names
         }' "$log"

@@ -98,7 +98,7 @@ pub fn run_child(test_name: &str, envs: &[(&str, &str)]) -> ChildOutput {
 /// descriptors or heap, or changes process-wide state): in the test harness's
 /// process, re-runs this test (`mode`, `module_path`: pass `module_path!()`) in a
 /// child with `envs` set, checks that it passed, shows on standard error the lines
-/// it printed with `measured:` in them, and returns `true` (the test is done); in
+/// it printed with `measured:` in them and those it began with `SKIPPED:`, and returns `true` (the test is done); in
 /// that child, returns `false` (run the body).
 pub fn in_child(mode: Mode, module_path: &str, envs: &[(&str, &str)]) -> bool {
     if is_child() {
@@ -110,6 +110,12 @@ pub fn in_child(mode: Mode, module_path: &str, envs: &[(&str, &str)]) -> bool {
         if let Some(at) = line.find("measured:") {
             eprintln!("{mode:?} {}", &line[at..]);
         }
+    }
+    // A child's `SKIPPED:` lines (written past its capture) go on to this process's
+    // standard error the same way, where the CI's summary counts them.
+    for line in output.stderr.lines().filter(|l| l.starts_with("SKIPPED:")) {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
     }
     true
 }

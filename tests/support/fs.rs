@@ -118,3 +118,34 @@ pub fn assert_errno<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what:
         Err(e) => assert_eq!(e.raw_os_error(), Some(errno), "{what}: {e}"),
     }
 }
+
+/// Creates `path` and gives it `len` bytes of disk at once (`posix_fallocate`), for
+/// a test that writes a large file: it learns before it starts whether the disk has
+/// room, rather than failing with `ENOSPC` half way. Returns the free bytes of the
+/// file system as the error when it has not (the file is removed then).
+pub fn reserve(path: &Path, len: u64) -> Result<(), u64> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::create(path).expect("create the file to reserve");
+    // SAFETY: `file` is open for writing, and its descriptor stays open for the
+    // call, which only asks the file system for blocks.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    drop(file);
+    match rc {
+        0 => Ok(()),
+        libc::ENOSPC => {
+            let _ = std::fs::remove_file(path);
+            Err(free_bytes(path.parent().unwrap_or(Path::new("/"))))
+        }
+        err => panic!(
+            "posix_fallocate({}): {}",
+            path.display(),
+            io::Error::from_raw_os_error(err)
+        ),
+    }
+}
+
+/// The bytes an unprivileged user may still write on the file system of `dir`.
+pub fn free_bytes(dir: &Path) -> u64 {
+    let st = nix::sys::statvfs::statvfs(dir).expect("statvfs");
+    st.blocks_available() as u64 * st.fragment_size() as u64
+}
