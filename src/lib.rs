@@ -38,6 +38,23 @@
 //! });
 //! ```
 //!
+//! A program can instead put `#[ringloop::main]` on `async fn main()`
+//! (cargo feature `macros`, on by default), which runs its body the way `run`
+//! would, with options for the runtime (`driver = "epoll"`, `kernel_compat =
+//! "5.10"`, `entries = N`); `#[ringloop::test]` does the same for an
+//! `async fn` test:
+//!
+//! ```
+//! # #[cfg(feature = "macros")]
+//! #[ringloop::main]
+//! async fn main() {
+//!     let task = ringloop::spawn(async { 6 * 7 });
+//!     assert_eq!(task.await, Ok(42));
+//! }
+//! # #[cfg(not(feature = "macros"))]
+//! # fn main() {}
+//! ```
+//!
 //! Networking is in [`net`], in asyncio's shape:
 //!
 //! ```
@@ -187,6 +204,18 @@ mod wait_list;
 pub mod fault {
     pub use crate::driver::fault::{clear, fail_next_send, set, stats, Stats};
 }
+
+/// `#[ringloop::main]`: runs `async fn main()` on a runtime with the options given
+/// (`driver`, `kernel_compat`, `entries`, `crate`). Cargo feature `macros`, on by
+/// default.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use ringloop_macros::main;
+/// `#[ringloop::test]`: an `async fn` test on a fresh runtime, with the options of
+/// [`main`](macro@main). Cargo feature `macros`, on by default.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use ringloop_macros::test;
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
 #[doc(hidden)]

@@ -1,0 +1,4 @@
+#[ringloop::test]
+async fn takes_arguments(n: u32, name: &str) {}
+
+fn main() {}

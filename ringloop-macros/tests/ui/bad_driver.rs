@@ -1,0 +1,2 @@
+#[ringloop::main(driver = "kqueue")]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[ringloop::main]
+async fn start() {}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[ringloop::main(drivr = "epoll")]
+async fn main() {}
