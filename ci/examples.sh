@@ -88,6 +88,14 @@ else
         fail say_after "part 2 took $part2 s, expected 1.95 to 2.8 s" "$expected" "$out"
 fi
 
+# --- macros: #[ringloop::main] on an `async fn main() -> io::Result<()>` -----------
+run macros
+expected="Hello ...
+... World!
+echoed: hello over TCP
+the server echoed 14 bytes"
+[ "$out" = "$expected" ] || fail macros "unexpected output" "$expected" "$out"
+
 # --- callbacks: call_soon first, timers in deadline order, the cancelled one never --
 run callbacks
 expected="cancelled call_later(50 ms): handle.cancelled() = true
