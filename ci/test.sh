@@ -17,17 +17,19 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo doc (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
+# --workspace: ringloop and ringloop-macros (whose tests/ui.rs compiles the UI
+# tests' files with trybuild, ringloop once for all of them).
 step "unit and integration tests"
-cargo test --lib --tests --examples
+cargo test --workspace --lib --tests --examples
 
 step "doc tests"
-cargo test --doc
+cargo test --workspace --doc
 
 # --- fault injection and soak (tests/faults.rs, tests/soak.rs) ---------------------
 step "fault injection: tests/faults.rs, several seeds on every driver"
