@@ -91,12 +91,6 @@ fn check(kind: Kind, f: &ItemFn) -> syn::Result<()> {
             format!("#[ringloop::{name}] takes a function without arguments"),
         ));
     }
-    if sig.variadic.is_some() && sig.inputs.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &sig.variadic,
-            format!("#[ringloop::{name}] takes a function without arguments"),
-        ));
-    }
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
@@ -162,7 +156,7 @@ fn generate(kind: Kind, options: &Options, f: ItemFn) -> TokenStream {
     let runtime = quote_spanned!(local=> runtime);
 
     let mut builder = quote_spanned!(glue=> #krate::Runtime::builder());
-    if let Some((driver, _)) = options.driver {
+    if let Some(driver) = options.driver {
         let variant = syn::Ident::new(driver.variant(), glue);
         builder.extend(quote_spanned!(glue=> .driver(#krate::Driver::#variant)));
     }

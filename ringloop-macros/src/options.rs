@@ -52,7 +52,7 @@ const OPTIONS: &str = "`driver = \"auto\" | \"uring\" | \"epoll\"`, \
 /// What the attribute was given; `None` for an option left out.
 #[derive(Default)]
 pub(crate) struct Options {
-    pub(crate) driver: Option<(Driver, Span)>,
+    pub(crate) driver: Option<Driver>,
     pub(crate) kernel_compat: Option<(KernelCompat, Span)>,
     pub(crate) entries: Option<u32>,
     /// The path ringloop is reached by (`::ringloop` when not given).
@@ -133,7 +133,7 @@ impl Options {
                         ))
                     }
                 };
-                self.driver = Some((driver, path_span(path)));
+                self.driver = Some(driver);
                 self.described.push(format!("driver = {:?}", s.value()));
             }
             "kernel_compat" => {
@@ -177,7 +177,7 @@ impl Options {
 
     /// The options that do nothing together: io_uring's on the epoll driver.
     fn check_combination(&self) -> syn::Result<()> {
-        let Some((Driver::Epoll, _)) = self.driver else {
+        let Some(Driver::Epoll) = self.driver else {
             return Ok(());
         };
         if let Some((_, span)) = self.kernel_compat {
@@ -281,7 +281,7 @@ mod tests {
             crate = "rl"
         ))
         .unwrap();
-        assert_eq!(o.driver.map(|d| d.0), Some(Driver::IoUring));
+        assert_eq!(o.driver, Some(Driver::IoUring));
         assert_eq!(o.kernel_compat.map(|k| k.0), Some(KernelCompat::V5_10));
         assert_eq!(o.entries, Some(64));
         assert_eq!(o.krate.unwrap().to_token_stream().to_string(), "rl");
@@ -304,7 +304,7 @@ mod tests {
             ("epoll", Driver::Epoll),
         ] {
             let o = parse(quote!(driver = #name)).unwrap();
-            assert_eq!(o.driver.map(|d| d.0), Some(driver), "{name}");
+            assert_eq!(o.driver, Some(driver), "{name}");
         }
     }
 
