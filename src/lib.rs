@@ -165,6 +165,8 @@
 #![warn(missing_docs)]
 
 pub mod buf;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub mod compat;
 mod driver;
 pub mod fs;
 mod loom;

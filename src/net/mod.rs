@@ -85,3 +85,12 @@ pub use streams::{
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
+
+/// The readiness state the compat traits keep in a stream (`compat/ready.rs`).
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) use crate::compat::ready::IoState;
+
+/// Without a compat feature, streams keep no compat state.
+#[cfg(not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")))]
+#[derive(Debug, Default)]
+pub(crate) struct IoState;

@@ -10,7 +10,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::sockaddr::SockAddr;
 use crate::driver::sys;
 use crate::net::socket::{Socket, DEFAULT_BACKLOG};
-use crate::net::{StreamReader, StreamWriter};
+use crate::net::{IoState, StreamReader, StreamWriter};
 
 /// A Unix stream socket listening for connections (see
 /// [`TcpListener`](crate::net::TcpListener), which it mirrors).
@@ -60,7 +60,7 @@ impl UnixListener {
     /// Cancel-safe, as [`TcpListener::accept`](crate::net::TcpListener::accept).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (socket, _) = self.socket.accept().await?;
-        let stream = UnixStream { socket };
+        let stream = UnixStream::from_socket(socket);
         let addr = stream.peer_addr()?;
         Ok((stream, addr))
     }
@@ -89,10 +89,19 @@ impl AsRawFd for UnixListener {
 /// mirrors: owned-buffer reads and writes, `&self` methods, buffered halves).
 #[derive(Debug)]
 pub struct UnixStream {
-    socket: Socket,
+    pub(crate) socket: Socket,
+    /// The readiness state of the compat traits (a unit without their features).
+    pub(crate) io: IoState,
 }
 
 impl UnixStream {
+    fn from_socket(socket: Socket) -> UnixStream {
+        UnixStream {
+            socket,
+            io: IoState::default(),
+        }
+    }
+
     /// Connects to the socket at `path`.
     ///
     /// Fails with `WouldBlock` (`EAGAIN`) when the listener's backlog is full, as
@@ -101,28 +110,25 @@ impl UnixStream {
         let addr = SockAddr::unix(path.as_ref())?;
         let socket = Socket::new(libc::AF_UNIX, libc::SOCK_STREAM)?;
         socket.connect(addr).await?;
-        Ok(UnixStream { socket })
+        Ok(UnixStream::from_socket(socket))
     }
 
     /// Two connected streams (`socketpair(2)`).
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = sys::socketpair()?;
         Ok((
-            UnixStream {
-                socket: Socket::from_fd(a, false),
-            },
-            UnixStream {
-                socket: Socket::from_fd(b, false),
-            },
+            UnixStream::from_socket(Socket::from_fd(a, false)),
+            UnixStream::from_socket(Socket::from_fd(b, false)),
         ))
     }
 
     /// Takes over a connected std socket (made non-blocking here).
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            socket: Socket::from_fd(OwnedFd::from(stream), false),
-        })
+        Ok(UnixStream::from_socket(Socket::from_fd(
+            OwnedFd::from(stream),
+            false,
+        )))
     }
 
     /// Reads into `buf` from its start; 0 at end of stream. Cancel-safe (bytes a

@@ -8,6 +8,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::sockaddr::SockAddr;
 use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::socket::Socket;
+use crate::net::IoState;
 use crate::net::{StreamReader, StreamWriter};
 
 /// A TCP connection.
@@ -41,12 +42,17 @@ use crate::net::{StreamReader, StreamWriter};
 /// ```
 #[derive(Debug)]
 pub struct TcpStream {
-    socket: Socket,
+    pub(crate) socket: Socket,
+    /// The readiness state of the compat traits (a unit without their features).
+    pub(crate) io: IoState,
 }
 
 impl TcpStream {
     pub(crate) fn from_socket(socket: Socket) -> TcpStream {
-        TcpStream { socket }
+        TcpStream {
+            socket,
+            io: IoState::default(),
+        }
     }
 
     /// Connects to `addr`, trying each of its addresses until one accepts.
@@ -63,15 +69,16 @@ impl TcpStream {
         };
         let socket = Socket::new(domain, libc::SOCK_STREAM)?;
         socket.connect(SockAddr::from_std(&addr)).await?;
-        Ok(TcpStream { socket })
+        Ok(TcpStream::from_socket(socket))
     }
 
     /// Takes over a connected std socket (made non-blocking here).
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            socket: Socket::from_fd(OwnedFd::from(stream), false),
-        })
+        Ok(TcpStream::from_socket(Socket::from_fd(
+            OwnedFd::from(stream),
+            false,
+        )))
     }
 
     /// Reads into `buf`'s spare room, from its start (for a `Vec`, up to its

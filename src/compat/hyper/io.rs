@@ -1,0 +1,76 @@
+//! `hyper::rt::{Read, Write}` for [`TcpStream`], [`UnixStream`] and the halves of
+//! `into_split`: hyper's read buffer is filled by `recv` in place, its writes
+//! (vectored: headers and body in one `sendmsg`) are done when the kernel has them.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+
+use crate::compat::split::{ReadHalf, WriteHalf};
+use crate::compat::{ReadParts, WriteParts};
+use crate::net::{TcpStream, UnixStream};
+
+macro_rules! hyper_read {
+    ($($ty:ty),*) => {$(
+        impl Read for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                mut buf: ReadBufCursor<'_>,
+            ) -> Poll<io::Result<()>> {
+                let (fd, state) = self.get_mut().read_parts();
+                // SAFETY: only bytes the kernel wrote are advanced over below;
+                // nothing de-initialises the buffer.
+                let unfilled = unsafe { buf.as_mut() };
+                let (ptr, len) = (unfilled.as_mut_ptr().cast::<u8>(), unfilled.len());
+                // SAFETY: `unfilled` is `len` writable bytes, borrowed for the call.
+                let n = ready!(unsafe { state.poll_read_raw(fd, cx, ptr, len) })?;
+                // SAFETY: `recv` (or the stash's copy) wrote the first `n` bytes.
+                unsafe { buf.advance(n) };
+                Poll::Ready(Ok(()))
+            }
+        }
+    )*};
+}
+
+macro_rules! hyper_write {
+    ($($ty:ty),*) => {$(
+        impl Write for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let (fd, state) = self.get_mut().write_parts();
+                state.poll_write(fd, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let (fd, state) = self.get_mut().write_parts();
+                state.poll_write_vectored(fd, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let (fd, state) = self.get_mut().write_parts();
+                Poll::Ready(state.shutdown(fd))
+            }
+        }
+    )*};
+}
+
+hyper_read!(TcpStream, UnixStream, ReadHalf);
+hyper_write!(TcpStream, UnixStream, WriteHalf);
