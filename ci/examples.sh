@@ -589,6 +589,57 @@ for server in ringloop tokio monoio; do
         fail echo_bench "no row for $server (--server-threads 2)" "| $server | ..." "$out"
 done
 
+# --- http_server (feature hyper): hyper 1.x on ringloop, checked with curl: GET /,
+# POST /echo of a 3 MB file (byte for byte), a 404; on every driver, one loop and
+# two shards; a clean exit on SIGTERM ---------------------------------------------------
+step "cargo build --release --features hyper --example http_server"
+cargo build --release --features hyper --example http_server --quiet
+if ! command -v curl >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    printf '\n==> installing curl (Debian)\n'
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends curl ca-certificates >/dev/null
+fi
+http_dir="$(mktemp -d)"
+head -c 3000000 /dev/urandom >"$http_dir/body"
+for driver in uring epoll; do
+    for shards in 1 2; do
+        printf '\n==> http_server --addr 127.0.0.1:0 --driver %s --shards %s + curl\n' "$driver" "$shards"
+        "$bin/http_server" --addr 127.0.0.1:0 --driver "$driver" --shards "$shards" \
+            >"$http_dir/log" 2>&1 &
+        http_pid=$!
+        addr=""
+        for _ in $(seq 100); do
+            addr="$(sed -n 's/^listening on \(127\.0\.0\.1:[0-9][0-9]*\)$/\1/p' "$http_dir/log")"
+            [ -n "$addr" ] && break
+            sleep 0.1
+        done
+        if [ -z "$addr" ]; then
+            fail http_server "no 'listening on 127.0.0.1:PORT' line" "listening on 127.0.0.1:<port>" "$(cat "$http_dir/log")"
+        else
+            got="$(curl -sS --max-time 20 "http://$addr/" 2>&1)" || true
+            [ "$got" = "Hello, world!" ] ||
+                fail http_server "GET / ($driver, $shards shards)" "Hello, world!" "$got"
+            rm -f "$http_dir/echoed"
+            curl -sS --max-time 60 --data-binary @"$http_dir/body" -o "$http_dir/echoed" \
+                "http://$addr/echo" 2>"$http_dir/curl_err" || true
+            cmp -s "$http_dir/echoed" "$http_dir/body" ||
+                fail http_server "POST /echo ($driver, $shards shards): the body came back different" \
+                    "3000000 bytes, the same" "$(wc -c <"$http_dir/echoed" 2>/dev/null) bytes; $(cat "$http_dir/curl_err")"
+            code="$(curl -s --max-time 20 -o /dev/null -w '%{http_code}' "http://$addr/nope")" || true
+            [ "$code" = 404 ] || fail http_server "GET /nope ($driver, $shards shards)" "404" "$code"
+            printf 'GET /, POST /echo (3000000 bytes), GET /nope: checked\n'
+        fi
+        kill -TERM "$http_pid" 2>/dev/null || true
+        status=0
+        wait "$http_pid" 2>/dev/null || status=$?
+        [ "$status" -eq 0 ] ||
+            fail http_server "exit status $status after SIGTERM ($driver, $shards shards)" "0 (a clean stop)" "$(cat "$http_dir/log")"
+    done
+done
+rm -rf "$http_dir"
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1
