@@ -157,7 +157,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = |args: &mut dyn Iterator<Item = String>| {
-            args.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
         };
         match arg.as_str() {
             "--addr" => {

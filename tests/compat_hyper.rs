@@ -31,7 +31,9 @@ type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 static CHUNK: [u8; 64 << 10] = [0; 64 << 10];
 
 fn full(text: impl Into<Bytes>) -> Body {
-    Full::new(text.into()).map_err(|e| match e {}).boxed_unsync()
+    Full::new(text.into())
+        .map_err(|e| match e {})
+        .boxed_unsync()
 }
 
 /// `chunks` chunks of [`CHUNK`], produced as they are sent.
@@ -69,7 +71,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> 
 type Results = Rc<RefCell<Vec<Result<(), String>>>>;
 
 /// Serves every connection of `listener` until it is dropped with the task.
-fn serve(listener: TcpListener, header_timeout: Option<Duration>) -> (Results, ringloop::JoinHandle<()>) {
+fn serve(
+    listener: TcpListener,
+    header_timeout: Option<Duration>,
+) -> (Results, ringloop::JoinHandle<()>) {
     let results = Results::default();
     let task = ringloop::spawn({
         let results = results.clone();
@@ -116,7 +121,10 @@ async fn read_until(stream: &TcpStream, mut done: impl FnMut(&[u8]) -> bool) -> 
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }
 
 matrix_test! {
@@ -280,17 +288,17 @@ any_driver_test! {
     fn loop_sleep_stays_on_its_loop(mode) {
         assert_send_sync::<ringloop::compat::hyper::LoopSleep>();
         use hyper::rt::Timer;
-        let sleep = mode.run(async {
+        /// A sleep carried out of its loop (a plain value, not awaited).
+        struct Carry(std::pin::Pin<Box<dyn hyper::rt::Sleep>>);
+        let carried = mode.run(async {
             let start = std::time::Instant::now();
             LoopTimer.sleep(Duration::from_millis(5)).await;
             assert!(start.elapsed() >= Duration::from_millis(5));
             // Registered here, then taken elsewhere.
             let mut sleep = LoopTimer.sleep(Duration::from_secs(3600));
             assert!(support::poll_once(sleep.as_mut()).is_pending());
-            sleep
+            Carry(sleep)
         });
-        struct Carry(std::pin::Pin<Box<dyn hyper::rt::Sleep>>);
-        let carried = Carry(sleep);
         let polled = std::thread::spawn(move || {
             let mut carried = carried;
             mode.run(async move {
@@ -311,11 +319,11 @@ any_driver_test! {
         std::thread::spawn(move || mode.run(fresh)).join().unwrap();
 
         // Registered on a loop, dropped on another thread: leaked, nothing touched.
-        let sleep = mode.run(async {
+        let carried = mode.run(async {
             let mut sleep = LoopTimer.sleep(Duration::from_secs(3600));
             assert!(support::poll_once(sleep.as_mut()).is_pending());
-            sleep
+            Carry(sleep)
         });
-        std::thread::spawn(move || drop(sleep)).join().unwrap();
+        std::thread::spawn(move || drop(carried)).join().unwrap();
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `tokio-io` | `tokio::io::{AsyncRead, AsyncWrite}` | `tokio_util::codec`, `tokio::io::copy`, everything on tokio's traits |
 //! | `futures-io` | `futures_io::{AsyncRead, AsyncWrite}` | `futures::io`, async-std-style crates |
-//! | `hyper` | `hyper::rt::{Read, Write}`, [`hyper::LocalExec`], [`hyper::LoopTimer`] | hyper 1.x clients and servers |
+//! | `hyper` | `hyper::rt::{Read, Write}`, `hyper::LocalExec`, `hyper::LoopTimer` | hyper 1.x clients and servers |
 //!
 //! The traits are implemented for [`TcpStream`], [`UnixStream`] and the halves of
 //! their `into_split` ([`ReadHalf`], [`WriteHalf`]).
@@ -37,7 +37,7 @@
 //! after the call returned. A ring op into the caller's slice is therefore out;
 //! the choices are readiness, or the stream's receive into buffers the runtime owns
 //! followed by a copy out. ringloop chooses **readiness in both directions**
-//! (`ready.rs`):
+//! (`src/net/ready.rs`, kept beside the streams that hold it):
 //!
 //! - **read**: a non-blocking `recv` straight into the caller's buffer; on `EAGAIN`
 //!   a `POLL_ADD` (io_uring) or the descriptor's registration (epoll) is armed,
@@ -62,6 +62,22 @@
 //! one-shot (`IORING_OP_POLL_ADD`), re-armed after each `EAGAIN`, which works from
 //! Linux 5.10 on.
 //!
+//! Measured (`cargo bench --features tokio-io --bench compat_read`: 1 GiB over
+//! loopback from a plain sender thread, read with `AsyncReadExt::read` into 64 KiB;
+//! Linux 6.18, 2 busy CPUs, medians of 5 and 7 rounds in two runs), in GiB/s and
+//! as a ratio to tokio's own `TcpStream` in the same round:
+//!
+//! | reader | run 1 | run 2 |
+//! |---|---:|---:|
+//! | tokio `TcpStream` (epoll) | 3.04 (1.00) | 2.82 (1.00) |
+//! | readiness + `recv`, io_uring | 2.36 (0.84) | 2.80 (0.96) |
+//! | readiness + `recv`, epoll driver | 2.62 (0.89) | 2.71 (0.97) |
+//! | provided-buffer receive + copy out, io_uring | 1.53 (0.61) | 1.92 (0.62) |
+//!
+//! Readiness moves the bytes 1.45–1.55 times as fast as the stream reader's
+//! provided-buffer receive with its copy out (which also allocates per read), and
+//! is within a few percent to 16% of tokio on this noisy machine.
+//!
 //! The readiness state lives in the stream itself (`poll_read` has
 //! `Pin<&mut Self>`; the streams are `Unpin`), one per direction, so a stream
 //! needs no wrapper; the halves of `into_split` have one direction each. Without
@@ -74,7 +90,6 @@
 mod futures;
 #[cfg(feature = "hyper")]
 pub mod hyper;
-pub(crate) mod ready;
 mod split;
 #[cfg(feature = "tokio-io")]
 mod tokio;
@@ -82,8 +97,8 @@ mod tokio;
 pub use split::{ReadHalf, WriteHalf};
 
 use crate::driver::fd::SharedFd;
+use crate::net::ready::{ReadState, WriteState};
 use crate::net::{TcpStream, UnixStream};
-use ready::{ReadState, WriteState};
 
 /// A type with a reading direction: its descriptor and read state.
 pub(crate) trait ReadParts {

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::os::fd::{AsRawFd, RawFd};
 
-use super::ready::{ReadState, WriteState};
 use crate::driver::fd::SharedFd;
+use crate::net::ready::{ReadState, WriteState};
 use crate::net::socket::Socket;
 use crate::net::{TcpStream, UnixStream};
 

@@ -69,6 +69,8 @@
 //! ```
 
 pub(crate) mod addr;
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) mod ready;
 pub(crate) mod socket;
 pub(crate) mod streams;
 mod tcp;
@@ -86,11 +88,19 @@ pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
-/// The readiness state the compat traits keep in a stream (`compat/ready.rs`).
+/// The readiness state the compat traits keep in a stream (`ready.rs`).
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
-pub(crate) use crate::compat::ready::IoState;
+pub(crate) use ready::IoState;
 
 /// Without a compat feature, streams keep no compat state.
 #[cfg(not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")))]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct IoState;
+
+#[cfg(not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")))]
+impl IoState {
+    /// The empty state.
+    pub(crate) fn new() -> IoState {
+        IoState
+    }
+}

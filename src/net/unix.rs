@@ -90,7 +90,12 @@ impl AsRawFd for UnixListener {
 #[derive(Debug)]
 pub struct UnixStream {
     pub(crate) socket: Socket,
-    /// The readiness state of the compat traits (a unit without their features).
+    /// The readiness state of the compat traits (a unit without their features,
+    /// then never read).
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
     pub(crate) io: IoState,
 }
 
@@ -98,7 +103,7 @@ impl UnixStream {
     fn from_socket(socket: Socket) -> UnixStream {
         UnixStream {
             socket,
-            io: IoState::default(),
+            io: IoState::new(),
         }
     }
 

@@ -43,7 +43,12 @@ use crate::net::{StreamReader, StreamWriter};
 #[derive(Debug)]
 pub struct TcpStream {
     pub(crate) socket: Socket,
-    /// The readiness state of the compat traits (a unit without their features).
+    /// The readiness state of the compat traits (a unit without their features,
+    /// then never read).
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "futures-io", feature = "hyper")),
+        allow(dead_code)
+    )]
     pub(crate) io: IoState,
 }
 
@@ -51,7 +56,7 @@ impl TcpStream {
     pub(crate) fn from_socket(socket: Socket) -> TcpStream {
         TcpStream {
             socket,
-            io: IoState::default(),
+            io: IoState::new(),
         }
     }
 

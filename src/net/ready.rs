@@ -1,4 +1,5 @@
-//! The readiness state machine behind every compat trait: for one direction of a
+//! The readiness state machine behind every compat trait (`crate::compat`, which
+//! says why readiness): for one direction of a
 //! socket, try the non-blocking system call first; on `EAGAIN` arm a readiness
 //! op (`POLL_ADD` on io_uring, the descriptor's registration on epoll) and keep it
 //! across polls until it fires; then call again.
@@ -69,12 +70,6 @@ impl Direction {
             }
         }
     }
-
-    /// Whether a poll op is armed (tests).
-    #[cfg(test)]
-    pub(crate) fn is_armed(&self) -> bool {
-        self.armed.is_some()
-    }
 }
 
 /// The reading side: its readiness, and its place among the descriptor's waiters
@@ -129,12 +124,6 @@ impl ReadState {
     ) -> Poll<io::Result<usize>> {
         // SAFETY: `buf` is a live, exclusively borrowed slice of `buf.len()` bytes.
         unsafe { self.poll_read_raw(fd, cx, buf.as_mut_ptr(), buf.len()) }
-    }
-
-    /// Whether a poll op is armed (tests).
-    #[cfg(test)]
-    pub(crate) fn is_armed(&self) -> bool {
-        self.ready.is_armed()
     }
 }
 
@@ -205,6 +194,13 @@ impl WriteState {
 pub(crate) struct IoState {
     pub(crate) read: ReadState,
     pub(crate) write: WriteState,
+}
+
+impl IoState {
+    /// Nothing armed, not shut down.
+    pub(crate) fn new() -> IoState {
+        IoState::default()
+    }
 }
 
 impl std::fmt::Debug for IoState {
