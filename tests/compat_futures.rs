@@ -106,3 +106,40 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    /// The asyncio streams as `futures::io`: lines through the reader's own
+    /// buffer (`AsyncBufRead`), a copy into a slice (`AsyncRead`), the writer's
+    /// `write_all`, `flush` and `close` (twice).
+    fn asyncio_streams_as_futures_io(mode) {
+        mode.run(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (_a_reader, mut writer) = a.into_streams();
+            let (reader, _b_writer) = b.into_streams();
+            let data = pattern(1 << 20, 5);
+            let send = ringloop::spawn({
+                let data = data.clone();
+                async move {
+                    writer.write_all(b"alpha\nbeta\n").await.unwrap();
+                    writer.write_all(&data).await.unwrap();
+                    writer.flush().await.unwrap();
+                    // The writer's own `close` (asyncio's) shadows the trait's.
+                    AsyncWriteExt::close(&mut writer).await.unwrap();
+                    AsyncWriteExt::close(&mut writer).await.unwrap();
+                }
+            });
+            let mut reader = reader;
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "alpha\n");
+            line.clear();
+            reader.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "beta\n");
+            let mut rest = Vec::new();
+            let read = AsyncReadExt::read_to_end(&mut reader, &mut rest);
+            within("read_to_end", read).await.unwrap();
+            assert!(rest == data, "the bytes differ");
+            within("sender", send).await.unwrap();
+        });
+    }
+}

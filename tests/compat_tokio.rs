@@ -202,3 +202,84 @@ matrix_test! {
         });
     }
 }
+
+matrix_test! {
+    /// The asyncio streams as tokio I/O: lines through `FramedRead` on a
+    /// `StreamReader` and `FramedWrite` on a `StreamWriter`; 4 MiB through the
+    /// writer's bounded buffer, flushed, shut down twice, read back through
+    /// `AsyncBufRead`.
+    fn asyncio_streams_as_tokio_io(mode) {
+        use tokio::io::AsyncBufReadExt;
+        use tokio_util::codec::{FramedRead, FramedWrite};
+        mode.run(async {
+            let (a, b) = tcp_pair().await;
+            let (a_reader, a_writer) = a.into_streams();
+            let (b_reader, b_writer) = b.into_streams();
+            let mut lines_out = FramedWrite::new(a_writer, LinesCodec::new());
+            let mut lines_in = FramedRead::new(b_reader, LinesCodec::new());
+            for i in 0..100 {
+                lines_out.send(format!("line {i}")).await.unwrap();
+            }
+            for i in 0..100 {
+                let line = within("a line", lines_in.next()).await.unwrap().unwrap();
+                assert_eq!(line, format!("line {i}"));
+            }
+            let mut writer = b_writer;
+            let mut reader = a_reader;
+            let data = pattern(4 << 20, 9);
+            let send = ringloop::spawn({
+                let data = data.clone();
+                async move {
+                    writer.write_all(&data).await.unwrap();
+                    writer.write_all(b"\nlast line\n").await.unwrap();
+                    writer.flush().await.unwrap();
+                    assert_eq!(writer.buffered(), 0, "flushed: the kernel has every byte");
+                    writer.shutdown().await.unwrap();
+                    writer.shutdown().await.unwrap();
+                    assert!(writer.write_all(b"late").await.is_err(), "after the shutdown");
+                }
+            });
+            let mut got = vec![0u8; data.len()];
+            within("read_exact", reader.read_exact(&mut got)).await.unwrap();
+            assert!(got == data, "the bytes differ");
+            let mut line = String::new();
+            reader.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "\n");
+            line.clear();
+            reader.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "last line\n");
+            assert_eq!(reader.fill_buf().await.unwrap(), b"", "the end");
+            within("sender", send).await.unwrap();
+            drop(lines_out);
+        });
+    }
+}
+
+matrix_test! {
+    /// A `StreamWriter` whose peer reset the connection: the error comes back
+    /// from a later `poll_write` or from `poll_flush`, never lost.
+    fn stream_writer_reports_a_reset(mode) {
+        mode.run(async {
+            let (server, client) = resetting_tcp_pair().await;
+            let (_reader, mut writer) = client.into_streams();
+            drop(server);
+            let err = within("an error", async {
+                loop {
+                    if let Err(e) = writer.write_all(&[1u8; 4096]).await {
+                        break e;
+                    }
+                    if let Err(e) = writer.flush().await {
+                        break e;
+                    }
+                    ringloop::sleep(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+            assert!(
+                matches!(err.raw_os_error(), Some(libc::ECONNRESET) | Some(libc::EPIPE)),
+                "{err:?}"
+            );
+            assert!(writer.flush().await.is_err(), "the error stays");
+        });
+    }
+}

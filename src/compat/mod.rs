@@ -8,7 +8,8 @@
 //! | `hyper` | `hyper::rt::{Read, Write}`, `hyper::LocalExec`, `hyper::LoopTimer` | hyper 1.x clients and servers |
 //!
 //! The traits are implemented for [`TcpStream`], [`UnixStream`] and the halves of
-//! their `into_split` ([`ReadHalf`], [`WriteHalf`]).
+//! their `into_split` ([`ReadHalf`], [`WriteHalf`]), and for the asyncio streams
+//! of `into_streams` ([`StreamReader`], [`StreamWriter`]).
 //!
 //! ```
 //! # #[cfg(feature = "tokio-io")]
@@ -25,8 +26,8 @@
 //! ```
 //!
 //! The streams' inherent methods (`read`, `write`, `write_all`, `shutdown`: the
-//! owned-buffer API) take precedence over the extension traits' methods of the
-//! same name, so call those as `AsyncWriteExt::write_all(&mut stream, ..)`, or use
+//! owned-buffer API; `read`, `read_to_end`, `write`, `close` of the asyncio
+//! streams) take precedence over the extension traits' methods of the same name, so call those as `AsyncWriteExt::write_all(&mut stream, ..)`, or use
 //! the halves of `into_split`, which have no such methods. Adapters that take the
 //! stream (`Framed`, `BufReader`, hyper's connections) are not concerned.
 //!
@@ -78,6 +79,19 @@
 //! provided-buffer receive with its copy out (which also allocates per read), and
 //! is within a few percent to 16% of tokio on this noisy machine.
 //!
+//! The asyncio streams keep their own buffers, and the traits use them:
+//!
+//! - [`StreamReader`] is `AsyncBufRead` with its buffer lent as it is (no copy),
+//!   and `AsyncRead` as one copy out of it; its receive (a multishot receive into
+//!   provided buffers where the kernel has it) is the reader's own.
+//! - [`StreamWriter`] is `AsyncWrite` over its buffer, bounded by its high-water
+//!   mark (64 KiB by default, `set_write_buffer_limits`): `poll_write` copies what
+//!   fits and is `Pending` while the buffer is full; `poll_flush` is `Ready` once
+//!   every byte was sent (the kernel has it); `poll_shutdown` flushes and sends
+//!   the end of stream (again: `Ok(())`). A send that fails after its
+//!   `poll_write` returned is the error of the next `poll_write`, `poll_flush` or
+//!   `poll_shutdown`, and of every one after it: never lost.
+//!
 //! The readiness state lives in the stream itself (`poll_read` has
 //! `Pin<&mut Self>`; the streams are `Unpin`), one per direction, so a stream
 //! needs no wrapper; the halves of `into_split` have one direction each. Without
@@ -85,6 +99,8 @@
 //!
 //! [`TcpStream`]: crate::net::TcpStream
 //! [`UnixStream`]: crate::net::UnixStream
+//! [`StreamReader`]: crate::net::StreamReader
+//! [`StreamWriter`]: crate::net::StreamWriter
 
 #[cfg(feature = "futures-io")]
 mod futures;

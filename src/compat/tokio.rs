@@ -11,11 +11,11 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use super::split::{ReadHalf, WriteHalf};
 use super::{ReadParts, WriteParts};
-use crate::net::{TcpStream, UnixStream};
+use crate::net::{StreamReader, StreamWriter, TcpStream, UnixStream};
 
 macro_rules! tokio_read {
     ($($ty:ty),*) => {$(
@@ -80,3 +80,49 @@ macro_rules! tokio_write {
 
 tokio_read!(TcpStream, UnixStream, ReadHalf);
 tokio_write!(TcpStream, UnixStream, WriteHalf);
+
+impl AsyncRead for StreamReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let buffered = ready!(this.poll_fill_buf_borrowed(cx))?;
+        let n = buffered.len().min(buf.remaining());
+        buf.put_slice(&buffered[..n]);
+        this.consume_borrowed(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncBufRead for StreamReader {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        self.get_mut().poll_fill_buf_borrowed(cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().consume_borrowed(amt);
+    }
+}
+
+impl AsyncWrite for StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_borrowed(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_borrowed(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_shutdown_borrowed(cx)
+    }
+}

@@ -131,6 +131,10 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
                 Ok(n) => {
                     state.in_flight -= n;
                     state.update_paused(woken);
+                    if state.buffered() == 0 {
+                        // All sent: a `poll_flush` of the compat traits waits for it.
+                        state.waiters.notify_all((), woken);
+                    }
                     let sent = slice.begin() + n;
                     let buf = slice.into_inner();
                     if sent < buf.len() {

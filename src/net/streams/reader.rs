@@ -37,6 +37,8 @@ use super::feed::Feed;
 use super::receive::Inflow;
 use super::transport::Transport;
 
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+mod borrowed;
 mod fed;
 mod until;
 

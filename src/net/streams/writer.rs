@@ -27,7 +27,10 @@ use std::task::{Context, Waker};
 use super::error::SavedError;
 use super::flusher::{self, SendOp};
 use super::transport::Transport;
-use crate::wait_list::{ListedWait, WaitList};
+use crate::wait_list::{ListedWait, WaitList, WaiterKey};
+
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+mod borrowed;
 
 /// asyncio's default high-water mark (64 KiB); the low mark is a quarter of it.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -144,6 +147,8 @@ impl WriterShared {
 /// ```
 pub struct StreamWriter {
     shared: Rc<WriterShared>,
+    /// Its place among the waiters, for the compat traits' polls (`borrowed.rs`).
+    wait: Option<WaiterKey>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -165,6 +170,7 @@ fn closed_error() -> io::Error {
 impl StreamWriter {
     pub(crate) fn new(transport: Transport) -> StreamWriter {
         let writer = StreamWriter {
+            wait: None,
             shared: Rc::new(WriterShared {
                 transport,
                 state: RefCell::new(WriterState {
@@ -420,6 +426,11 @@ impl Drop for StreamWriter {
     /// What is buffered is still sent; then the writing half is shut down (the
     /// peer reads the end of the stream), unless `close` or `write_eof` said more.
     fn drop(&mut self) {
+        if self.wait.is_some() {
+            if let Ok(mut state) = self.shared.state.try_borrow_mut() {
+                state.waiters.leave(&mut self.wait);
+            }
+        }
         let _ = self.end(Ending::Eof);
     }
 }
