@@ -21,8 +21,11 @@ build)
     command -v jq >/dev/null || { echo "ci/vm-tests.sh: jq is needed (apt-get install jq)" >&2; exit 1; }
     mkdir -p "$target"
     # Every binary with tests: the library's unit tests and each file of tests/,
-    # whatever exists now (no names written here).
-    cargo test --no-run --lib --tests --message-format=json \
+    # whatever exists now (no names written here), with the features ci/test.sh
+    # tests with (the compat tests need theirs).
+    # shellcheck source=ci/features.sh
+    . ci/features.sh
+    cargo test --no-run --lib --tests --features "$TEST_FEATURES" --message-format=json \
         | jq -r 'select(.reason == "compiler-artifact" and .profile.test == true) | .executable' \
         | grep -v '^null$' >"$list"
     printf 'ci/vm-tests.sh: %s test binaries listed in %s\n' "$(wc -l <"$list")" "$list"
