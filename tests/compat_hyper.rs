@@ -327,3 +327,48 @@ any_driver_test! {
         std::thread::spawn(move || drop(carried)).join().unwrap();
     }
 }
+
+matrix_test! {
+    /// HTTP/2 (prior knowledge) on one connection: hyper's h2 server and client,
+    /// their stream tasks spawned by `LocalExec` (no `Send`), timers on
+    /// `LoopTimer`; ten requests at once, multiplexed, echo bodies of 256 KiB.
+    fn http2_multiplexed(mode) {
+        use hyper::server::conn::http2 as server_h2;
+        mode.run(async {
+            let (listener, addr) = bound().await;
+            let server = ringloop::spawn(async move {
+                let (stream, _) = listener.accept().await.unwrap();
+                server_h2::Builder::new(LocalExec)
+                    .timer(LoopTimer)
+                    .serve_connection(stream, service_fn(handle))
+                    .await
+            });
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (sender, conn) = hyper::client::conn::http2::Builder::new(LocalExec)
+                .timer(LoopTimer)
+                .handshake::<_, Body>(stream)
+                .await
+                .unwrap();
+            let conn = ringloop::spawn(conn);
+            let requests = (0..10u8).map(|i| {
+                let mut sender = sender.clone();
+                async move {
+                    let body = vec![i; 256 << 10];
+                    let req = Request::post("/echo").body(full(body.clone())).unwrap();
+                    let resp = sender.send_request(req).await.unwrap();
+                    assert_eq!(resp.status(), 200);
+                    assert!(body_of(resp).await == body, "request {i}: the echo differs");
+                }
+            });
+            let limit = scaled(Duration::from_secs(60));
+            ringloop::wait_for(limit, ringloop::gather_all(requests.map(ringloop::spawn)))
+                .await
+                .expect("the requests finished")
+                .into_iter()
+                .for_each(|r| r.unwrap());
+            drop(sender);
+            within("the client connection", conn).await.unwrap().unwrap();
+            within("the server connection", server).await.unwrap().unwrap();
+        });
+    }
+}

@@ -39,6 +39,13 @@
 //! });
 //! ```
 
+//! ringloop's `hyper` dependency enables none of hyper's features: a program
+//! picks `server`, `client`, `http1`, `http2` in its own `[dependencies]`, and
+//! cargo unifies them. HTTP/2 works as well: give [`LocalExec`] to
+//! `hyper::server::conn::http2::Builder::new` (or the client's) for the stream
+//! tasks it spawns, and [`LoopTimer`] for its keep-alive pings
+//! (`tests/compat_hyper.rs`, `http2_multiplexed`, runs ten multiplexed requests).
+
 mod executor;
 mod io;
 mod timer;
