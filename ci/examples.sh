@@ -640,6 +640,21 @@ for driver in uring epoll; do
 done
 rm -rf "$http_dir"
 
+# --- http_bench: hyper on ringloop (io_uring, epoll) beside hyper on tokio under wrk,
+# 1 s per server and one round, to check the benchmark runs. ci/http-bench.sh
+# installs wrk if it is missing and builds http_server with `--features hyper` --------
+printf '\n==> ci/http-bench.sh --conns 16 --secs 1 --warmup 0 --rounds 1\n'
+status=0
+out="$(ci/http-bench.sh --conns 16 --secs 1 --warmup 0 --rounds 1 2>&1)" || status=$?
+printf '%s\n' "$out"
+[ "$status" -eq 0 ] || fail http_bench "exited with status $status" "(a zero exit status)" "$out"
+for server in ringloop ringloop-epoll tokio; do
+    printf '%s\n' "$out" | grep -q "^| $server | " ||
+        fail http_bench "no row for $server" "| $server | ..." "$out"
+done
+printf '%s\n' "$out" | grep -q '^- the same response from ' ||
+    fail http_bench "the servers' responses were not all the same" "- the same response from ..." "$out"
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1
