@@ -1,31 +1,41 @@
 //! The tokio peer: hyper 1.x serving HTTP/1.1 on a tokio current-thread runtime,
 //! written the way ringloop's `http_server` example is: one thread, an accept loop,
-//! one task per connection running hyper's `http1` connection with keep-alive,
-//! TCP_NODELAY on, and the same handler (`GET /` answers `Hello, world!`, anything
-//! else 404 with an empty body), so both send the same response bytes.
+//! one task per connection running hyper's `http1` connection (keep-alive, a timer
+//! with the 30 s header-read timeout), TCP_NODELAY on, and the same handler (`GET /`
+//! answers `Hello, world!`, `POST /echo` streams the body back, anything else is a
+//! 404), so both send the same response bytes (the bench checks it).
 
-use std::convert::Infallible;
 use std::io;
+use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-/// The body of `GET /`.
-const HELLO: &[u8] = b"Hello, world!";
+type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 
-/// The handler: `GET /` answers `Hello, world!`, anything else 404.
-async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    if req.method() == Method::GET && req.uri().path() == "/" {
-        return Ok(Response::new(Full::new(Bytes::from_static(HELLO))));
-    }
-    let mut not_found = Response::new(Full::new(Bytes::new()));
-    *not_found.status_mut() = StatusCode::NOT_FOUND;
-    Ok(not_found)
+fn text(body: &'static str) -> Body {
+    Full::new(Bytes::from_static(body.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The handler of ringloop's `http_server` example, as it is there.
+async fn handle(req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
+    Ok(match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => Response::new(text("Hello, world!")),
+        (&Method::POST, "/echo") => Response::new(req.into_body().boxed_unsync()),
+        _ => {
+            let mut resp = Response::new(text("not found\n"));
+            *resp.status_mut() = StatusCode::NOT_FOUND;
+            resp
+        }
+    })
 }
 
 /// Serves HTTP/1.1 on `addr` on a current-thread runtime until killed; prints
@@ -50,9 +60,11 @@ pub(crate) fn serve(addr: &str) -> io::Result<()> {
                 if let Err(e) = sock.set_nodelay(true) {
                     eprintln!("serve-tokio: TCP_NODELAY: {e}");
                 }
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(sock), service_fn(hello));
+                let mut builder = http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30));
+                let conn = builder.serve_connection(TokioIo::new(sock), service_fn(handle));
                 // The load generator closes its connections with requests in
                 // flight at the end of a run: not a server fault.
                 if let Err(e) = conn.await {
