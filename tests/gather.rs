@@ -12,15 +12,22 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use ringloop::sync::Event;
 use ringloop::{gather, gather_all, JoinError};
 use support::{yield_until, Drops};
 
-/// Sleeps `ms` (scaled for a slow machine: the sleeps start one after another, at
-/// their first polls, and must still end in the order of their lengths), records
-/// `tag` as finished in `log`, returns `tag`.
-async fn after(ms: u64, tag: u32, log: &RefCell<Vec<u32>>) -> u32 {
-    ringloop::sleep(support::scaled(Duration::from_millis(ms))).await;
+/// Waits for `after` (if any), records `tag` as finished in `log`, sets `done`,
+/// returns `tag`: the order of completion is fixed by the events, not by timing
+/// (timers 20 ms apart fired in one turn on a loaded machine, and then the gather
+/// polled them in argument order).
+async fn step(after: Option<&Event>, tag: u32, done: &Event, log: &RefCell<Vec<u32>>) -> u32 {
+    match after {
+        Some(event) => event.wait().await,
+        // A real suspension first, so the order is not that of the first polls.
+        None => ringloop::sleep(Duration::from_millis(1)).await,
+    }
     log.borrow_mut().push(tag);
+    done.set();
     tag
 }
 
@@ -28,10 +35,11 @@ any_driver_test! {
     fn gather_results_are_in_argument_order(mode) {
         mode.run(async {
             let log = RefCell::new(Vec::new());
+            let (one, two, three) = (Event::new(), Event::new(), Event::new());
             let (a, b, c, d) = gather!(
-                after(40, 1, &log),
-                after(20, 2, &log),
-                after(0, 3, &log),
+                step(Some(&two), 1, &one, &log),
+                step(Some(&three), 2, &two, &log),
+                step(None, 3, &three, &log),
                 async { "x" }
             )
             .await;
