@@ -126,7 +126,7 @@ matrix_test! {
                 });
                 // The first 1000 bytes through the owned-buffer API.
                 let first = within("owned read", read_n(&a, 1000, 1000)).await;
-                // Arm again, abandon again, then split: the armed op is cancelled.
+                // One more byte through the compat read, then split.
                 let mut small = [0u8; 1];
                 a.read_exact(&mut small).await.unwrap();
                 let (mut read, write_half) = a.into_split();
@@ -280,6 +280,82 @@ matrix_test! {
                 "{err:?}"
             );
             assert!(writer.flush().await.is_err(), "the error stays");
+        });
+    }
+}
+
+/// Polls a read on `a` once, which arms its readiness op (nothing to read yet).
+async fn arm(a: &mut UnixStream) {
+    std::future::poll_fn(|cx| {
+        let mut space = [0u8; 16];
+        let mut buf = tokio::io::ReadBuf::new(&mut space);
+        let polled = tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut *a), cx, &mut buf);
+        assert!(polled.is_pending(), "nothing to read yet");
+        std::task::Poll::Ready(())
+    })
+    .await
+}
+
+matrix_test! {
+    /// A read armed on one runtime (left idle, or dropped), then made on another
+    /// runtime of the same thread: the second runtime's read gets the bytes (the
+    /// first's op, which would never wake it, is dropped and the call made again).
+    fn read_armed_on_another_runtime_of_the_thread(mode) {
+        for drop_first in [false, true] {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            let first = mode.runtime();
+            first.block_on(arm(&mut a));
+            let kept = if drop_first {
+                drop(first);
+                None
+            } else {
+                Some(first)
+            };
+            let got = mode.run(async {
+                AsyncWriteExt::write_all(&mut b, b"hello").await.unwrap();
+                let mut buf = [0u8; 16];
+                let n = within("the read", AsyncReadExt::read(&mut a, &mut buf)).await.unwrap();
+                buf[..n].to_vec()
+            });
+            assert_eq!(got, b"hello", "dropped first: {drop_first}");
+            drop(kept);
+        }
+    }
+}
+
+matrix_test! {
+    /// A stream dropped, from another runtime of the thread, while a read poll
+    /// armed on an idle runtime holds its descriptor: the poll is cancelled at once
+    /// and the peer reads the end of stream.
+    fn dropped_after_arming_on_an_idle_runtime_closes(mode) {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let idle = mode.runtime();
+        idle.block_on(arm(&mut a));
+        let n = mode.run(async move {
+            drop(a);
+            let mut buf = [0u8; 8];
+            within("the end of stream", AsyncReadExt::read(&mut b, &mut buf)).await.unwrap()
+        });
+        assert_eq!(n, 0, "the peer reads the end of stream");
+        drop(idle);
+    }
+}
+
+matrix_test! {
+    /// A `WriteHalf` dropped while its `ReadHalf` lives: the peer reads the end of
+    /// stream, and its reply still reaches the read half (tokio's behaviour).
+    fn dropping_the_write_half_shuts_down_writing(mode) {
+        mode.run(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let (mut read, write) = a.into_split();
+            drop(write);
+            let mut all = Vec::new();
+            within("the end of stream", AsyncReadExt::read_to_end(&mut b, &mut all)).await.unwrap();
+            assert!(all.is_empty());
+            AsyncWriteExt::write_all(&mut b, b"bye").await.unwrap();
+            let mut reply = [0u8; 3];
+            within("the reply", read.read_exact(&mut reply)).await.unwrap();
+            assert_eq!(&reply, b"bye");
         });
     }
 }

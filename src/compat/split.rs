@@ -13,8 +13,8 @@ use crate::net::{TcpStream, UnixStream};
 /// implements the reading traits of the enabled compat features.
 ///
 /// The connection closes when both halves are dropped. Dropping the writing half
-/// does not shut the connection down: call `poll_shutdown` (`poll_close`) to send
-/// the peer an end of stream.
+/// shuts the writing direction down (as tokio's `OwnedWriteHalf` does): the peer
+/// reads an end of stream while this half can still read its replies.
 pub struct ReadHalf {
     socket: Socket,
     state: ReadState,
@@ -22,6 +22,10 @@ pub struct ReadHalf {
 
 /// The writing half of a [`TcpStream`] or [`UnixStream`], from `into_split`; it
 /// implements the writing traits of the enabled compat features.
+///
+/// Dropped, it shuts the writing direction down (`shutdown(SHUT_WR)`, unless
+/// `poll_shutdown`/`poll_close` did already): the peer reads an end of stream
+/// even while the [`ReadHalf`] lives on, as with tokio's `OwnedWriteHalf`.
 pub struct WriteHalf {
     socket: Socket,
     state: WriteState,
@@ -80,6 +84,13 @@ impl UnixStream {
     /// Splits the stream into halves (see [`TcpStream::into_split`]).
     pub fn into_split(self) -> (ReadHalf, WriteHalf) {
         split(self.socket)
+    }
+}
+
+impl Drop for WriteHalf {
+    fn drop(&mut self) {
+        // The peer may be gone already (`ENOTCONN`): nothing to tell it then.
+        let _ = self.state.shutdown(self.socket.fd());
     }
 }
 

@@ -32,12 +32,13 @@ use crate::driver::op::{Op, PollAdd};
 use crate::driver::stash::{take_stashed, StashWait};
 use crate::driver::sys;
 use crate::driver::Interest;
+use crate::runtime::context::current_id;
 
 /// One direction's readiness: the poll op armed after an `EAGAIN`, kept until it
-/// fires or the state is dropped.
+/// fires or the state is dropped, with the id of the runtime it was armed on.
 #[derive(Default)]
 pub(crate) struct Direction {
-    armed: Option<Op<PollAdd>>,
+    armed: Option<(Op<PollAdd>, u64)>,
 }
 
 impl Direction {
@@ -51,7 +52,16 @@ impl Direction {
         mut call: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
         loop {
-            if let Some(op) = self.armed.as_mut() {
+            if let Some((_, runtime)) = &self.armed {
+                if *runtime != current_id() {
+                    // Armed on another runtime of this thread, idle or gone: its
+                    // op would never wake this task (or fails as cancelled). A
+                    // pending poll holds no bytes, so it is dropped (cancelled on
+                    // its own ring) and the call made again here.
+                    self.armed = None;
+                }
+            }
+            if let Some((op, _)) = self.armed.as_mut() {
                 let fired = Pin::new(op).poll(cx);
                 let Poll::Ready(fired) = fired else {
                     return Poll::Pending;
@@ -63,7 +73,8 @@ impl Direction {
             }
             match call() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.armed = Some(Op::new(PollAdd::new(fd.clone(), interest)));
+                    let op = Op::new(PollAdd::new(fd.clone(), interest));
+                    self.armed = Some((op, current_id()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
@@ -161,10 +172,14 @@ impl WriteState {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
-        if bufs.iter().all(|b| b.is_empty()) {
+        // Leading empty slices are skipped before the `UIO_MAXIOV` cut, so that
+        // bytes after 1024 empty slices are not taken for nothing to write.
+        let first = bufs.iter().position(|b| !b.is_empty());
+        let Some(first) = first else {
             return Poll::Ready(Ok(0));
-        }
+        };
+        let bufs = &bufs[first..];
+        let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
         self.ready.poll_io(fd, Interest::Write, cx, || {
             // SAFETY: a zeroed msghdr is valid (no name, no control data).
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };

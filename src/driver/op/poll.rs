@@ -48,6 +48,15 @@ unsafe impl OpKind for PollAdd {
         }
     }
 
+    /// Dropped while armed, the poll is cancelled on its ring at once rather than
+    /// at the ring's next submission: its entry holds a reference to the
+    /// descriptor, and a stream dropped from another runtime of the thread, while
+    /// the poll's own runtime idles, would otherwise stay open (the peer seeing no
+    /// end of stream) until that runtime turns again.
+    fn cancel_at_once(&self) -> bool {
+        true
+    }
+
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
         result
     }
