@@ -346,6 +346,19 @@ matrix_test! {
                     .await
             });
             let stream = TcpStream::connect(addr).await.unwrap();
+            // The client's connection ends (and closes its socket) once it sent its
+            // GOAWAY, whether or not it read all the server sent: a close with
+            // unread bytes resets the connection, and the server's shutdown would
+            // then fail (ENOTCONN). A second descriptor keeps the socket open until
+            // the server is done.
+            let keep = {
+                use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+                // SAFETY: `dup` of the stream's open descriptor.
+                let fd = unsafe { libc::dup(stream.as_raw_fd()) };
+                assert!(fd >= 0, "dup: {}", std::io::Error::last_os_error());
+                // SAFETY: `fd` was just returned by `dup`, owned by nothing else.
+                unsafe { OwnedFd::from_raw_fd(fd) }
+            };
             let (sender, conn) = hyper::client::conn::http2::Builder::new(LocalExec)
                 .timer(LoopTimer)
                 .handshake::<_, Body>(stream)
@@ -371,6 +384,7 @@ matrix_test! {
             drop(sender);
             within("the client connection", conn).await.unwrap().unwrap();
             within("the server connection", server).await.unwrap().unwrap();
+            drop(keep);
         });
     }
 }
