@@ -78,6 +78,24 @@ pub(crate) fn forget_fd(fd: BorrowedFd<'_>) {
     });
 }
 
+/// Tells the current runtime's epoll driver, if any, that `fd` is not ready for
+/// `interest`: a call made outside the driver (the compat layer's own `recv` or
+/// `send`) reported `EAGAIN` or drained the kernel's buffer. A readiness op armed
+/// next then waits for the descriptor's next event without probing it with
+/// `poll(2)` first. To be called right after the call, within the same poll: an
+/// event the driver took between the call and this mark would be forgotten.
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) fn mark_not_ready(fd: &fd::SharedFd, interest: Interest) {
+    Handle::with_current(|driver| {
+        if let Some(mut io) = driver.try_io() {
+            if let IoDriver::Epoll(epoll) = &mut *io {
+                epoll.adopt(fd);
+                epoll.not_ready(fd.raw(), interest);
+            }
+        }
+    });
+}
+
 /// Whether an io_uring setup error means "io_uring is unavailable here" (so `Auto`
 /// falls back to epoll) rather than a bad argument.
 fn uring_unavailable(e: &io::Error) -> bool {

@@ -1,8 +1,10 @@
 //! The readiness state machine behind every compat trait (`crate::compat`, which
-//! says why readiness): for one direction of a
-//! socket, try the non-blocking system call first; on `EAGAIN` arm a readiness
-//! op (`POLL_ADD` on io_uring, the descriptor's registration on epoll) and keep it
-//! across polls until it fires; then call again.
+//! says why readiness): for one direction of a socket, make the non-blocking
+//! system call while the socket may be ready; once a call says it is not
+//! (`EAGAIN`, or a short transfer: a read that drained the receive buffer, a send
+//! that filled the send buffer), arm a readiness op (`POLL_ADD` on io_uring, the
+//! descriptor's registration on epoll), keep it across polls until it fires, then
+//! call again.
 //!
 //! ```text
 //!   poll_read(buf) ─▶ stash unsettled? ─yes─▶ take the bytes a cancelled
@@ -11,10 +13,20 @@
 //!   armed poll op? ─yes─▶ poll it: Pending ──▶ Pending (the same op, kept)
 //!        │                        Ready ───▶ drop it, go on
 //!        ▼
-//!   recv(MSG_DONTWAIT) into buf ─▶ n ──────▶ Ready(Ok(n))
-//!        │                      └─ error ──▶ Ready(Err)
-//!        └─ EAGAIN ─▶ arm a new poll op ─▶ poll it (above)
+//!   recv(MSG_DONTWAIT) into buf ─▶ n == len, or 0 (end) ─▶ Ready(Ok(n))
+//!        │                      ├─ 0 < n < len ─▶ arm a poll op; Ready(Ok(n))
+//!        │                      └─ error ───────▶ Ready(Err)
+//!        └─ EAGAIN ─▶ arm a poll op ─▶ poll it (above)
 //! ```
+//!
+//! A short read thus costs no second `recv` that would fail with `EAGAIN` (tokio
+//! does the same). No wake is lost: on io_uring `POLL_ADD` completes at once when
+//! the socket is already ready; on epoll "not ready" is also recorded in the
+//! driver during the call that found it, so an edge that arrives later (before or
+//! after the op starts waiting) marks it ready again, and the op waits without a
+//! `poll(2)` probe and resolves on the event alone (`PollAdd::retry`). The end of
+//! stream (0) is not short: it stays ready, and so does a read that filled its
+//! buffer.
 //!
 //! A pending poll consumes no bytes: dropped (with the stream, or replaced), its op
 //! is cancelled by the driver's ordinary drop path (ARCHITECTURE.md, decision 1)
@@ -34,23 +46,26 @@ use crate::driver::sys;
 use crate::driver::Interest;
 use crate::runtime::context::current_id;
 
-/// One direction's readiness: the poll op armed after an `EAGAIN`, kept until it
-/// fires or the state is dropped, with the id of the runtime it was armed on.
+/// One direction's readiness: the poll op armed once a call found the socket not
+/// ready, kept until it fires or the state is dropped, with the id of the runtime
+/// it was armed on. `None`: the socket may be ready, the next poll calls.
 #[derive(Default)]
 pub(crate) struct Direction {
     armed: Option<(Op<PollAdd>, u64)>,
 }
 
 impl Direction {
-    /// Runs `call` until it gives something other than `WouldBlock`, waiting for
-    /// readiness in between; `Pending` while the armed op has not fired.
-    fn poll_io<T>(
+    /// Runs `call` (which moves at most `len` bytes, `len > 0`) until it gives
+    /// something other than `WouldBlock`, waiting for readiness in between;
+    /// `Pending` while the armed op has not fired.
+    fn poll_io(
         &mut self,
         fd: &SharedFd,
         interest: Interest,
         cx: &mut Context<'_>,
-        mut call: impl FnMut() -> io::Result<T>,
-    ) -> Poll<io::Result<T>> {
+        len: usize,
+        mut call: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         loop {
             if let Some((_, runtime)) = &self.armed {
                 if *runtime != current_id() {
@@ -72,14 +87,28 @@ impl Direction {
                 }
             }
             match call() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let op = Op::new(PollAdd::new(fd.clone(), interest));
-                    self.armed = Some((op, current_id()));
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.not_ready(fd, interest),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Short: the kernel's buffer is drained (or full) now; the next
+                // poll waits before it calls. Not 0: the end of stream stays ready
+                // (no event would come to say so again).
+                Ok(n) if n > 0 && n < len => {
+                    self.not_ready(fd, interest);
+                    return Poll::Ready(Ok(n));
+                }
                 result => return Poll::Ready(result),
             }
         }
+    }
+
+    /// Records that the socket is not ready in this direction: arms the poll op
+    /// (started at the next poll), and tells the epoll driver at once, whose op
+    /// would otherwise probe the socket with `poll(2)` (an event taken by a loop
+    /// turn after this mark makes the op resolve).
+    fn not_ready(&mut self, fd: &SharedFd, interest: Interest) {
+        let op = Op::new(PollAdd::retry(fd.clone(), interest));
+        self.armed = Some((op, current_id()));
+        crate::driver::mark_not_ready(fd, interest);
     }
 }
 
@@ -119,7 +148,7 @@ impl ReadState {
                 Poll::Ready(None) => {}
             }
         }
-        self.ready.poll_io(fd, Interest::Read, cx, || {
+        self.ready.poll_io(fd, Interest::Read, cx, len, || {
             // SAFETY: the caller guarantees `len` writable bytes at `ptr`.
             unsafe { sys::recv_raw(fd.as_fd(), ptr, len) }
         })
@@ -159,7 +188,7 @@ impl WriteState {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.ready.poll_io(fd, Interest::Write, cx, || {
+        self.ready.poll_io(fd, Interest::Write, cx, buf.len(), || {
             // SAFETY: `buf` is a live slice of `buf.len()` bytes.
             unsafe { sys::send_raw(fd.as_fd(), buf.as_ptr(), buf.len()) }
         })
@@ -180,7 +209,8 @@ impl WriteState {
         };
         let bufs = &bufs[first..];
         let bufs = &bufs[..bufs.len().min(MAX_IOVECS)];
-        self.ready.poll_io(fd, Interest::Write, cx, || {
+        let len = bufs.iter().map(|b| b.len()).sum::<usize>();
+        self.ready.poll_io(fd, Interest::Write, cx, len, || {
             // SAFETY: a zeroed msghdr is valid (no name, no control data).
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             // `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it).

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //!   known not ready ─────────────────▶ waiting ──event──▶ call again
+//!                                                        (or, for a readiness
+//!                                                        poll, done: `on_event`)
 //!   may be ready ──call──▶ result
 //!                    └──EAGAIN──▶ waiting ──event──▶ call again
 //!   dropped while waiting ──▶ the waiter leaves the descriptor's list
@@ -47,6 +49,10 @@ impl Waiting {
                 return Poll::Pending;
             }
             self.wait = None;
+            if let Some(result) = data.on_event() {
+                // An event woke the op and that is its answer: no call to confirm it.
+                return Poll::Ready(Ok(result));
+            }
         }
         if let Readiness::Fd(fd, interest) = data.readiness() {
             epoll.adopt(fd);

@@ -127,6 +127,16 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         false
     }
 
+    /// On epoll, the op's result when an event for its [`readiness`] woke it, if
+    /// the event is the whole answer (a readiness poll whose caller retries its
+    /// own call and copes with `EAGAIN`); `None` (the default) makes the call
+    /// again.
+    ///
+    /// [`readiness`]: Self::readiness
+    fn on_event(&self) -> Option<u32> {
+        None
+    }
+
     /// Before the op is submitted (on either driver): whether it can finish at once
     /// from what a cancelled op on the same descriptor received (`Ready(Some)`, the
     /// result as the kernel would give it), must wait for such an op's CQE

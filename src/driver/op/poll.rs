@@ -14,11 +14,34 @@ use crate::driver::Interest;
 pub(crate) struct PollAdd {
     fd: SharedFd,
     interest: Interest,
+    /// The caller retries its call and copes with `EAGAIN` (see [`PollAdd::retry`]).
+    trust_event: bool,
 }
 
 impl PollAdd {
+    /// Waits until `fd` is ready for `interest`; on epoll the readiness is checked
+    /// with `poll(2)` when the op starts and again after an event woke it, so the
+    /// result is always the descriptor's state.
     pub(crate) fn new(fd: SharedFd, interest: Interest) -> PollAdd {
-        PollAdd { fd, interest }
+        PollAdd {
+            fd,
+            interest,
+            trust_event: false,
+        }
+    }
+
+    /// As [`new`](Self::new), for a caller that makes its call again once the op
+    /// resolves and waits again on `EAGAIN` (the compat layer): on epoll an event
+    /// for `interest` resolves the op as it is, to the interest's `poll(2)` bit,
+    /// without a `poll(2)` to confirm it (an edge-triggered event can be stale:
+    /// the caller's retry finds out).
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn retry(fd: SharedFd, interest: Interest) -> PollAdd {
+        PollAdd {
+            fd,
+            interest,
+            trust_event: true,
+        }
     }
 
     fn events(&self) -> i16 {
@@ -55,6 +78,10 @@ unsafe impl OpKind for PollAdd {
     /// end of stream) until that runtime turns again.
     fn cancel_at_once(&self) -> bool {
         true
+    }
+
+    fn on_event(&self) -> Option<u32> {
+        self.trust_event.then(|| self.events() as u16 as u32)
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<u32> {
