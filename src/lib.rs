@@ -170,6 +170,7 @@ pub mod compat;
 mod driver;
 pub mod fs;
 mod loom;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod queue;
@@ -220,6 +221,7 @@ pub use ringloop_macros::main;
 pub use ringloop_macros::test;
 
 pub use driver::features::{DriverKind, Features, KernelCompat};
+pub use metrics::RuntimeMetrics;
 #[doc(hidden)]
 pub use runtime::msg_ring_wake_counts;
 pub use runtime::{

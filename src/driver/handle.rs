@@ -17,6 +17,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::features::{Features, KernelCompat};
+use super::metrics::{DriverMetrics, OpCounters};
 use super::op::blocking::Offload;
 use super::release::Released;
 use super::{Driver, IoDriver};
@@ -37,6 +38,8 @@ struct Inner {
     released: RefCell<Vec<Released>>,
     /// Runs the blocking form of an op the ring cannot run (see `op/blocking.rs`).
     offload: Offload,
+    /// Ops in flight and started, by kind (`metrics.rs`).
+    ops: OpCounters,
 }
 
 /// A shared reference to one driver (cheap to clone; not `Send`).
@@ -77,6 +80,7 @@ impl Handle {
             op_budget: Cell::new(OP_BUDGET),
             released: RefCell::new(Vec::new()),
             offload,
+            ops: OpCounters::default(),
         })))
     }
 
@@ -196,6 +200,22 @@ impl Handle {
         if let Some(IoDriver::Uring(uring)) = self.try_io().as_deref_mut() {
             uring.take_failed_wakes(into);
         }
+    }
+
+    /// The counters of ops by kind, which the `Op` future keeps.
+    #[inline]
+    pub(crate) fn op_counters(&self) -> &OpCounters {
+        &self.0.ops
+    }
+
+    /// A snapshot of the driver's counters (`metrics.rs`). The kernel's side is
+    /// left out (as `None`) when something up the stack holds the driver.
+    pub(crate) fn metrics(&self) -> DriverMetrics {
+        let kernel = self
+            .try_io()
+            .map(|mut io| io.kernel_counts())
+            .unwrap_or_default();
+        DriverMetrics::new(self.0.features.driver, &self.0.ops, kernel)
     }
 
     /// `MSG_RING` wakes this driver sent and received so far (0 on epoll).

@@ -12,6 +12,7 @@ pub(crate) mod fault;
 pub(crate) mod fd;
 pub(crate) mod features;
 mod handle;
+pub(crate) mod metrics;
 pub(crate) mod op;
 mod release;
 pub(crate) mod signal;
@@ -188,6 +189,15 @@ impl IoDriver {
     }
 
     /// io_uring counters (tests, and the `MSG_RING` wake counts).
+    /// What the io_uring or epoll instance counted, for a metrics snapshot.
+    pub(crate) fn kernel_counts(&mut self) -> metrics::KernelCounts {
+        match self {
+            IoDriver::Uring(uring) => uring.kernel_counts(),
+            IoDriver::Epoll(epoll) => epoll.kernel_counts(),
+            IoDriver::Closed(_) => metrics::KernelCounts::default(),
+        }
+    }
+
     pub(crate) fn uring_stats(&self) -> Option<uring::Stats> {
         match self {
             IoDriver::Uring(uring) => Some(uring.stats),

@@ -496,6 +496,7 @@ struct DontwaitRecv {
 // SAFETY: the entry points into the vector's heap buffer, stable across moves.
 unsafe impl OpKind for DontwaitRecv {
     type Output = io::Result<Vec<u8>>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Nop;
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.capacity() as u32;

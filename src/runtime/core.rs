@@ -16,6 +16,7 @@ use std::task::Waker;
 use slab::Slab;
 
 use super::calls::Remote;
+use super::metrics::{self, Counters, Gauges, RuntimeMetrics};
 use super::shared::SharedSlot;
 use super::{context, Config, Shared};
 use crate::driver::Handle;
@@ -61,6 +62,14 @@ pub(crate) struct Core {
     /// Reused buffers for the remote queue and for driver wake-ups.
     pub(crate) remote_buf: RefCell<Vec<Remote>>,
     pub(crate) woken_buf: RefCell<Vec<Waker>>,
+    /// The runtime's counters (`metrics.rs`).
+    pub(crate) counters: Counters,
+    /// Polls at least this long are reported (`Builder::slow_poll_threshold`);
+    /// `None`: polls are not timed.
+    pub(crate) slow_poll: Option<std::time::Duration>,
+    /// Each task's span, by registry key, made at its first poll.
+    #[cfg(feature = "tracing")]
+    spans: RefCell<Vec<Option<tracing::Span>>>,
 }
 
 impl Core {
@@ -98,6 +107,10 @@ impl Core {
             msg_ring,
             remote_buf: RefCell::new(Vec::new()),
             woken_buf: RefCell::new(Vec::new()),
+            counters: Counters::default(),
+            slow_poll: config.slow_poll,
+            #[cfg(feature = "tracing")]
+            spans: RefCell::new(Vec::new()),
         })
     }
 
@@ -140,7 +153,17 @@ impl Core {
         }
     }
 
-    // ----- clock -----------------------------------------------------------------
+    /// A snapshot of the runtime's and the driver's counters.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let gauges = Gauges {
+            tasks_alive: self.tasks.borrow().len(),
+            ready_queue_depth: self.ready.borrow().len() + self.deferred.borrow().len(),
+            timers_pending: self.timers.heap().len(),
+            callbacks_pending: self.timers.soon().len(),
+            slow_poll_threshold: self.slow_poll,
+        };
+        RuntimeMetrics::new(&self.counters, gauges, self.driver.metrics())
+    }
 
     // ----- tasks -----------------------------------------------------------------
 
@@ -159,6 +182,7 @@ impl Core {
         }
         let key = self.tasks.borrow_mut().insert(raw);
         raw.set_registry_key(key);
+        self.counters.spawned();
         self.schedule(raw);
         JoinHandle::new(raw)
     }
@@ -196,8 +220,21 @@ impl Core {
         !self.ready.borrow().is_empty() || !self.deferred.borrow().is_empty()
     }
 
-    /// Polls up to `budget` ready tasks; returns how many ran.
+    /// Polls up to `budget` ready tasks; returns how many ran. Polls are timed
+    /// only when the slow-poll warning is on (one branch per turn otherwise).
     pub(crate) fn run_ready(&self, budget: usize) -> usize {
+        let ran = match self.slow_poll {
+            None => self.run_ready_with(budget, RawTask::run),
+            Some(threshold) => self.run_ready_with(budget, |task| {
+                metrics::run_timed(&self.counters, task, threshold)
+            }),
+        };
+        self.counters.polled(ran);
+        ran
+    }
+
+    #[inline(always)]
+    fn run_ready_with(&self, budget: usize, run: impl Fn(RawTask) -> bool) -> usize {
         for n in 0..budget {
             let Some(task) = self.ready.borrow_mut().pop_front() else {
                 return n;
@@ -206,7 +243,10 @@ impl Core {
             // A task that spends its budget wakes itself, and runs again only after
             // the next driver turn and timer check (see `schedule`).
             self.driver.reset_op_budget();
-            let completed = task.run();
+            #[cfg(feature = "tracing")]
+            let completed = self.task_span(task).in_scope(|| run(task));
+            #[cfg(not(feature = "tracing"))]
+            let completed = run(task);
             self.current.set(None);
             if completed {
                 self.complete(task);
@@ -216,9 +256,29 @@ impl Core {
         budget
     }
 
+    /// The span of `task`, made at its first poll (so that a name given right
+    /// after `spawn` is in it) and kept until it completes.
+    #[cfg(feature = "tracing")]
+    fn task_span(&self, task: RawTask) -> tracing::Span {
+        let key = task.registry_key();
+        let mut spans = self.spans.borrow_mut();
+        if spans.len() <= key {
+            spans.resize(key + 1, None);
+        }
+        spans[key]
+            .get_or_insert_with(|| {
+                tracing::info_span!("task", task.name = %task.name(), task.id = task.id().as_u64())
+            })
+            .clone()
+    }
+
     /// A task completed: unregister it and hand its output on.
     fn complete(&self, task: RawTask) {
         self.tasks.borrow_mut().remove(task.registry_key());
+        #[cfg(feature = "tracing")]
+        if let Some(span) = self.spans.borrow_mut().get_mut(task.registry_key()) {
+            *span = None;
+        }
         task.finish();
         task.release_local();
     }
@@ -289,9 +349,15 @@ impl Core {
         self.shared.inbox().take(&mut buf);
         for remote in buf.drain(..) {
             match remote {
-                Remote::Wake(task) => task.schedule_with(|raw| self.schedule(raw)),
+                Remote::Wake(task) => {
+                    self.counters.remote_wake();
+                    task.schedule_with(|raw| self.schedule(raw))
+                }
                 // Its permit goes when it has run (`calls.rs`).
-                Remote::Call(call) => super::event_loop::run_callback(call),
+                Remote::Call(call) => {
+                    self.counters.remote_call();
+                    super::event_loop::run_callback(call)
+                }
             }
         }
         self.remote_buf.replace(buf);

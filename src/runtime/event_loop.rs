@@ -16,11 +16,12 @@
 
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{context, Core};
+use super::{context, metrics, Core};
 use crate::task;
 use crate::time::{Callback, TimerAction};
 
@@ -43,8 +44,12 @@ impl Core {
             if self.shared.inbox().take_main_woken() {
                 self.driver.reset_op_budget();
                 self.set_main_running(true);
-                let poll = future.as_mut().poll(&mut cx);
+                let poll = match self.slow_poll {
+                    None => future.as_mut().poll(&mut cx),
+                    Some(threshold) => self.poll_main_timed(future.as_mut(), &mut cx, threshold),
+                };
                 self.set_main_running(false);
+                self.counters.polled(1);
                 if let Poll::Ready(output) = poll {
                     // What the future still owned is released here, and entries
                     // queued in this last turn (closes, cancellations) go to the
@@ -58,8 +63,28 @@ impl Core {
         }
     }
 
+    /// A poll of the main future, timed for the slow-poll warning.
+    fn poll_main_timed<F: Future>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+        threshold: Duration,
+    ) -> Poll<F::Output> {
+        let start = Instant::now();
+        let poll = future.poll(cx);
+        let took = start.elapsed();
+        if took >= threshold {
+            self.counters.slow_poll();
+            if let Some(info) = self.current_task_info() {
+                metrics::report_slow_poll(&info.name, info.id, took);
+            }
+        }
+        poll
+    }
+
     /// One turn of the loop (everything but the main future).
     fn turn(&self) {
+        self.counters.turned();
         self.run_ready(EVENT_INTERVAL);
         self.run_callbacks();
         self.drain_remote();
@@ -92,6 +117,14 @@ impl Core {
             self.next_timer_timeout()
         };
         let wait = timeout != Some(Duration::ZERO);
+        // The start of a wait, for the metrics: the loop clock, fresh when a
+        // timer set the timeout (`next_timer_timeout`), else a clock read; never
+        // read in a turn that does not wait.
+        let parked_at = match (wait, timeout) {
+            (false, _) => None,
+            (true, Some(_)) => Some(self.timers.now()),
+            (true, None) => Some(Instant::now()),
+        };
         let timeout = if wait && !self.shared.inbox().park() {
             Some(Duration::ZERO)
         } else {
@@ -103,6 +136,11 @@ impl Core {
             self.shared.inbox().unparked();
         }
         self.redeliver_failed_wakes();
+        if let Some(from) = parked_at {
+            // Not cached as the loop clock: the clock is read again when the turn
+            // first needs it, as before (a sleep starts from its own call).
+            self.counters.parked(from, Instant::now());
+        }
         self.timers.invalidate_now();
         for waker in woken.drain(..) {
             waker.wake();
@@ -149,12 +187,14 @@ struct MainTask<'a> {
 impl<'a> MainTask<'a> {
     fn enter(core: &'a Core) -> MainTask<'a> {
         core.enter_main();
+        core.counters.enter();
         MainTask { core }
     }
 }
 
 impl Drop for MainTask<'_> {
     fn drop(&mut self) {
+        self.core.counters.leave();
         self.core.leave_main();
     }
 }

@@ -21,6 +21,7 @@ mod core;
 mod event_loop;
 mod handle;
 pub(crate) mod inbox;
+pub(crate) mod metrics;
 pub(crate) mod remote;
 mod shared;
 mod spawn;
@@ -32,7 +33,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 pub(crate) use self::builder::Config;
-pub use self::builder::{Builder, Driver};
+pub use self::builder::{Builder, Driver, DEFAULT_SLOW_POLL_THRESHOLD};
 pub(crate) use self::core::Core;
 pub use self::handle::{loop_handle, CallSlot, LoopHandle};
 pub use self::remote::{CallError, RemoteHandle};
@@ -118,6 +119,18 @@ impl Runtime {
     /// What the driver's probe found.
     pub fn features(&self) -> Features {
         self.core.driver.features().clone()
+    }
+
+    /// A snapshot of this runtime's counters (tasks, polls, busy and parked
+    /// time, the driver's ops and system calls...): see [`crate::metrics`].
+    ///
+    /// ```
+    /// let rt = ringloop::Runtime::new().unwrap();
+    /// rt.block_on(async { ringloop::spawn(async {}).await.unwrap() });
+    /// assert_eq!(rt.metrics().tasks_spawned, 1);
+    /// ```
+    pub fn metrics(&self) -> metrics::RuntimeMetrics {
+        self.core.metrics()
     }
 }
 

@@ -146,6 +146,54 @@ impl<T> ShardSet<T> {
         self.stop.request()
     }
 
+    /// A snapshot of each shard's runtime counters, in shard order, taken on
+    /// each shard's thread (a call through [`handle`](Self::handle)); blocks the
+    /// calling thread until every shard has answered or `timeout` has passed.
+    /// `None` for a shard that has stopped or did not answer in time.
+    ///
+    /// For the thread that started the shards; inside a shard, await
+    /// [`shard::metrics`](super::metrics) instead (this would block the
+    /// shard's loop, which could then not answer its own call).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let set = ringloop::shard::Shards::new(2)
+    ///     .start(|_| async { ringloop::shard::stop_requested().await })
+    ///     .unwrap();
+    /// let all = set.metrics(Duration::from_secs(10));
+    /// assert_eq!(all.len(), 2);
+    /// assert!(all.iter().all(|m| m.is_some()));
+    /// set.request_stop();
+    /// set.join();
+    /// ```
+    pub fn metrics(&self, timeout: Duration) -> Vec<Option<crate::metrics::RuntimeMetrics>> {
+        let (tx, rx) = mpsc::channel();
+        let mut asked = vec![false; self.handles.len()];
+        for (i, handle) in self.handles.iter().enumerate() {
+            let tx = tx.clone();
+            asked[i] = handle
+                .call_soon_threadsafe(move || {
+                    let _ = tx.send((i, crate::metrics::try_current()));
+                })
+                .is_ok();
+        }
+        drop(tx);
+        let deadline = std::time::Instant::now() + timeout;
+        let mut out: Vec<Option<crate::metrics::RuntimeMetrics>> = vec![None; self.handles.len()];
+        let mut left = asked.iter().filter(|a| **a).count();
+        while left > 0 {
+            let wait = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok((i, metrics)) => {
+                    out[i] = metrics;
+                    left -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
     /// A handle that requests the stop from anywhere.
     pub fn stopper(&self) -> StopHandle {
         StopHandle(self.stop.clone())

@@ -9,6 +9,7 @@
 //! | run `f` on every shard | [`invoke_on_all`]`(\|\| async {..}).await` |
 //! | call in from any thread | [`ShardSet::handle`] → [`LoopHandle`] |
 //! | serve TCP or Unix connections on every shard | [`start_server_sharded`], [`start_unix_server_sharded`] → [`ShardedServer`] ([`Distribution`]: `SO_REUSEPORT` or one acceptor) |
+//! | each shard's metrics | [`metrics`]`(i).await`, [`all_metrics`]`().await`; from the starting thread, [`ShardSet::metrics`] |
 //! | stop gracefully | [`ShardSet::request_stop`], [`request_stop`], [`stop_requested`] |
 //! | share a queue, event or semaphore across shards | [`sync::threadsafe`](crate::sync::threadsafe) |
 //!
@@ -196,4 +197,54 @@ where
         outputs.push(call.await);
     }
     outputs
+}
+
+/// A snapshot of shard `shard`'s runtime counters
+/// ([`RuntimeMetrics`](crate::metrics::RuntimeMetrics)), taken on that shard's
+/// thread through the cross-shard call path ([`submit_to`]). In a plain
+/// runtime, shard 0 is the runtime itself.
+///
+/// Cancel-safe: dropping the future cancels the call, which only reads counters.
+///
+/// # Panics
+///
+/// Outside a runtime, or if `shard` is not below [`shard_count`].
+///
+/// ```
+/// let spawned = ringloop::shard::run_sharded(2, |shard| async move {
+///     if shard == 1 {
+///         ringloop::spawn(async {}).await.unwrap();
+///     }
+///     ringloop::shard::metrics(shard).await.unwrap().tasks_spawned
+/// });
+/// assert_eq!(spawned, [0, 1]);
+/// ```
+#[track_caller]
+pub fn metrics(
+    shard: usize,
+) -> impl Future<Output = Result<crate::metrics::RuntimeMetrics, CallError>> {
+    submit_to(shard, || async { crate::metrics::current() })
+}
+
+/// A snapshot of every shard's runtime counters, in shard order (see
+/// [`metrics`]).
+///
+/// Cancel-safe, like [`invoke_on_all`].
+///
+/// # Panics
+///
+/// Outside a runtime.
+///
+/// ```
+/// let counts = ringloop::shard::run_sharded(2, |shard| async move {
+///     if shard == 0 {
+///         ringloop::shard::all_metrics().await.len()
+///     } else {
+///         0
+///     }
+/// });
+/// assert_eq!(counts[0], 2);
+/// ```
+pub async fn all_metrics() -> Vec<Result<crate::metrics::RuntimeMetrics, CallError>> {
+    invoke_on_all(|| async { crate::metrics::current() }).await
 }

@@ -146,7 +146,6 @@ impl<T> TimerHeap<T> {
     }
 
     /// Number of live timers.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.timers.len()
     }

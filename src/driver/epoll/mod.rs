@@ -129,6 +129,8 @@ pub(crate) struct Epoll {
     next_id: u64,
     /// Registered waiters, so that a turn with nothing registered skips the syscall.
     waiting: usize,
+    /// `epoll_wait` calls, for the metrics.
+    waits: u64,
 }
 
 impl Epoll {
@@ -146,6 +148,7 @@ impl Epoll {
             epfd,
             unpark_fd,
             fds: HashMap::new(),
+            waits: 0,
             events: Vec::with_capacity(256),
             next_id: 0,
             waiting: 0,
@@ -286,6 +289,7 @@ impl Epoll {
         if timeout.is_some_and(|t| t.is_zero()) && self.waiting == 0 {
             return Ok(());
         }
+        self.waits += 1;
         sys::epoll_wait(self.epfd.as_fd(), &mut self.events, timeout)?;
         for event in &self.events {
             let (token, ready) = (event.u64, event.events);
@@ -312,6 +316,15 @@ impl Epoll {
             }
         }
         Ok(())
+    }
+
+    /// What this driver counted, for a metrics snapshot: `epoll_wait` calls; the
+    /// io_uring-only counts do not apply.
+    pub(crate) fn kernel_counts(&self) -> crate::driver::metrics::KernelCounts {
+        crate::driver::metrics::KernelCounts {
+            epoll_waits: Some(self.waits),
+            ..Default::default()
+        }
     }
 
     /// Wakes every waiter: after shutdown their ops report that the runtime is gone.

@@ -32,6 +32,11 @@ impl Waiting {
         Waiting { driver, wait: None }
     }
 
+    /// The driver the op runs on.
+    pub(crate) fn driver(&self) -> &Handle {
+        &self.driver
+    }
+
     /// Makes the op's call when the descriptor may be ready, else waits for an
     /// event; gives the call's result.
     pub(crate) fn poll<T: OpKind>(

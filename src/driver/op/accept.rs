@@ -74,6 +74,7 @@ impl Accept {
 // place while `self` lives, whatever moves `self`.
 unsafe impl OpKind for Accept {
     type Output = io::Result<Accepted>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Accept;
 
     fn sqe(&mut self) -> squeue::Entry {
         *self.addr.len_mut() = SockAddr::capacity();

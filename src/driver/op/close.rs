@@ -36,6 +36,7 @@ impl Close {
 // SAFETY: a close entry holds no pointers.
 unsafe impl OpKind for Close {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Close;
 
     fn sqe(&mut self) -> squeue::Entry {
         let fd = match (self.fd.take(), self.submitted) {

@@ -38,6 +38,7 @@ impl Connect {
 // lives, whatever moves `self`.
 unsafe impl OpKind for Connect {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Connect;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Connect::new(

@@ -28,6 +28,7 @@ impl Fsync {
 // SAFETY: an fsync entry holds no pointers.
 unsafe impl OpKind for Fsync {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Fsync;
 
     fn sqe(&mut self) -> squeue::Entry {
         let flags = if self.flush == Flush::Data {
@@ -73,6 +74,7 @@ impl Ftruncate {
 // SAFETY: an ftruncate entry holds no pointers.
 unsafe impl OpKind for Ftruncate {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Ftruncate;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()

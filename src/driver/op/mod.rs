@@ -64,6 +64,7 @@ use io_uring::squeue;
 #[cfg(feature = "fault-injection")]
 use super::fault::{Fault, Faults};
 use super::fd::SharedFd;
+use super::metrics::OpCode;
 use super::uring::Orphan;
 use super::{epoll, uring, Handle, Interest, IoDriver};
 
@@ -105,6 +106,9 @@ pub(crate) enum Readiness<'a> {
 pub(crate) unsafe trait OpKind: Unpin + 'static {
     /// What awaiting the op gives.
     type Output;
+
+    /// The kind of op, for the driver's metrics (`driver/metrics.rs`).
+    const CODE: OpCode;
 
     /// The submission entry (the driver sets its `user_data`).
     fn sqe(&mut self) -> squeue::Entry;
@@ -264,7 +268,21 @@ fn start<T: OpKind>(
     } else {
         State::Epoll(epoll::op::Waiting::new(driver))
     };
+    if let Some(driver) = state.driver() {
+        driver.op_counters().started(T::CODE);
+    }
     Poll::Ready(None)
+}
+
+impl State {
+    /// The driver an op was handed to, while it is there.
+    fn driver(&self) -> Option<&Handle> {
+        match self {
+            State::Uring(in_flight) => Some(in_flight.driver()),
+            State::Epoll(waiting) => Some(waiting.driver()),
+            State::Idle | State::Done => None,
+        }
+    }
 }
 
 impl<T: OpKind> Future for Op<T> {
@@ -287,6 +305,9 @@ impl<T: OpKind> Future for Op<T> {
                 State::Done => unreachable!("an op's data goes with its state"),
             };
         };
+        if let Some(driver) = state.driver() {
+            driver.op_counters().ended(T::CODE);
+        }
         *state = State::Done;
         let op = data.take().expect("op data is present until completion");
         Poll::Ready(op.complete(result, flags))
@@ -298,6 +319,9 @@ impl<T: OpKind> Drop for Op<T> {
     /// (`uring/op.rs`); one waiting on epoll leaves its waiters' list (`Waiting`'s
     /// own drop).
     fn drop(&mut self) {
+        if let Some(driver) = self.state.driver() {
+            driver.op_counters().ended(T::CODE);
+        }
         if let (State::Uring(in_flight), Some(data)) = (
             std::mem::replace(&mut self.state, State::Done),
             self.data.take(),

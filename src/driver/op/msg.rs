@@ -101,6 +101,7 @@ impl<B: IoBufMut> RecvMsg<B> {
 unsafe impl<B: IoBufMut> OpKind for RecvMsg<B> {
     /// Bytes received, the buffers, and the sender when asked for.
     type Output = (io::Result<(usize, Option<SockAddr>)>, Vec<B>);
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::RecvMsg;
 
     fn sqe(&mut self) -> squeue::Entry {
         self.hdr.msg.msg_namelen = if self.want_addr {
@@ -220,6 +221,7 @@ impl<B: IoBuf> SendMsg<B> {
 // SAFETY: as for `RecvMsg`; the kernel only reads through these pointers.
 unsafe impl<B: IoBuf> OpKind for SendMsg<B> {
     type Output = (io::Result<usize>, Vec<B>);
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::SendMsg;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::SendMsg::new(types::Fd(self.fd.raw()), &self.hdr.msg)

@@ -12,6 +12,7 @@ pub(crate) struct Nop;
 // SAFETY: a nop entry holds no pointers.
 unsafe impl OpKind for Nop {
     type Output = io::Result<u32>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Nop;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Nop::new().build()

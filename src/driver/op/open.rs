@@ -42,6 +42,7 @@ impl OpenAt {
 // `self` moves and lives as long as `self`.
 unsafe impl OpKind for OpenAt {
     type Output = io::Result<OwnedFd>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::OpenAt;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())

@@ -37,6 +37,7 @@ impl UnlinkAt {
 // `self` moves and lives as long as `self`.
 unsafe impl OpKind for UnlinkAt {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::UnlinkAt;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::UnlinkAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
@@ -78,6 +79,7 @@ impl RenameAt {
 // when `self` moves and live as long as `self`.
 unsafe impl OpKind for RenameAt {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::RenameAt;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RenameAt::new(
@@ -123,6 +125,7 @@ impl MkDirAt {
 // `self` moves and lives as long as `self`.
 unsafe impl OpKind for MkDirAt {
     type Output = io::Result<()>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::MkDirAt;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::MkDirAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())

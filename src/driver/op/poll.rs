@@ -55,6 +55,7 @@ impl PollAdd {
 // SAFETY: a poll entry holds no pointers.
 unsafe impl OpKind for PollAdd {
     type Output = io::Result<u32>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::PollAdd;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::PollAdd::new(types::Fd(self.fd.raw()), self.events() as u32).build()

@@ -62,6 +62,7 @@ impl<B: IoBufMut> Read<B> {
 // stable across moves of `self.buf` and valid while it lives.
 unsafe impl<B: IoBufMut> OpKind for Read<B> {
     type Output = BufResult<usize, B>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Read;
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.len();

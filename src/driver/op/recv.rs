@@ -59,6 +59,7 @@ impl<B: IoBufMut> Recv<B> {
 // stable across moves of `self.buf` and valid while it lives.
 unsafe impl<B: IoBufMut> OpKind for Recv<B> {
     type Output = BufResult<usize, B>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Recv;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Recv::new(

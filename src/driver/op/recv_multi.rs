@@ -353,6 +353,9 @@ impl Orphan for RecvSink {
         if let Some(bid) = bid {
             self.ring.give_back(bid);
         }
+        if res == -libc::ENOBUFS {
+            self.ring.note_exhausted();
+        }
         let Some(inbox) = inbox else { return };
         let mut inbox = inbox.borrow_mut();
         match res {

@@ -54,6 +54,7 @@ impl<B: IoBuf> Send<B> {
 // stable across moves of `self.buf` and valid while it lives.
 unsafe impl<B: IoBuf> OpKind for Send<B> {
     type Output = BufResult<usize, B>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Send;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), self.len())

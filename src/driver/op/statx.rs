@@ -77,6 +77,7 @@ impl Statx {
 // neither of which moves when `self` moves; both live as long as `self`.
 unsafe impl OpKind for Statx {
     type Output = io::Result<Box<libc::statx>>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Statx;
 
     fn sqe(&mut self) -> squeue::Entry {
         let buf: *mut libc::statx = &mut *self.buf;

@@ -81,6 +81,7 @@ impl<B: IoBufMut> ReadV<B> {
 // stable memory (`IoBufMut`).
 unsafe impl<B: IoBufMut> OpKind for ReadV<B> {
     type Output = BufResult<usize, Vec<B>>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::ReadV;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Readv::new(
@@ -142,6 +143,7 @@ impl<B: IoBuf> WriteV<B> {
 // SAFETY: as for `ReadV`; the kernel only reads through these pointers.
 unsafe impl<B: IoBuf> OpKind for WriteV<B> {
     type Output = BufResult<usize, Vec<B>>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::WriteV;
 
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Writev::new(

@@ -66,6 +66,7 @@ fn exit_status(raw: i32) -> ExitStatus {
 // borrow, and `self` reads `info` only after the completion.
 unsafe impl OpKind for WaitChild {
     type Output = io::Result<Option<ExitStatus>>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::WaitId;
 
     fn sqe(&mut self) -> squeue::Entry {
         match self.via {

@@ -70,6 +70,7 @@ impl<B: IoBuf> Write<B> {
 // stable across moves of `self.buf` and valid while it lives.
 unsafe impl<B: IoBuf> OpKind for Write<B> {
     type Output = BufResult<usize, B>;
+    const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Write;
 
     fn sqe(&mut self) -> squeue::Entry {
         // Submitted now: the write may run at any later point on this thread.

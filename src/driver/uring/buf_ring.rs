@@ -39,6 +39,8 @@ pub(crate) struct BufRing {
     bufs_layout: Layout,
     /// Our copy of the tail: the next entry to fill.
     tail: Cell<u16>,
+    /// Receives that found the pool empty (`ENOBUFS`), for the metrics.
+    exhausted: Cell<u64>,
 }
 
 impl BufRing {
@@ -71,6 +73,7 @@ impl BufRing {
             bufs,
             bufs_layout,
             tail: Cell::new(0),
+            exhausted: Cell::new(0),
         };
         for bid in 0..ENTRIES {
             ring_buf.push(bid);
@@ -137,6 +140,16 @@ impl BufRing {
         // SAFETY: the caller guarantees the kernel filled `len` bytes of this
         // buffer and no longer writes it (it is ours until given back).
         unsafe { std::slice::from_raw_parts(start, len) }
+    }
+
+    /// A receive found the pool empty (its CQE carries `ENOBUFS`).
+    pub(crate) fn note_exhausted(&self) {
+        self.exhausted.set(self.exhausted.get() + 1);
+    }
+
+    /// How many receives found the pool empty so far.
+    pub(crate) fn exhausted(&self) -> u64 {
+        self.exhausted.get()
     }
 
     /// Gives buffer `bid` back to the kernel.

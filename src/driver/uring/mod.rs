@@ -77,6 +77,8 @@ impl Orphan for CloseDone {
 pub(crate) struct Stats {
     /// `io_uring_enter` calls.
     pub(crate) enters: u64,
+    /// Submission entries those calls took.
+    pub(crate) sqes_submitted: u64,
     /// `TIMEOUT` entries queued to bound a park (the path without `EXT_ARG`).
     pub(crate) park_timeouts: u64,
     /// `MSG_RING` wakes sent to other rings ([`Uring::msg_ring_wake`]).
@@ -193,7 +195,11 @@ impl Uring {
             return false;
         }
         self.stats.enters += 1;
-        match self.ring.submitter().submit() {
+        let submitted = self.ring.submitter().submit();
+        if let Ok(n) = submitted {
+            self.stats.sqes_submitted += n as u64;
+        }
+        match submitted {
             // Everything queued was taken, the wake with it.
             Ok(_) if self.ring.submission().is_empty() => {
                 self.stats.msg_ring_sent += 1;
@@ -202,6 +208,22 @@ impl Uring {
             // What stays queued goes at the next turn: at worst a late, spurious
             // wake after the caller's own.
             _ => false,
+        }
+    }
+
+    /// What this driver counted, for a metrics snapshot (`driver/metrics.rs`).
+    pub(crate) fn kernel_counts(&mut self) -> crate::driver::metrics::KernelCounts {
+        let f = &self.features;
+        let has_pool =
+            !self.buf_ring_failed && f.multishot_recv() && f.multishot_recv_limit && f.buf_ring();
+        crate::driver::metrics::KernelCounts {
+            enters: Some(self.stats.enters),
+            sqes_submitted: Some(self.stats.sqes_submitted),
+            cq_overflow: Some(u64::from(self.ring.completion().overflow())),
+            buffer_exhaustion: has_pool
+                .then(|| self.buf_ring.as_ref().map_or(0, |ring| ring.exhausted())),
+            epoll_waits: None,
+            msg_ring_received: self.stats.msg_ring_received,
         }
     }
 
@@ -341,9 +363,10 @@ impl Uring {
                 None,
             )
         };
-        if let Err(e) = result {
+        match result {
+            Ok(n) => self.stats.sqes_submitted += n as u64,
             // EINTR/EAGAIN/EBUSY: the entries stay queued for the next turn.
-            let _ = e;
+            Err(_) => {}
         }
     }
 
@@ -454,7 +477,10 @@ impl Uring {
             None => submitter.submit_and_wait(want),
         };
         match result {
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.stats.sqes_submitted += n as u64;
+                Ok(())
+            }
             Err(e) => match e.raw_os_error() {
                 Some(libc::ETIME) | Some(libc::EINTR) => Ok(()),
                 Some(libc::EAGAIN) | Some(libc::EBUSY) => {

@@ -94,6 +94,11 @@ fn submit_stage<T: OpKind>(io: &mut IoDriver, data: &mut T, stage: Stage) -> io:
 }
 
 impl InFlight {
+    /// The driver the op was submitted to.
+    pub(crate) fn driver(&self) -> &Handle {
+        &self.driver
+    }
+
     /// Waits for the CQE; on `EAGAIN` polls for readiness and resubmits, on `EINTR`
     /// resubmits. Gives the op's result and the CQE's flags.
     pub(crate) fn poll<T: OpKind>(
