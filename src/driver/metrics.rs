@@ -194,7 +194,8 @@ pub(crate) struct KernelCounts {
 ///
 /// What does not exist on the runtime's driver is `None`: on epoll, the
 /// io_uring-only fields; on io_uring, [`epoll_waits`](Self::epoll_waits).
-#[derive(Clone, Debug)]
+/// `Debug` shows the ops by name, only the kinds that have some.
+#[derive(Clone)]
 pub struct DriverMetrics {
     /// The driver the runtime uses.
     pub kind: DriverKind,
@@ -225,6 +226,38 @@ pub struct DriverMetrics {
     /// `MSG_RING` completions other runtimes' rings posted here to end a wait
     /// (0 on epoll and where `MSG_RING` is not used).
     pub msg_ring_wakes_received: u64,
+}
+
+/// The kinds with a non-zero count, by name.
+struct ByName<'a>(&'a [u64; OpCode::COUNT]);
+
+impl fmt::Debug for ByName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                OpCode::ALL
+                    .iter()
+                    .map(|code| (code.name(), self.0[code.index()]))
+                    .filter(|(_, n)| *n > 0),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for DriverMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DriverMetrics")
+            .field("kind", &self.kind)
+            .field("ops_in_flight", &ByName(&self.ops_in_flight))
+            .field("ops_started", &ByName(&self.ops_started))
+            .field("enters", &self.enters)
+            .field("sqes_submitted", &self.sqes_submitted)
+            .field("cq_overflow", &self.cq_overflow)
+            .field("buffer_exhaustion", &self.buffer_exhaustion)
+            .field("epoll_waits", &self.epoll_waits)
+            .field("msg_ring_wakes_received", &self.msg_ring_wakes_received)
+            .finish()
+    }
 }
 
 impl DriverMetrics {

@@ -221,20 +221,20 @@ impl Core {
     }
 
     /// Polls up to `budget` ready tasks; returns how many ran. Polls are timed
-    /// only when the slow-poll warning is on (one branch per turn otherwise).
+    /// only when the slow-poll warning is on (the loop is chosen once per
+    /// turn): otherwise no clock is read.
     pub(crate) fn run_ready(&self, budget: usize) -> usize {
         let ran = match self.slow_poll {
-            None => self.run_ready_with(budget, RawTask::run),
-            Some(threshold) => self.run_ready_with(budget, |task| {
-                metrics::run_timed(&self.counters, task, threshold)
-            }),
+            None => self.run_ready_untimed(budget),
+            Some(threshold) => self.run_ready_timed(budget, threshold),
         };
         self.counters.polled(ran);
         ran
     }
 
-    #[inline(always)]
-    fn run_ready_with(&self, budget: usize, run: impl Fn(RawTask) -> bool) -> usize {
+    /// The loop without the slow-poll warning.
+    #[inline]
+    fn run_ready_untimed(&self, budget: usize) -> usize {
         for n in 0..budget {
             let Some(task) = self.ready.borrow_mut().pop_front() else {
                 return n;
@@ -244,9 +244,34 @@ impl Core {
             // the next driver turn and timer check (see `schedule`).
             self.driver.reset_op_budget();
             #[cfg(feature = "tracing")]
-            let completed = self.task_span(task).in_scope(|| run(task));
+            let completed = self.task_span(task).in_scope(|| task.run());
             #[cfg(not(feature = "tracing"))]
-            let completed = run(task);
+            let completed = task.run();
+            self.current.set(None);
+            if completed {
+                self.complete(task);
+            }
+            task.release_local();
+        }
+        budget
+    }
+
+    /// The same loop, timing each poll (the slow-poll warning is on); out of
+    /// line, so that the loop above stays as it was without the warning.
+    #[inline(never)]
+    fn run_ready_timed(&self, budget: usize, threshold: std::time::Duration) -> usize {
+        for n in 0..budget {
+            let Some(task) = self.ready.borrow_mut().pop_front() else {
+                return n;
+            };
+            self.current.set(Some(task));
+            self.driver.reset_op_budget();
+            #[cfg(feature = "tracing")]
+            let completed = self
+                .task_span(task)
+                .in_scope(|| metrics::run_timed(&self.counters, task, threshold));
+            #[cfg(not(feature = "tracing"))]
+            let completed = metrics::run_timed(&self.counters, task, threshold);
             self.current.set(None);
             if completed {
                 self.complete(task);
@@ -272,7 +297,10 @@ impl Core {
             .clone()
     }
 
-    /// A task completed: unregister it and hand its output on.
+    /// A task completed: unregister it and hand its output on. Inlined into
+    /// the loops of `run_ready` (with two callers the compiler moved it out of
+    /// line: a call per completed task that the loop did not have before).
+    #[inline(always)]
     fn complete(&self, task: RawTask) {
         self.tasks.borrow_mut().remove(task.registry_key());
         #[cfg(feature = "tracing")]

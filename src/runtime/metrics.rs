@@ -225,6 +225,8 @@ pub(crate) fn report_slow_poll(name: &str, id: TaskId, took: Duration) {
 }
 
 /// Runs one step of `task`, timed; reports it if it took `threshold` or more.
+/// Out of line: the loop that calls it stays as small as without the warning.
+#[inline(never)]
 pub(crate) fn run_timed(counters: &Counters, task: RawTask, threshold: Duration) -> bool {
     let start = Instant::now();
     let done = task.run();

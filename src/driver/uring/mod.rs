@@ -363,10 +363,9 @@ impl Uring {
                 None,
             )
         };
-        match result {
-            Ok(n) => self.stats.sqes_submitted += n as u64,
-            // EINTR/EAGAIN/EBUSY: the entries stay queued for the next turn.
-            Err(_) => {}
+        // On EINTR/EAGAIN/EBUSY the entries stay queued for the next turn.
+        if let Ok(n) = result {
+            self.stats.sqes_submitted += n as u64;
         }
     }
 
