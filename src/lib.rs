@@ -161,6 +161,13 @@
 //! io_uring cannot be set up; [`driver_kind`] says which one runs and [`features`]
 //! what the probe found. `RINGLOOP_DRIVER=auto|uring|epoll` and
 //! `RINGLOOP_KERNEL_COMPAT=5.10` choose when the [`Builder`] does not.
+//!
+//! ## Metrics
+//!
+//! [`Runtime::metrics`] and [`metrics::current`] give a [`RuntimeMetrics`]
+//! snapshot (tasks, polls, busy and parked time, ops in flight by opcode,
+//! submissions per `io_uring_enter`, ...); [`Builder::slow_poll_threshold`]
+//! reports polls that hold the loop, like asyncio's debug mode; see [`metrics`].
 
 #![warn(missing_docs)]
 

@@ -46,6 +46,7 @@
 //! | `driver.cq_overflow` | the kernel | none: the ring's overflow counter, read at the snapshot |
 //! | `driver.buffer_exhaustion` | io_uring driver | one increment per `ENOBUFS` completion (a rare path) |
 //! | `driver.epoll_waits` | epoll driver | one increment per `epoll_wait` |
+//! | `driver.eventfd_wakes_received`, `msg_ring_wakes_received` | driver, where the wake's completion or event is handled | one increment per wake of a parked loop |
 //!
 //! # On epoll
 //!

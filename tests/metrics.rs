@@ -220,7 +220,7 @@ matrix_test! {
                 let flag = done.clone();
                 let waker_thread = std::thread::spawn(move || {
                     let waker = rx.recv().unwrap();
-                    std::thread::sleep(Duration::from_millis(2));
+                    std::thread::sleep(Duration::from_millis(20));
                     flag.store(true, Ordering::SeqCst);
                     waker.wake();
                 });
@@ -229,6 +229,12 @@ matrix_test! {
             }
             let after = metrics::current();
             assert_eq!(after.remote_wakes - before.remote_wakes, WAKES, "{after:#?}");
+            // The loop was parked (nothing else to do) when at least one came:
+            // a plain thread interrupts it through the eventfd.
+            assert!(
+                after.driver.eventfd_wakes_received > before.driver.eventfd_wakes_received,
+                "{after:#?}"
+            );
 
             // A call from another thread is counted as a call.
             let handle = ringloop::loop_handle();

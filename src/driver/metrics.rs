@@ -15,6 +15,8 @@
 //!   receives that pick from the runtime's buffer ring, counted where such a
 //!   completion is handled (a rare path).
 //! * `epoll_wait` calls on epoll, one addition per call.
+//! * Waits ended by the eventfd or by another ring's `MSG_RING`: one addition
+//!   where the driver handles that completion or event.
 
 use std::cell::Cell;
 use std::fmt;
@@ -187,6 +189,7 @@ pub(crate) struct KernelCounts {
     pub(crate) buffer_exhaustion: Option<u64>,
     pub(crate) epoll_waits: Option<u64>,
     pub(crate) msg_ring_received: u64,
+    pub(crate) eventfd_wakes: u64,
 }
 
 /// A snapshot of a runtime's driver counters: part of
@@ -226,6 +229,10 @@ pub struct DriverMetrics {
     /// `MSG_RING` completions other runtimes' rings posted here to end a wait
     /// (0 on epoll and where `MSG_RING` is not used).
     pub msg_ring_wakes_received: u64,
+    /// Waits ended by a write to the runtime's eventfd: a wake or a call from
+    /// another thread (or from an epoll or 5.10-masked runtime) while the loop
+    /// was parked, or about to park.
+    pub eventfd_wakes_received: u64,
 }
 
 /// The kinds with a non-zero count, by name.
@@ -256,6 +263,7 @@ impl fmt::Debug for DriverMetrics {
             .field("buffer_exhaustion", &self.buffer_exhaustion)
             .field("epoll_waits", &self.epoll_waits)
             .field("msg_ring_wakes_received", &self.msg_ring_wakes_received)
+            .field("eventfd_wakes_received", &self.eventfd_wakes_received)
             .finish()
     }
 }
@@ -273,6 +281,7 @@ impl DriverMetrics {
             buffer_exhaustion: kernel.buffer_exhaustion,
             epoll_waits: kernel.epoll_waits,
             msg_ring_wakes_received: kernel.msg_ring_received,
+            eventfd_wakes_received: kernel.eventfd_wakes,
         }
     }
 

@@ -154,8 +154,9 @@ pub struct RuntimeMetrics {
     pub callbacks_pending: usize,
     /// Tasks woken from another thread (or from outside the runtime): wakes that
     /// arrived through the remote queue, counted on the loop's thread when it
-    /// takes them. Whether the parked loop was interrupted by an eventfd write
-    /// or a `MSG_RING` is in [`DriverMetrics::msg_ring_wakes_received`].
+    /// takes them. How the parked loop was interrupted is in the driver's
+    /// [`eventfd_wakes_received`](DriverMetrics::eventfd_wakes_received) and
+    /// [`msg_ring_wakes_received`](DriverMetrics::msg_ring_wakes_received).
     pub remote_wakes: u64,
     /// Calls from other threads run on this loop
     /// ([`LoopHandle`](crate::LoopHandle): `call_soon_threadsafe`,

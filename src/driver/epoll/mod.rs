@@ -131,6 +131,8 @@ pub(crate) struct Epoll {
     waiting: usize,
     /// `epoll_wait` calls, for the metrics.
     waits: u64,
+    /// Events of the eventfd (another thread ended a wait), for the metrics.
+    eventfd_wakes: u64,
 }
 
 impl Epoll {
@@ -149,6 +151,7 @@ impl Epoll {
             unpark_fd,
             fds: HashMap::new(),
             waits: 0,
+            eventfd_wakes: 0,
             events: Vec::with_capacity(256),
             next_id: 0,
             waiting: 0,
@@ -294,6 +297,7 @@ impl Epoll {
         for event in &self.events {
             let (token, ready) = (event.u64, event.events);
             if token == UNPARK {
+                self.eventfd_wakes += 1;
                 let _ = sys::eventfd_drain(self.unpark_fd);
                 continue;
             }
@@ -318,11 +322,12 @@ impl Epoll {
         Ok(())
     }
 
-    /// What this driver counted, for a metrics snapshot: `epoll_wait` calls; the
-    /// io_uring-only counts do not apply.
+    /// What this driver counted, for a metrics snapshot: `epoll_wait` calls and
+    /// eventfd wakes; the io_uring-only counts do not apply.
     pub(crate) fn kernel_counts(&self) -> crate::driver::metrics::KernelCounts {
         crate::driver::metrics::KernelCounts {
             epoll_waits: Some(self.waits),
+            eventfd_wakes: self.eventfd_wakes,
             ..Default::default()
         }
     }

@@ -85,6 +85,8 @@ pub(crate) struct Stats {
     pub(crate) msg_ring_sent: u64,
     /// `MSG_WAKE` completions other rings posted here.
     pub(crate) msg_ring_received: u64,
+    /// Completions of the eventfd poll: another thread ended a wait.
+    pub(crate) eventfd_wakes: u64,
     /// `MSG_RING` wakes sent from here that the kernel failed.
     pub(crate) msg_ring_failed: u64,
 }
@@ -224,6 +226,7 @@ impl Uring {
                 .then(|| self.buf_ring.as_ref().map_or(0, |ring| ring.exhausted())),
             epoll_waits: None,
             msg_ring_received: self.stats.msg_ring_received,
+            eventfd_wakes: self.stats.eventfd_wakes,
         }
     }
 
@@ -548,6 +551,7 @@ impl Uring {
             match cqe.user_data() {
                 WAKE => {
                     *wake_armed = false;
+                    stats.eventfd_wakes += 1;
                     // A failed read leaves the counter set: the next poll fires at
                     // once and we come back here, so nothing is lost.
                     let _ = sys::eventfd_drain(*unpark_fd);
