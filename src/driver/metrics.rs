@@ -57,7 +57,8 @@ pub enum OpCode {
     Close,
     /// `IORING_OP_FSYNC`.
     Fsync,
-    /// `IORING_OP_FTRUNCATE` (or `ftruncate(2)` on the blocking pool).
+    /// `IORING_OP_FTRUNCATE` (where the kernel lacks it, `ftruncate(2)` runs on
+    /// the blocking pool, uncounted).
     Ftruncate,
     /// `IORING_OP_STATX`.
     Statx,

@@ -188,7 +188,6 @@ impl IoDriver {
         }
     }
 
-    /// io_uring counters (tests, and the `MSG_RING` wake counts).
     /// What the io_uring or epoll instance counted, for a metrics snapshot.
     pub(crate) fn kernel_counts(&mut self) -> metrics::KernelCounts {
         match self {
@@ -198,6 +197,7 @@ impl IoDriver {
         }
     }
 
+    /// io_uring counters (tests, and the `MSG_RING` wake counts).
     pub(crate) fn uring_stats(&self) -> Option<uring::Stats> {
         match self {
             IoDriver::Uring(uring) => Some(uring.stats),

@@ -127,7 +127,8 @@ impl Builder {
     ///         .await
     ///         .unwrap();
     /// });
-    /// assert_eq!(rt.metrics().slow_polls, 1);
+    /// // The task's poll (and any other that took 50 ms or more).
+    /// assert!(rt.metrics().slow_polls >= 1);
     /// ```
     pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
         self.slow_poll = Some(threshold);
