@@ -117,18 +117,20 @@ impl Core {
             self.next_timer_timeout()
         };
         let wait = timeout != Some(Duration::ZERO);
-        // The start of a wait, for the metrics: the loop clock, fresh when a
-        // timer set the timeout (`next_timer_timeout`), else a clock read; never
-        // read in a turn that does not wait.
-        let parked_at = match (wait, timeout) {
-            (false, _) => None,
-            (true, Some(_)) => Some(self.timers.now()),
-            (true, None) => Some(Instant::now()),
-        };
-        let timeout = if wait && !self.shared.inbox().park() {
+        // A wake from another thread that came first makes the wait a poll.
+        let parked = wait && self.shared.inbox().park();
+        let timeout = if wait && !parked {
             Some(Duration::ZERO)
         } else {
             timeout
+        };
+        // The start of a wait, for the metrics: the loop clock, fresh when a
+        // timer set the timeout (`next_timer_timeout`), else a clock read; never
+        // read in a turn that does not wait.
+        let parked_at = match (parked, timeout) {
+            (false, _) => None,
+            (true, Some(_)) => Some(self.timers.now()),
+            (true, None) => Some(Instant::now()),
         };
         let mut woken = self.woken_buf.take();
         let result = self.driver.turn(timeout, &mut woken);

@@ -139,13 +139,18 @@ pub struct RuntimeMetrics {
     /// Tasks waiting to be polled: ready, or woken by their own poll and waiting
     /// for the next turn.
     pub ready_queue_depth: usize,
-    /// Time inside `block_on` not spent waiting in the driver: running tasks,
-    /// callbacks, timers, and the driver's submissions and reaps.
+    /// Time inside `block_on` not in [`parked`](Self::parked): running tasks,
+    /// callbacks, timers, and the driver's submissions and reaps in turns that do
+    /// not wait.
     pub busy: Duration,
-    /// Time the loop waited in the driver for a completion, an event, a timer or
-    /// a wake (the `io_uring_enter` or `epoll_wait` that sleeps).
+    /// Time of the driver turns in which the loop waited for a completion, an
+    /// event, a timer or a wake (the `io_uring_enter` or `epoll_wait` that
+    /// sleeps), measured around the whole turn: the submissions (on io_uring, sends
+    /// the kernel completes inline) and reaps of such a turn count here, so on a
+    /// loop that often parks `busy` reads a little low.
     pub parked: Duration,
-    /// How many times the loop waited in the driver (turns with nothing ready).
+    /// How many times the loop waited in the driver (turns with nothing ready and
+    /// no wake from another thread already pending).
     pub parks: u64,
     /// Timers registered and not fired or cancelled: sleeps, timeouts,
     /// `call_later`/`call_at` callbacks.
