@@ -123,16 +123,27 @@ pub fn assert_errno<T: std::fmt::Debug>(result: io::Result<T>, errno: i32, what:
 /// a test that writes a large file: it learns before it starts whether the disk has
 /// room, rather than failing with `ENOSPC` half way. Returns the free bytes of the
 /// file system as the error when it has not (the file is removed then).
+///
+/// tmpfs gives up a large allocation with `EINTR` when a signal is pending (seen
+/// in the CI's VMs); the call is made again, the blocks it got kept, up to 100
+/// times.
 pub fn reserve(path: &Path, len: u64) -> Result<(), u64> {
     use std::os::fd::AsRawFd;
     let file = std::fs::File::create(path).expect("create the file to reserve");
-    // SAFETY: `file` is open for writing, and its descriptor stays open for the
-    // call, which only asks the file system for blocks.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    let mut tries = 0;
+    let rc = loop {
+        // SAFETY: `file` is open for writing, and its descriptor stays open for
+        // the call, which only asks the file system for blocks.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+        tries += 1;
+        if rc != libc::EINTR || tries == 100 {
+            break rc;
+        }
+    };
     drop(file);
     match rc {
         0 => Ok(()),
-        libc::ENOSPC => {
+        libc::ENOSPC | libc::EINTR => {
             let _ = std::fs::remove_file(path);
             Err(free_bytes(path.parent().unwrap_or(Path::new("/"))))
         }
