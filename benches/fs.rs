@@ -18,12 +18,20 @@
 //!   `tokio::fs::File`, `seek` + `read_exact` (tokio runs each on its blocking pool).
 //! * `tokio spawn_blocking`: 64 tasks, each read a `pread` in `spawn_blocking`.
 //!
+//! With `--pattern seq --block 1MiB` the reads are sequential instead: block after
+//! block from the start of the file (wrapping around at its end), each of the
+//! given size, 4 GiB in all unless `--reads` says otherwise, 4 in flight unless
+//! `--inflight` says otherwise; the next offset
+//! is still taken from the shared counter, so the reads in flight are
+//! neighbours.
+//!
 //! Each round runs every contender once, in turn; the table shows the medians over
 //! the rounds (reads per second), and the median of the per-round ratios to the
 //! `pread` loop. A checksum of every block read is compared across contenders.
 //!
 //! Run: `cargo bench --bench fs` (options after `--`: `--reads N`, `--inflight N`,
-//! `--rounds N`, `--size-mib N`, `--only NAME,NAME`).
+//! `--rounds N`, `--size-mib N`, `--only NAME,NAME`, `--pattern random|seq`,
+//! `--block SIZE` with a suffix `KiB` or `MiB`, default 4KiB).
 
 use std::cell::Cell;
 use std::io::{Read, SeekFrom, Write};
@@ -33,6 +41,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The unit the bench file is made of (each one starts and ends with its number).
 const BLOCK: usize = 4096;
 
 struct Args {
@@ -41,6 +50,25 @@ struct Args {
     rounds: usize,
     size_mib: u64,
     only: Option<Vec<String>>,
+    /// Sequential reads instead of random ones.
+    seq: bool,
+    /// Bytes per read: a multiple of `BLOCK`.
+    block: usize,
+}
+
+/// `4096`, `4KiB`, `1MiB`.
+fn parse_size(s: &str) -> usize {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = num.parse().expect("--block N[KiB|MiB]");
+    n * match unit {
+        "" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        _ => panic!("--block: unknown unit {unit:?} (KiB or MiB)"),
+    }
 }
 
 fn parse_args() -> Args {
@@ -50,14 +78,26 @@ fn parse_args() -> Args {
         rounds: 7,
         size_mib: 256,
         only: None,
+        seq: false,
+        block: BLOCK,
     };
+    let mut inflight = None;
+    let mut reads = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value =
             |name: &str| -> String { it.next().unwrap_or_else(|| panic!("{name} needs a value")) };
         match arg.as_str() {
-            "--reads" => args.reads = value("--reads").parse().expect("--reads N"),
-            "--inflight" => args.inflight = value("--inflight").parse().expect("--inflight N"),
+            "--reads" => reads = Some(value("--reads").parse().expect("--reads N")),
+            "--inflight" => inflight = Some(value("--inflight").parse().expect("--inflight N")),
+            "--pattern" => {
+                args.seq = match value("--pattern").as_str() {
+                    "random" => false,
+                    "seq" => true,
+                    other => panic!("--pattern random|seq, not {other:?}"),
+                }
+            }
+            "--block" => args.block = parse_size(&value("--block")),
             "--rounds" => args.rounds = value("--rounds").parse().expect("--rounds N"),
             "--size-mib" => args.size_mib = value("--size-mib").parse().expect("--size-mib N"),
             "--only" => args.only = Some(value("--only").split(',').map(str::to_owned).collect()),
@@ -65,28 +105,48 @@ fn parse_args() -> Args {
             _ => {}
         }
     }
+    assert!(
+        args.block >= BLOCK && args.block % BLOCK == 0,
+        "--block must be a multiple of {BLOCK}"
+    );
+    // Sequential reads: several (not 64) in flight; 4 GiB in all (16 passes over
+    // the default file).
+    args.inflight = inflight.unwrap_or(if args.seq { 4 } else { 64 });
+    args.reads = reads.unwrap_or(if args.seq {
+        (4 << 30) / args.block
+    } else {
+        100_000
+    });
     args
 }
 
-/// xorshift64*: the random offsets, the same in every run.
-fn offsets(n: usize, blocks: u64) -> Vec<u64> {
+/// xorshift64*: the random offsets (of reads of `block` bytes), the same in every
+/// run; or, with `seq`, one block after the other, wrapping at the end.
+fn offsets(n: usize, size: u64, block: usize, seq: bool) -> Vec<u64> {
+    let blocks = size / block as u64;
+    if seq {
+        return (0..n as u64).map(|i| (i % blocks) * block as u64).collect();
+    }
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..n)
         .map(|_| {
             x ^= x >> 12;
             x ^= x << 25;
             x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % blocks) * BLOCK as u64
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % blocks) * block as u64
         })
         .collect()
 }
 
-/// The checksum of one block: its first and last 8 bytes (each block of the file
-/// starts and ends with its own number, so a read at a wrong offset shows).
-fn block_sum(block: &[u8]) -> u64 {
-    let first = u64::from_le_bytes(block[..8].try_into().unwrap());
-    let last = u64::from_le_bytes(block[BLOCK - 8..].try_into().unwrap());
-    first.wrapping_mul(31).wrapping_add(last)
+/// The checksum of what one read gave: of each 4 KiB block, its first and last 8
+/// bytes (each block of the file starts and ends with its own number, so a read
+/// at a wrong offset shows).
+fn block_sum(buf: &[u8]) -> u64 {
+    buf.chunks(BLOCK).fold(0u64, |sum, block| {
+        let first = u64::from_le_bytes(block[..8].try_into().unwrap());
+        let last = u64::from_le_bytes(block[BLOCK - 8..].try_into().unwrap());
+        sum.wrapping_add(first.wrapping_mul(31).wrapping_add(last))
+    })
 }
 
 fn make_file(path: &Path, size: u64) {
@@ -109,14 +169,14 @@ fn make_file(path: &Path, size: u64) {
     while file.read(&mut sink).unwrap() > 0 {}
 }
 
-fn pread_loop(path: &Path, offsets: &[u64]) -> (Duration, u64) {
+fn pread_loop(path: &Path, offsets: &[u64], block: usize) -> (Duration, u64) {
     let file = std::fs::File::open(path).unwrap();
-    let mut buf = vec![0u8; BLOCK];
+    let mut buf = vec![0u8; block];
     let mut sum = 0u64;
     let start = Instant::now();
     for &off in offsets {
         let n = file.read_at(&mut buf, off).unwrap();
-        assert_eq!(n, BLOCK);
+        assert_eq!(n, block);
         sum = sum.wrapping_add(block_sum(&buf));
     }
     (start.elapsed(), sum)
@@ -128,6 +188,7 @@ fn ringloop_reads(
     path: &Path,
     offsets: &Rc<Vec<u64>>,
     inflight: usize,
+    block: usize,
 ) -> (Duration, u64) {
     let rt = ringloop::Runtime::builder()
         .driver(driver)
@@ -144,7 +205,7 @@ fn ringloop_reads(
                 let (file, next, sum, offsets) =
                     (file.clone(), next.clone(), sum.clone(), offsets.clone());
                 ringloop::spawn(async move {
-                    let mut buf = Vec::with_capacity(BLOCK);
+                    let mut buf = Vec::with_capacity(block);
                     loop {
                         let i = next.get();
                         if i >= offsets.len() {
@@ -152,7 +213,7 @@ fn ringloop_reads(
                         }
                         next.set(i + 1);
                         let (n, b) = file.read_at(buf, offsets[i]).await;
-                        assert_eq!(n.unwrap(), BLOCK);
+                        assert_eq!(n.unwrap(), block);
                         sum.set(sum.get().wrapping_add(block_sum(&b)));
                         buf = b;
                     }
@@ -173,7 +234,7 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn tokio_fs(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) -> (Duration, u64) {
+fn tokio_fs(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize, block: usize) -> (Duration, u64) {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let rt = tokio_rt();
     let local = tokio::task::LocalSet::new();
@@ -190,7 +251,7 @@ fn tokio_fs(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) -> (Duration, 
             .map(|mut file| {
                 let (next, sum, offsets) = (next.clone(), sum.clone(), offsets.clone());
                 tokio::task::spawn_local(async move {
-                    let mut buf = vec![0u8; BLOCK];
+                    let mut buf = vec![0u8; block];
                     loop {
                         let i = next.get();
                         if i >= offsets.len() {
@@ -211,7 +272,12 @@ fn tokio_fs(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) -> (Duration, 
     })
 }
 
-fn tokio_spawn_blocking(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) -> (Duration, u64) {
+fn tokio_spawn_blocking(
+    path: &Path,
+    offsets: &Rc<Vec<u64>>,
+    inflight: usize,
+    block: usize,
+) -> (Duration, u64) {
     let rt = tokio_rt();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
@@ -224,7 +290,7 @@ fn tokio_spawn_blocking(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) ->
                 let (file, next, sum, offsets) =
                     (file.clone(), next.clone(), sum.clone(), offsets.clone());
                 tokio::task::spawn_local(async move {
-                    let mut buf = vec![0u8; BLOCK];
+                    let mut buf = vec![0u8; block];
                     loop {
                         let i = next.get();
                         if i >= offsets.len() {
@@ -234,7 +300,7 @@ fn tokio_spawn_blocking(path: &Path, offsets: &Rc<Vec<u64>>, inflight: usize) ->
                         let (off, f) = (offsets[i], file.clone());
                         buf = tokio::task::spawn_blocking(move || {
                             let n = f.read_at(&mut buf, off).unwrap();
-                            assert_eq!(n, BLOCK);
+                            assert_eq!(n, block);
                             buf
                         })
                         .await
@@ -279,32 +345,32 @@ fn main() {
         dir.display()
     );
     make_file(&path, size);
-    let offsets = Rc::new(offsets(args.reads, size / BLOCK as u64));
+    let offsets = Rc::new(offsets(args.reads, size, args.block, args.seq));
 
     type Run<'a> = Box<dyn Fn() -> (Duration, u64) + 'a>;
-    let (p, o, k) = (&path, &offsets, args.inflight);
+    let (p, o, k, b) = (&path, &offsets, args.inflight, args.block);
     let (native, v5_10) = (
         ringloop::KernelCompat::Native,
         ringloop::KernelCompat::V5_10,
     );
     let contenders: Vec<(&str, Run)> = vec![
-        ("pread loop", Box::new(move || pread_loop(p, o))),
+        ("pread loop", Box::new(move || pread_loop(p, o, b))),
         (
             "ringloop",
-            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, native, p, o, k)),
+            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, native, p, o, k, b)),
         ),
         (
             "ringloop-5.10",
-            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, v5_10, p, o, k)),
+            Box::new(move || ringloop_reads(ringloop::Driver::IoUring, v5_10, p, o, k, b)),
         ),
         (
             "ringloop-epoll",
-            Box::new(move || ringloop_reads(ringloop::Driver::Epoll, native, p, o, k)),
+            Box::new(move || ringloop_reads(ringloop::Driver::Epoll, native, p, o, k, b)),
         ),
-        ("tokio::fs", Box::new(move || tokio_fs(p, o, k))),
+        ("tokio::fs", Box::new(move || tokio_fs(p, o, k, b))),
         (
             "tokio spawn_blocking",
-            Box::new(move || tokio_spawn_blocking(p, o, k)),
+            Box::new(move || tokio_spawn_blocking(p, o, k, b)),
         ),
     ];
     let contenders: Vec<_> = contenders
@@ -320,8 +386,12 @@ fn main() {
 
     let load_before = loadavg();
     eprintln!(
-        "{} reads of {BLOCK} B, {} in flight, {} rounds; load average {load_before}",
-        args.reads, args.inflight, args.rounds
+        "{} {} reads of {} B, {} in flight, {} rounds; load average {load_before}",
+        args.reads,
+        if args.seq { "sequential" } else { "random" },
+        args.block,
+        args.inflight,
+        args.rounds
     );
     // Warm-up: one pass of each (page cache, pool threads, allocator).
     let mut expected = None;
@@ -358,18 +428,27 @@ fn main() {
         );
     }
     println!();
+    // Reads of more than one block also get a column of bytes per second.
+    let big = args.block != BLOCK;
+    let gib = |rate: f64| rate * args.block as f64 / f64::from(1u32 << 30);
     println!(
-        "| contender | reads/s (median of {}) | min – max | vs pread loop |",
-        args.rounds
+        "| contender | reads/s (median of {}) | min – max |{} vs pread loop |",
+        args.rounds,
+        if big { " GiB/s |" } else { "" }
     );
-    println!("|---|--:|--:|--:|");
+    println!("|---|--:|--:|{}--:|", if big { "--:|" } else { "" });
     for (i, (name, _)) in contenders.iter().enumerate() {
         let lo = rates[i].iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = rates[i].iter().cloned().fold(0.0, f64::max);
         let rate = median(&mut rates[i]);
         let ratio = median(&mut ratios[i]);
+        let bytes = if big {
+            format!(" {:.2} |", gib(rate))
+        } else {
+            String::new()
+        };
         println!(
-            "| {name} | {:.3} M | {:.3} – {:.3} M | {:.2}× |",
+            "| {name} | {:.3} M | {:.3} – {:.3} M |{bytes} {:.2}× |",
             rate / 1e6,
             lo / 1e6,
             hi / 1e6,
