@@ -197,6 +197,14 @@ pub(crate) fn forced_send() -> Option<Fault> {
         .map(Fault::Error)
 }
 
+/// Whether an injector is configured on this thread (by [`set`] or the
+/// environment): ops then take the paths where faults are injected.
+pub(crate) fn active() -> bool {
+    INJECTOR
+        .try_with(|injector| injector.borrow_mut().get_or_insert_with(from_env).is_some())
+        .unwrap_or(false)
+}
+
 /// Whether the op about to start (allowed `allowed` faults) fails or is shortened.
 /// `uring`: the driver is io_uring (else `EAGAIN` is never injected).
 pub(crate) fn decide(allowed: Faults, uring: bool) -> Option<Fault> {

@@ -8,6 +8,7 @@ use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 
+use super::nowait::NowaitHint;
 use super::stash::FdState;
 
 /// A reference-counted descriptor. Every operation on a descriptor holds a clone, so
@@ -35,6 +36,8 @@ struct FdInner {
     /// Owned: closed in `Drop`; -1 once taken back by [`SharedFd::try_into_owned`].
     fd: Cell<RawFd>,
     state: RefCell<FdState>,
+    /// Whether positional reads try `RWF_NOWAIT` first (`nowait.rs`).
+    nowait: NowaitHint,
 }
 
 impl SharedFd {
@@ -43,6 +46,7 @@ impl SharedFd {
             inner: Rc::new(FdInner {
                 fd: Cell::new(fd.into_raw_fd()),
                 state: RefCell::new(FdState::default()),
+                nowait: NowaitHint::default(),
             }),
         }
     }
@@ -68,6 +72,11 @@ impl SharedFd {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         super::forget_fd(fd.as_fd());
         Ok(fd)
+    }
+
+    /// What reads on this descriptor learnt about the `RWF_NOWAIT` fast path.
+    pub(crate) fn nowait(&self) -> &NowaitHint {
+        &self.inner.nowait
     }
 
     /// The driver's state for this descriptor.

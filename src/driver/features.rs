@@ -75,6 +75,12 @@ pub struct Features {
     /// [`Builder::msg_ring_wakes`](crate::Builder::msg_ring_wakes)). Never under
     /// [`KernelCompat::V5_10`] (5.10 has no such opcode) nor on epoll.
     pub msg_ring: bool,
+    /// Positional file reads first try `preadv2(RWF_NOWAIT)`, which finishes at
+    /// once, without the ring, when the bytes are in the page cache; the others go
+    /// to the ring as before (ARCHITECTURE.md, "Fast paths"). On io_uring without
+    /// the 5.10 mask (which keeps the ring's path tested) unless
+    /// `RINGLOOP_NOWAIT_READS=0`; never on epoll, whose reads are plain calls.
+    pub nowait_reads: bool,
     /// Supported opcodes, one bit each.
     opcodes: [u64; 4],
 }
@@ -92,6 +98,7 @@ impl Features {
             ext_arg: false,
             multishot_recv_limit: false,
             msg_ring: false,
+            nowait_reads: false,
             opcodes: [0; 4],
         }
     }
@@ -164,6 +171,8 @@ impl Features {
             ext_arg: params.is_feature_ext_arg() && compat == KernelCompat::Native,
             multishot_recv_limit: false,
             msg_ring: false,
+            nowait_reads: compat == KernelCompat::Native
+                && std::env::var_os("RINGLOOP_NOWAIT_READS").is_none_or(|v| v != "0"),
             opcodes,
         };
         // What the probe reports (after the mask), not what the kernel's version

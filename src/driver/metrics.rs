@@ -173,6 +173,12 @@ impl OpCounters {
         cell.set(cell.get().saturating_sub(1));
     }
 
+    /// Ops of kind `code` handed to the driver and not ended yet.
+    #[inline]
+    pub(crate) fn in_flight(&self, code: OpCode) -> u64 {
+        self.in_flight[code.index()].get()
+    }
+
     fn snapshot(&self) -> ([u64; OpCode::COUNT], [u64; OpCode::COUNT]) {
         (
             std::array::from_fn(|i| self.in_flight[i].get()),

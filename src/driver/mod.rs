@@ -13,6 +13,7 @@ pub(crate) mod fd;
 pub(crate) mod features;
 mod handle;
 pub(crate) mod metrics;
+mod nowait;
 pub(crate) mod op;
 mod release;
 pub(crate) mod signal;

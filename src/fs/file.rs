@@ -125,7 +125,11 @@ impl File {
 
     pub(crate) async fn open_with(path: CString, flags: i32, mode: u32) -> io::Result<File> {
         let fd = blocking::run(OpenAt::from_cstring(path, flags, mode)).await?;
-        Ok(File::from(fd))
+        let file = File::from(fd);
+        // Known flags spare the first read's `fcntl`: an `O_DIRECT` read would
+        // wait for the device, so it never tries the page cache first.
+        file.fd.nowait().set_allowed(flags & libc::O_DIRECT == 0);
+        Ok(file)
     }
 
     /// Takes over a standard-library file (or anything opened by other means). The

@@ -151,6 +151,14 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         Poll::Ready(None)
     }
 
+    /// On io_uring, before the op is submitted: its result at once, if the op
+    /// can finish without blocking and without the ring (a positional read of
+    /// page-cached data, `nowait.rs`); `None` (the default) submits it. Only a
+    /// result the ring would give too may be returned.
+    fn try_now(&mut self) -> Option<u32> {
+        None
+    }
+
     /// Whether a dropped op should be cancelled before the drop returns (an
     /// `io_uring_enter` of its own) rather than at the next loop turn: an accept,
     /// whose listener may be dropped next and must then be closed at once.
@@ -260,6 +268,14 @@ fn start<T: OpKind>(
         IoDriver::Epoll(_) => false,
         IoDriver::Closed(_) => return Poll::Ready(Some(Err(shut_down()))),
     };
+    if on_ring && try_now_allowed(&driver, T::CODE) {
+        if let Some(n) = data.try_now() {
+            // Done without the ring: counted as started and ended at once.
+            driver.op_counters().started(T::CODE);
+            driver.op_counters().ended(T::CODE);
+            return Poll::Ready(Some(Ok(n)));
+        }
+    }
     *state = if on_ring {
         match uring::op::submit(driver, data) {
             Ok(in_flight) => State::Uring(in_flight),
@@ -272,6 +288,23 @@ fn start<T: OpKind>(
         driver.op_counters().started(T::CODE);
     }
     Poll::Ready(None)
+}
+
+/// Whether an op on io_uring may first try to finish without the ring
+/// ([`OpKind::try_now`]): where the driver allows it, while few ops of its kind
+/// are in the ring (`nowait::worth_trying`: many share the loop's
+/// `io_uring_enter`, and the ring is then cheaper), while the polled future has
+/// op budget left (like a call on epoll, so that a task whose reads all finish at
+/// once still yields; without budget the op just goes to the ring), and never
+/// while faults are injected (they are injected on the ring's path).
+fn try_now_allowed(driver: &Handle, code: OpCode) -> bool {
+    #[cfg(feature = "fault-injection")]
+    if super::fault::active() {
+        return false;
+    }
+    driver.features().nowait_reads
+        && super::nowait::worth_trying(driver.op_counters().in_flight(code))
+        && driver.take_op_budget()
 }
 
 impl State {

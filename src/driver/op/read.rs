@@ -11,6 +11,7 @@ use crate::buf::{BufResult, IoBufMut};
 #[cfg(feature = "fault-injection")]
 use crate::driver::fault::{self, Faults};
 use crate::driver::fd::SharedFd;
+use crate::driver::nowait;
 use crate::driver::stash::{received_bytes, Due, StashWait};
 use crate::driver::stash::{stash_stream_result, take_stashed};
 use crate::driver::sys;
@@ -73,6 +74,24 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
 
     fn readiness(&self) -> Readiness<'_> {
         Readiness::Fd(&self.fd, Interest::Read)
+    }
+
+    fn try_now(&mut self) -> Option<u32> {
+        // Only at an offset: a read at the file position may be a pipe's or a
+        // terminal's, and moves the position.
+        let offset = self.offset?;
+        let len = self.len() as usize;
+        // SAFETY: `IoBufMut` guarantees `bytes_total()` (at least `len`) writable
+        // bytes at the pointer; the descriptor is open while `self.fd` lives.
+        unsafe {
+            nowait::try_pread(
+                self.fd.nowait(),
+                self.fd.raw(),
+                self.buf.stable_mut_ptr(),
+                len,
+                offset,
+            )
+        }
     }
 
     fn drained(&self, n: u32) -> bool {
