@@ -106,7 +106,7 @@ fn parse_args() -> Args {
         }
     }
     assert!(
-        args.block >= BLOCK && args.block % BLOCK == 0,
+        args.block >= BLOCK && args.block.is_multiple_of(BLOCK),
         "--block must be a multiple of {BLOCK}"
     );
     // Sequential reads: several (not 64) in flight; 4 GiB in all (16 passes over

@@ -301,7 +301,9 @@ impl DriverMetrics {
         self.ops_in_flight[code.index()]
     }
 
-    /// Ops of kind `code` handed to the driver since the runtime started.
+    /// Ops of kind `code` handed to the driver since the runtime started (a
+    /// read that finished without the ring,
+    /// [`Features::nowait_reads`](crate::Features::nowait_reads), counts too).
     pub fn ops_started(&self, code: OpCode) -> u64 {
         self.ops_started[code.index()]
     }

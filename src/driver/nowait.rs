@@ -228,26 +228,24 @@ mod tests {
         let hint = NowaitHint::default();
         let mut buf = [0u8; 4];
         let fd = file.as_raw_fd();
-        // SAFETY (all three): `buf` has 4 writable bytes; `fd` is open.
-        match unsafe { try_pread(&hint, fd, buf.as_mut_ptr(), 4, 2) } {
-            Some(4) => assert_eq!(&buf, b"2345"),
+        let mut read = |off: u64| {
+            // SAFETY: `buf` has 4 writable bytes; `fd` is open while `file` lives.
+            let n = unsafe { try_pread(&hint, fd, buf.as_mut_ptr(), 4, off) };
+            (n, buf)
+        };
+        match read(2) {
+            (Some(4), buf) => assert_eq!(&buf, b"2345"),
             // A file system without NOWAIT reads: never tried again.
-            None => {
+            (None, _) => {
                 assert_eq!(hint.state.get(), NEVER);
                 return;
             }
             other => panic!("unexpected {other:?}"),
         }
         // At the end of the file: 0, a complete answer.
-        assert_eq!(
-            unsafe { try_pread(&hint, fd, buf.as_mut_ptr(), 4, 10) },
-            Some(0)
-        );
+        assert_eq!(read(10).0, Some(0));
         // Fewer bytes than asked near the end: the ring reads it again.
-        assert_eq!(
-            unsafe { try_pread(&hint, fd, buf.as_mut_ptr(), 4, 8) },
-            None
-        );
+        assert_eq!(read(8).0, None);
         assert_eq!(hint.misses.get(), 1);
     }
 }

@@ -151,10 +151,15 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         Poll::Ready(None)
     }
 
+    /// Whether [`try_now`](Self::try_now) may finish the op (so that other kinds
+    /// pay nothing for it).
+    const TRY_NOW: bool = false;
+
     /// On io_uring, before the op is submitted: its result at once, if the op
     /// can finish without blocking and without the ring (a positional read of
     /// page-cached data, `nowait.rs`); `None` (the default) submits it. Only a
-    /// result the ring would give too may be returned.
+    /// result the ring would give too may be returned. Asked only of kinds whose
+    /// [`TRY_NOW`](Self::TRY_NOW) is `true`.
     fn try_now(&mut self) -> Option<u32> {
         None
     }
@@ -268,7 +273,7 @@ fn start<T: OpKind>(
         IoDriver::Epoll(_) => false,
         IoDriver::Closed(_) => return Poll::Ready(Some(Err(shut_down()))),
     };
-    if on_ring && try_now_allowed(&driver, T::CODE) {
+    if T::TRY_NOW && on_ring && try_now_allowed(&driver, T::CODE) {
         if let Some(n) = data.try_now() {
             // Done without the ring: counted as started and ended at once.
             driver.op_counters().started(T::CODE);

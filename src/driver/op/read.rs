@@ -76,6 +76,8 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         Readiness::Fd(&self.fd, Interest::Read)
     }
 
+    const TRY_NOW: bool = true;
+
     fn try_now(&mut self) -> Option<u32> {
         // Only at an offset: a read at the file position may be a pipe's or a
         // terminal's, and moves the position.
