@@ -3,12 +3,14 @@
 //! ring while few reads are in it; under the 5.10 mask and with many reads in
 //! flight they go to the ring; on epoll they are plain `pread`s. Whatever the
 //! path, a read gives what `pread(2)` gives (full blocks, a short read at the end
-//! of the file, 0 past it, a slice in the middle of a buffer), counts as a
+//! of the file, 0 past it, a range only partly cached, a slice in the middle of
+//! a buffer), counts as a
 //! started op, and a task whose reads all finish at once still lets the others run.
 
 mod support;
 
 use std::cell::Cell;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 
@@ -73,6 +75,23 @@ matrix_test! {
             let (n, _) = file.read_at(Vec::with_capacity(BLOCK), end + (1 << 20)).await;
             assert_eq!(n.unwrap(), 0);
             reads += 3;
+            // A range whose second half left the page cache (where the file system
+            // drops clean pages on request; tmpfs keeps them): the first half may
+            // be read at once and the rest through the ring, one read either way.
+            std_file.sync_all().unwrap();
+            // SAFETY: advice on an open descriptor; no memory is involved.
+            unsafe {
+                libc::posix_fadvise(
+                    std_file.as_raw_fd(),
+                    (8 * BLOCK) as libc::off_t,
+                    (8 * BLOCK) as libc::off_t,
+                    libc::POSIX_FADV_DONTNEED,
+                )
+            };
+            let (n, buf) = file.read_at(Vec::with_capacity(12 * BLOCK), (4 * BLOCK) as u64).await;
+            reads += 1;
+            assert_eq!(n.unwrap(), 12 * BLOCK);
+            assert_eq!(&buf[..], &data[4 * BLOCK..16 * BLOCK]);
             // Into a slice in the middle of a buffer: the bytes around it stay.
             let buf = vec![0xAAu8; 3 * BLOCK];
             let (n, slice) = file.read_at(buf.slice(BLOCK..2 * BLOCK), 5).await;

@@ -6,7 +6,9 @@
 //! ```text
 //!   read_at ──[driver allows it, op budget left, the fd's hint says try]──▶ preadv2(NOWAIT)
 //!     ├─ all the bytes asked for, or 0 (the end of the file) ──▶ done, no SQE
-//!     ├─ EAGAIN, or fewer bytes (part of the range not cached) ──▶ a miss: SQE as usual
+//!     ├─ fewer bytes (the cache had the start of the range, or the file ends in
+//!     │  it) ──▶ kept; an SQE reads the rest after them
+//!     ├─ EAGAIN (not cached) ──▶ a miss: SQE as usual
 //!     └─ any other error (a pipe, a file system without NOWAIT) ──▶ never again on
 //!        this fd: SQE as usual, which gives the authoritative result
 //! ```
@@ -15,7 +17,9 @@
 //! ring (an SQE, the kernel's request set-up, a CQE, a task wake and a second poll)
 //! than a system call on a host where a system call is cheap (`benches/fs.rs`).
 //! Only successes are taken from the call, so an op's result is what the ring would
-//! have given; a partly cached range is read again, whole, by the ring.
+//! have given; of a partly cached range the ring reads the rest (as io_uring
+//! itself finishes a short buffered read), so a read is short only at the end of
+//! the file, as before.
 //!
 //! The try is only made while few reads are in the ring ([`worth_trying`]): with
 //! many, they share the loop's `io_uring_enter`, and the ring costs less per read
@@ -115,10 +119,21 @@ impl NowaitHint {
     }
 }
 
-/// Reads `len` bytes at `offset` of `fd` into `ptr` if the page cache has them
-/// all (or the file ends at `offset`: 0), without blocking; `None` when the read
-/// should go to the ring instead (the hint said not to try, or the call missed or
-/// failed, which the hint then remembers).
+/// What a try gave.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Tried {
+    /// The read is done: all the bytes asked for, or 0 at the end of the file.
+    Done(u32),
+    /// These first bytes (fewer than asked, more than 0) were read: the ring is
+    /// to read the rest after them.
+    Part(u32),
+    /// Nothing read: the ring is to make the whole read.
+    Ring,
+}
+
+/// Reads `len` bytes at `offset` of `fd` into `ptr` as far as the page cache has
+/// them, without blocking (see [`Tried`]); nothing when the hint says not to try
+/// or the call fails, which the hint then remembers.
 ///
 /// # Safety
 ///
@@ -129,9 +144,9 @@ pub(crate) unsafe fn try_pread(
     ptr: *mut u8,
     len: usize,
     offset: u64,
-) -> Option<u32> {
+) -> Tried {
     if !hint.should_try(fd) {
-        return None;
+        return Tried::Ring;
     }
     let iov = libc::iovec {
         iov_base: ptr.cast(),
@@ -150,18 +165,20 @@ pub(crate) unsafe fn try_pread(
             // EISDIR...: the ring's answer is the one to give, every time.
             _ => hint.never(),
         }
-        return None;
+        return Tried::Ring;
     }
-    let n = n as usize;
-    if n == len || n == 0 {
+    // `0 <= n <= len`, and the callers' lengths fit in a `u32` (`Read::len`).
+    let Ok(n32) = u32::try_from(n) else {
+        return Tried::Ring;
+    };
+    if n as usize == len || n == 0 {
         hint.hit();
-        // `n <= len`, and an op's length fits in a `u32` (`Read::len`).
-        return u32::try_from(n).ok();
+        Tried::Done(n32)
+    } else {
+        // Short: the cache had only the start, or the file ends in the range
+        // (the ring's read of the rest then gives 0). Neither a hit nor a miss.
+        Tried::Part(n32)
     }
-    // A short read: part of the range is not cached (or the file ends within
-    // it); the ring reads it all again.
-    hint.miss();
-    None
 }
 
 #[cfg(test)]
@@ -210,12 +227,12 @@ mod tests {
         use std::os::fd::AsRawFd;
         // SAFETY: `buf` has 4 writable bytes; `r` is open.
         let got = unsafe { try_pread(&hint, r.as_raw_fd(), buf.as_mut_ptr(), 4, 0) };
-        assert_eq!(got, None);
+        assert_eq!(got, Tried::Ring);
         assert_eq!(hint.state.get(), NEVER);
     }
 
     #[test]
-    fn a_cached_file_is_read_and_a_short_range_is_a_miss() {
+    fn a_cached_file_is_read_and_a_short_range_is_a_part() {
         use std::io::Write;
         use std::os::fd::AsRawFd;
         let path = std::env::temp_dir().join(format!("ringloop-nowait-{}", std::process::id()));
@@ -234,18 +251,19 @@ mod tests {
             (n, buf)
         };
         match read(2) {
-            (Some(4), buf) => assert_eq!(&buf, b"2345"),
+            (Tried::Done(4), buf) => assert_eq!(&buf, b"2345"),
             // A file system without NOWAIT reads: never tried again.
-            (None, _) => {
+            (Tried::Ring, _) => {
                 assert_eq!(hint.state.get(), NEVER);
                 return;
             }
             other => panic!("unexpected {other:?}"),
         }
         // At the end of the file: 0, a complete answer.
-        assert_eq!(read(10).0, Some(0));
-        // Fewer bytes than asked near the end: the ring reads it again.
-        assert_eq!(read(8).0, None);
-        assert_eq!(hint.misses.get(), 1);
+        assert_eq!(read(10).0, Tried::Done(0));
+        // Fewer bytes than asked near the end: kept, the ring reads the rest.
+        let (got, buf) = read(8);
+        assert_eq!((got, &buf[..2]), (Tried::Part(2), &b"89"[..]));
+        assert_eq!(hint.misses.get(), 0);
     }
 }

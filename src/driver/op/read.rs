@@ -30,6 +30,9 @@ pub(crate) struct Read<B> {
     /// Its place among the descriptor's waiters, while a cancelled read's result
     /// is due.
     wait: StashWait,
+    /// Bytes read before the op went to the ring (`try_now` found only the
+    /// start of the range in the page cache): the ring reads the rest after them.
+    pre: u32,
     /// A cap on the length, from the fault injector (a short count).
     #[cfg(feature = "fault-injection")]
     cap: Option<u32>,
@@ -43,6 +46,7 @@ impl<B: IoBufMut> Read<B> {
             offset,
             due: Due::default(),
             wait: StashWait::default(),
+            pre: 0,
             #[cfg(feature = "fault-injection")]
             cap: None,
         }
@@ -66,9 +70,16 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
     const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Read;
 
     fn sqe(&mut self) -> squeue::Entry {
-        let len = self.len();
-        opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
-            .offset(self.offset.unwrap_or(u64::MAX))
+        // After what `try_now` read (0 but for a positional read the cache had
+        // only the start of).
+        let pre = self.pre;
+        let len = self.len().saturating_sub(pre);
+        // SAFETY: `pre < len()`, which is at most `bytes_total()`: the pointer
+        // stays inside the buffer.
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(pre as usize) };
+        let offset = self.offset.map_or(u64::MAX, |o| o + u64::from(pre));
+        opcode::Read::new(types::Fd(self.fd.raw()), ptr, len)
+            .offset(offset)
             .build()
     }
 
@@ -85,7 +96,7 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
         let len = self.len() as usize;
         // SAFETY: `IoBufMut` guarantees `bytes_total()` (at least `len`) writable
         // bytes at the pointer; the descriptor is open while `self.fd` lives.
-        unsafe {
+        let tried = unsafe {
             nowait::try_pread(
                 self.fd.nowait(),
                 self.fd.raw(),
@@ -93,6 +104,15 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
                 len,
                 offset,
             )
+        };
+        match tried {
+            nowait::Tried::Done(n) => Some(n),
+            // `0 < n < len`: the ring reads the rest (`sqe`), `complete` adds them.
+            nowait::Tried::Part(n) => {
+                self.pre = n;
+                None
+            }
+            nowait::Tried::Ring => None,
         }
     }
 
@@ -140,9 +160,17 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let result = match result {
+            Ok(n) => Ok(self.pre + n),
+            // The first bytes were read: a short read, as `pread(2)` gives when it
+            // fails part way; the error comes again at the next read there.
+            Err(_) if self.pre > 0 => Ok(self.pre),
+            Err(e) => Err(e),
+        };
         let result = result.map(|n| {
-            // SAFETY: the kernel wrote `n` bytes at the start of the buffer, and
-            // `n <= bytes_total()`.
+            // SAFETY: the kernel wrote `n` bytes at the start of the buffer (the
+            // first `pre` of them in `try_now`, the rest from the ring just after
+            // them), and `n <= bytes_total()`.
             unsafe { self.buf.set_init(n as usize) };
             n as usize
         });
