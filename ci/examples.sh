@@ -655,6 +655,21 @@ done
 printf '%s\n' "$out" | grep -q '^- the same response from ' ||
     fail http_bench "the servers' responses were not all the same" "- the same response from ..." "$out"
 
+# --- bench: the comparison benchmark (ci/bench.sh), every workload and every peer
+# once with tiny windows and two echo cells, to check it runs end to end: every
+# peer starts, every cell is measured or N/A, the report and its goals print -------
+printf '\n==> ci/bench.sh --quick --rounds 1 --secs 0.2 --warmup 0.1 --echo 2x128,2x1M --file-mib 32\n'
+status=0
+out="$(ci/bench.sh --quick --rounds 1 --secs 0.2 --warmup 0.1 --echo 2x128,2x1M --file-mib 32 2>&1)" || status=$?
+printf '%s\n' "$out"
+[ "$status" -eq 0 ] || fail bench "exited with status $status" "(a zero exit status)" "$out"
+for peer in ringloop ringloop-5.10 ringloop-epoll tokio tokio-mt monoio compio tokio-uring bare-uring pread; do
+    printf '%s\n' "$out" | grep -q "^| $peer | [0-9]" ||
+        fail bench "no measured row for $peer" "| $peer | <figures> |" "$out"
+done
+printf '%s\n' "$out" | grep -q '^## Goals' ||
+    fail bench "no Goals section" "## Goals" "$out"
+
 if [ "$failed" -ne 0 ]; then
     printf '\nci/examples.sh: FAILED\n' >&2
     exit 1

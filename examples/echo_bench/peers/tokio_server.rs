@@ -19,16 +19,29 @@ const BUF_SIZE: usize = 64 * 1024;
 /// Serves echo on `addr` with `threads` workers (1: a current-thread runtime)
 /// until killed; prints `Serving on ADDR` first.
 pub(crate) fn serve(addr: &str, threads: usize) -> io::Result<()> {
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
+    if threads <= 1 {
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
-            .build()?
+            .build()?;
+        serve_on(&rt, addr)
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_io()
-            .build()?
-    };
+        serve_multi(addr, threads)
+    }
+}
+
+/// Serves echo on `addr` on a multi-thread runtime with `workers` workers (also
+/// one, which the comparison benchmark `examples/bench` runs: the multi-thread
+/// scheduler on the same one CPU as every other server) until killed.
+pub(crate) fn serve_multi(addr: &str, workers: usize) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_io()
+        .build()?;
+    serve_on(&rt, addr)
+}
+
+/// The accept loop on `rt`.
+fn serve_on(rt: &tokio::runtime::Runtime, addr: &str) -> io::Result<()> {
     rt.block_on(async {
         let listener = TcpListener::bind(addr).await?;
         println!("Serving on {}", listener.local_addr()?);
