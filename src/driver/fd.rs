@@ -10,6 +10,7 @@ use std::rc::{Rc, Weak};
 
 use super::nowait::NowaitHint;
 use super::stash::FdState;
+use super::uring::fixed::FdFixed;
 
 /// A reference-counted descriptor. Every operation on a descriptor holds a clone, so
 /// closing the owning object while an operation is queued or in the kernel cannot
@@ -38,6 +39,8 @@ struct FdInner {
     state: RefCell<FdState>,
     /// Whether positional reads try `RWF_NOWAIT` first (`nowait.rs`).
     nowait: NowaitHint,
+    /// Its slot in a ring's table of registered files, if any (`uring/fixed.rs`).
+    fixed: FdFixed,
 }
 
 impl SharedFd {
@@ -47,6 +50,7 @@ impl SharedFd {
                 fd: Cell::new(fd.into_raw_fd()),
                 state: RefCell::new(FdState::default()),
                 nowait: NowaitHint::default(),
+                fixed: FdFixed::default(),
             }),
         }
     }
@@ -66,6 +70,9 @@ impl SharedFd {
         if self.inner.state.borrow().multishot.is_some() {
             return Err(self);
         }
+        // No op holds the descriptor: its registered slot, if any, goes first,
+        // so that the table does not keep the file open after the caller's close.
+        self.inner.fixed.release();
         let fd = self.inner.fd.replace(-1);
         // SAFETY: `fd` was owned by this (sole) `FdInner`, which no longer closes it
         // (-1 above), so ownership passes to the new `OwnedFd` alone.
@@ -77,6 +84,11 @@ impl SharedFd {
     /// What reads on this descriptor learnt about the `RWF_NOWAIT` fast path.
     pub(crate) fn nowait(&self) -> &NowaitHint {
         &self.inner.nowait
+    }
+
+    /// Its slot in a ring's table of registered files (`uring/fixed.rs`).
+    pub(crate) fn fixed(&self) -> &FdFixed {
+        &self.inner.fixed
     }
 
     /// The driver's state for this descriptor.
@@ -168,6 +180,8 @@ impl Drop for FdInner {
         if fd < 0 {
             return;
         }
+        // Every op held a clone: none naming the slot is in flight.
+        self.fixed.release();
         // SAFETY: `FdInner` owns the descriptor (a non-negative number was never
         // given back), and this is its last use.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };

@@ -81,6 +81,13 @@ pub struct Features {
     /// the 5.10 mask (which keeps the ring's path tested) unless
     /// `RINGLOOP_NOWAIT_READS=0`; never on epoll, whose reads are plain calls.
     pub nowait_reads: bool,
+    /// A descriptor that many reads go through gets a slot in the ring's table of
+    /// registered files, which its reads then name (`IOSQE_FIXED_FILE`), sparing
+    /// the kernel a descriptor lookup per request; sparse tables came in 5.19
+    /// (dated by `IORING_OP_SOCKET`). Never under [`KernelCompat::V5_10`] nor on
+    /// epoll, where the reads name the descriptor; `RINGLOOP_FIXED_FILES=0` turns
+    /// it off.
+    pub fixed_files: bool,
     /// Supported opcodes, one bit each.
     opcodes: [u64; 4],
 }
@@ -99,6 +106,7 @@ impl Features {
             multishot_recv_limit: false,
             msg_ring: false,
             nowait_reads: false,
+            fixed_files: false,
             opcodes: [0; 4],
         }
     }
@@ -173,8 +181,11 @@ impl Features {
             msg_ring: false,
             nowait_reads: compat == KernelCompat::Native
                 && std::env::var_os("RINGLOOP_NOWAIT_READS").is_none_or(|v| v != "0"),
+            fixed_files: false,
             opcodes,
         };
+        features.fixed_files = features.supports_opcode(opcode::Socket::CODE)
+            && std::env::var_os("RINGLOOP_FIXED_FILES").is_none_or(|v| v != "0");
         // What the probe reports (after the mask), not what the kernel's version
         // suggests.
         features.msg_ring = features.supports_opcode(opcode::MsgRingData::CODE);

@@ -40,6 +40,9 @@ struct Inner {
     offload: Offload,
     /// Ops in flight and started, by kind (`metrics.rs`).
     ops: OpCounters,
+    /// Registered-file slots to empty at the next turn, released while the
+    /// driver was busy (`uring/fixed.rs`).
+    fixed_later: RefCell<Vec<u32>>,
 }
 
 /// A shared reference to one driver (cheap to clone; not `Send`).
@@ -81,6 +84,7 @@ impl Handle {
             released: RefCell::new(Vec::new()),
             offload,
             ops: OpCounters::default(),
+            fixed_later: RefCell::new(Vec::new()),
         })))
     }
 
@@ -165,7 +169,20 @@ impl Handle {
     /// are appended to `woken`.
     pub(crate) fn turn(&self, timeout: Option<Duration>, woken: &mut Vec<Waker>) -> io::Result<()> {
         super::release::cancel_released(self);
-        self.io().turn(timeout, woken)
+        let mut io = self.io();
+        if let IoDriver::Uring(uring) = &mut *io {
+            for slot in self.0.fixed_later.take() {
+                let (ring, table) = uring.fixed_parts();
+                table.release(ring, slot);
+            }
+        }
+        io.turn(timeout, woken)
+    }
+
+    /// Empties registered-file slot `slot` at the next turn: its descriptor's
+    /// last clone went while the driver was busy (`uring/fixed.rs`).
+    pub(crate) fn release_fixed_later(&self, slot: u32) {
+        self.0.fixed_later.borrow_mut().push(slot);
     }
 
     /// The io_uring ring's descriptor (`None` on epoll and after shutdown): what

@@ -151,6 +151,19 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         Poll::Ready(None)
     }
 
+    /// Whether the op's entry may name its descriptor (the one of
+    /// [`readiness`](Self::readiness)) by a registered-file slot instead
+    /// ([`sqe_fixed`](Self::sqe_fixed), `uring/fixed.rs`).
+    const FIXED_FILE: bool = false;
+
+    /// The submission entry naming the descriptor by registered-file slot
+    /// `slot` (`IOSQE_FIXED_FILE`); only asked of kinds whose
+    /// [`FIXED_FILE`](Self::FIXED_FILE) is `true`.
+    fn sqe_fixed(&mut self, slot: u32) -> squeue::Entry {
+        let _ = slot;
+        self.sqe()
+    }
+
     /// Whether [`try_now`](Self::try_now) may finish the op (so that other kinds
     /// pay nothing for it).
     const TRY_NOW: bool = false;

@@ -54,6 +54,19 @@ impl<B: IoBufMut> Read<B> {
 }
 
 impl<B: IoBufMut> Read<B> {
+    /// Where the ring reads: the pointer, length and offset of the entry, after
+    /// what `try_now` read (nothing, but for a positional read the cache had
+    /// only the start of).
+    fn target(&mut self) -> (*mut u8, u32, u64) {
+        let pre = self.pre;
+        let len = self.len().saturating_sub(pre);
+        // SAFETY: `pre <= len()`, which is at most `bytes_total()`: the pointer
+        // stays inside the buffer (or just at its end, for an empty one).
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(pre as usize) };
+        let offset = self.offset.map_or(u64::MAX, |o| o + u64::from(pre));
+        (ptr, len, offset)
+    }
+
     /// The bytes asked for: the buffer's capacity (capped by the fault injector).
     fn len(&self) -> u32 {
         let len = u32::try_from(self.buf.bytes_total()).unwrap_or(u32::MAX);
@@ -70,15 +83,17 @@ unsafe impl<B: IoBufMut> OpKind for Read<B> {
     const CODE: crate::driver::metrics::OpCode = crate::driver::metrics::OpCode::Read;
 
     fn sqe(&mut self) -> squeue::Entry {
-        // After what `try_now` read (0 but for a positional read the cache had
-        // only the start of).
-        let pre = self.pre;
-        let len = self.len().saturating_sub(pre);
-        // SAFETY: `pre < len()`, which is at most `bytes_total()`: the pointer
-        // stays inside the buffer.
-        let ptr = unsafe { self.buf.stable_mut_ptr().add(pre as usize) };
-        let offset = self.offset.map_or(u64::MAX, |o| o + u64::from(pre));
+        let (ptr, len, offset) = self.target();
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, len)
+            .offset(offset)
+            .build()
+    }
+
+    const FIXED_FILE: bool = true;
+
+    fn sqe_fixed(&mut self, slot: u32) -> squeue::Entry {
+        let (ptr, len, offset) = self.target();
+        opcode::Read::new(types::Fixed(slot), ptr, len)
             .offset(offset)
             .build()
     }

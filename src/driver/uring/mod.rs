@@ -15,6 +15,7 @@
 //! when, is the runtime's business; the driver only sends and receives.
 
 pub(crate) mod buf_ring;
+pub(crate) mod fixed;
 pub(crate) mod op;
 mod setup;
 mod table;
@@ -100,6 +101,8 @@ pub(crate) struct Uring {
     /// `io_uring_register`): streams receive one read at a time instead.
     buf_ring_failed: bool,
     table: OpTable,
+    /// The registered files (`fixed.rs`).
+    fixed: fixed::FixedFiles,
     features: Features,
     /// The kernel drops the completion of a successful entry flagged
     /// `IOSQE_CQE_SKIP_SUCCESS` (`IORING_FEAT_CQE_SKIP`, 5.17).
@@ -137,6 +140,7 @@ impl Uring {
             buf_ring: None,
             buf_ring_failed: false,
             table: OpTable::default(),
+            fixed: fixed::FixedFiles::default(),
             features,
             cqe_skip,
             unpark_fd,
@@ -158,6 +162,11 @@ impl Uring {
 
     pub(crate) fn table(&mut self) -> &mut OpTable {
         &mut self.table
+    }
+
+    /// The ring and its table of registered files (`fixed.rs`).
+    pub(crate) fn fixed_parts(&mut self) -> (&IoUring, &mut fixed::FixedFiles) {
+        (&self.ring, &mut self.fixed)
     }
 
     /// The ring's descriptor: what another ring aims a `MSG_RING` wake at.

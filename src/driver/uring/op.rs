@@ -50,7 +50,7 @@ impl<T> Orphan for PollStage<T> {
 
 /// Queues `data`'s entry on `driver`'s ring.
 pub(crate) fn submit<T: OpKind>(driver: Handle, data: &mut T) -> io::Result<InFlight> {
-    let key = submit_stage(&mut driver.io(), data, Stage::Op)?;
+    let key = submit_stage(&driver, &mut driver.io(), data, Stage::Op)?;
     Ok(InFlight {
         driver,
         key,
@@ -58,8 +58,14 @@ pub(crate) fn submit<T: OpKind>(driver: Handle, data: &mut T) -> io::Result<InFl
     })
 }
 
-/// Queues the op's entry (or its readiness poll) on the ring.
-fn submit_stage<T: OpKind>(io: &mut IoDriver, data: &mut T, stage: Stage) -> io::Result<usize> {
+/// Queues the op's entry (or its readiness poll) on the ring of `driver` (whose
+/// `io` is borrowed).
+fn submit_stage<T: OpKind>(
+    driver: &Handle,
+    io: &mut IoDriver,
+    data: &mut T,
+    stage: Stage,
+) -> io::Result<usize> {
     let IoDriver::Uring(uring) = io else {
         return Err(shut_down());
     };
@@ -75,8 +81,16 @@ fn submit_stage<T: OpKind>(io: &mut IoDriver, data: &mut T, stage: Stage) -> io:
             None => {}
         }
     }
+    // A descriptor many reads went through is named by its registered slot.
+    let slot = match (T::FIXED_FILE, stage, data.readiness()) {
+        (true, Stage::Op, Readiness::Fd(fd, _)) => fd.fixed().slot_for(driver, uring, fd.raw()),
+        _ => None,
+    };
     let sqe = match (stage, data.readiness()) {
-        (Stage::Op, _) => data.sqe(),
+        (Stage::Op, _) => match slot {
+            Some(slot) => data.sqe_fixed(slot),
+            None => data.sqe(),
+        },
         (Stage::Poll, Readiness::Fd(fd, interest)) => {
             let events = match interest {
                 Interest::Read => libc::POLLIN,
@@ -122,7 +136,7 @@ impl InFlight {
                 (Stage::Poll, _) => return Poll::Ready((result_of(res), 0)),
                 (Stage::Op, _) => return Poll::Ready((result_of(res), flags)),
             };
-            match submit_stage(&mut self.driver.io(), data, next) {
+            match submit_stage(&self.driver, &mut self.driver.io(), data, next) {
                 Ok(key) => (self.key, self.stage) = (key, next),
                 Err(e) => return Poll::Ready((Err(e), 0)),
             }
