@@ -72,7 +72,16 @@ fn assert_no_leak(base: usize) {
     while open_fds() != base && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(open_fds(), base, "descriptor leak");
+    if open_fds() != base {
+        let fds: Vec<_> = std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .collect();
+        panic!(
+            "descriptor leak: {} open, {base} before: {fds:?}",
+            open_fds()
+        );
+    }
 }
 
 /// How many pidfds this process has open.
