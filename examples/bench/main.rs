@@ -64,6 +64,7 @@
 //! stdout, progress to stderr. Every child has a time limit and is killed and
 //! reaped on every way out.
 
+mod aligned;
 mod args;
 mod cross;
 mod echo;
@@ -96,6 +97,10 @@ use std::time::Instant;
 use args::{size_label, EchoCell, Options, USAGE};
 use peers::Peer;
 use report::Results;
+
+/// Large buffers start on a page for every peer alike (see `aligned.rs`).
+#[global_allocator]
+static ALLOC: aligned::PageAligned = aligned::PageAligned;
 
 /// A workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
