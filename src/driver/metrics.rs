@@ -197,6 +197,7 @@ pub(crate) struct KernelCounts {
     pub(crate) epoll_waits: Option<u64>,
     pub(crate) msg_ring_received: u64,
     pub(crate) eventfd_wakes: u64,
+    pub(crate) ops_at_once: Option<u64>,
 }
 
 /// A snapshot of a runtime's driver counters: part of
@@ -240,6 +241,11 @@ pub struct DriverMetrics {
     /// another thread (or from an epoll or 5.10-masked runtime) while the loop
     /// was parked, or about to park.
     pub eventfd_wakes_received: u64,
+    /// Ops made as a plain system call at their first poll, with no entry in the
+    /// ring: a stream's send on a quiet loop (ARCHITECTURE.md, "Fast paths"). They
+    /// are counted in [`ops_started`](Self::ops_started) too. `None` on epoll,
+    /// where every op is a system call.
+    pub ops_at_once: Option<u64>,
 }
 
 /// The kinds with a non-zero count, by name.
@@ -271,6 +277,7 @@ impl fmt::Debug for DriverMetrics {
             .field("epoll_waits", &self.epoll_waits)
             .field("msg_ring_wakes_received", &self.msg_ring_wakes_received)
             .field("eventfd_wakes_received", &self.eventfd_wakes_received)
+            .field("ops_at_once", &self.ops_at_once)
             .finish()
     }
 }
@@ -289,6 +296,7 @@ impl DriverMetrics {
             epoll_waits: kernel.epoll_waits,
             msg_ring_wakes_received: kernel.msg_ring_received,
             eventfd_wakes_received: kernel.eventfd_wakes,
+            ops_at_once: kernel.ops_at_once,
         }
     }
 

@@ -26,6 +26,7 @@ mod read;
 mod recv;
 mod recv_multi;
 mod send;
+mod send_now;
 pub(crate) mod statx;
 mod vectored;
 mod waitid;
@@ -49,6 +50,7 @@ pub(crate) use read::Read;
 pub(crate) use recv::Recv;
 pub(crate) use recv_multi::{limit_supported as recv_limit_supported, RecvStream};
 pub(crate) use send::Send;
+pub(crate) use send_now::send_now;
 pub(crate) use statx::Statx;
 pub(crate) use vectored::{ReadV, WriteV};
 pub(crate) use waitid::{WaitChild, WaitVia};
@@ -177,6 +179,15 @@ pub(crate) unsafe trait OpKind: Unpin + 'static {
         None
     }
 
+    /// On io_uring, whether the first poll should make the call at once
+    /// ([`perform`](Self::perform), which must not block) when the loop is quiet,
+    /// and queue an entry only if the call would block (`EAGAIN`) or was
+    /// interrupted: a stream's send when nothing of its writer is in flight (see
+    /// `uring/op.rs`, `try_at_once`). `false` (the default): always an entry.
+    fn try_at_once(&self) -> bool {
+        false
+    }
+
     /// Whether a dropped op should be cancelled before the drop returns (an
     /// `io_uring_enter` of its own) rather than at the next loop turn: an accept,
     /// whose listener may be dropped next and must then be closed at once.
@@ -292,6 +303,14 @@ fn start<T: OpKind>(
             driver.op_counters().started(T::CODE);
             driver.op_counters().ended(T::CODE);
             return Poll::Ready(Some(Ok(n)));
+        }
+    }
+    if on_ring && data.try_at_once() {
+        if let Some(result) = uring::op::try_at_once(&driver, data) {
+            // Counted as an op that started and ended at once.
+            driver.op_counters().started(T::CODE);
+            driver.op_counters().ended(T::CODE);
+            return Poll::Ready(Some(result));
         }
     }
     *state = if on_ring {

@@ -25,6 +25,8 @@ pub(crate) struct Send<B> {
     fd: SharedFd,
     buf: B,
     datagram: bool,
+    /// On io_uring, try `send(2)` first on a quiet loop (see [`Send::at_once`]).
+    at_once: bool,
     /// A cap on the length, from the fault injector (a short count).
     #[cfg(feature = "fault-injection")]
     cap: Option<u32>,
@@ -36,9 +38,20 @@ impl<B: IoBuf> Send<B> {
             fd,
             buf,
             datagram,
+            at_once: false,
             #[cfg(feature = "fault-injection")]
             cap: None,
         }
+    }
+
+    /// On io_uring, makes the send a plain `send(2)` at its first poll when the
+    /// loop is quiet, and an entry only if that would block (`OpKind::try_at_once`):
+    /// for a sender that knows none of its sends is in flight on the socket (a
+    /// send made at once overtaking one in the ring would reorder the bytes) and
+    /// that its last send was not short (the socket is likely writable).
+    pub(crate) fn at_once(mut self, at_once: bool) -> Send<B> {
+        self.at_once = at_once;
+        self
     }
 
     /// The bytes to send: the buffer's (capped by the fault injector).
@@ -69,6 +82,10 @@ unsafe impl<B: IoBuf> OpKind for Send<B> {
             return Readiness::Never;
         }
         Readiness::Fd(&self.fd, Interest::Write)
+    }
+
+    fn try_at_once(&self) -> bool {
+        self.at_once && self.len() > 0
     }
 
     fn drained(&self, n: u32) -> bool {

@@ -46,6 +46,10 @@ const PARK: u64 = 1 << 62;
 /// on failure where the kernel can skip it); the low bits are the sender's token.
 const MSG_SENT: u64 = 1 << 61;
 
+/// The most tasks a reap may wake for the loop to count as quiet
+/// ([`Uring::quiet`]).
+const QUIET_REAP: usize = 1;
+
 /// How often shutdown re-sends cancellations, and when it gives up.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(1);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -90,6 +94,8 @@ pub(crate) struct Stats {
     pub(crate) eventfd_wakes: u64,
     /// `MSG_RING` wakes sent from here that the kernel failed.
     pub(crate) msg_ring_failed: u64,
+    /// Ops made as a system call at their first poll (`op::try_at_once`).
+    pub(crate) ops_at_once: u64,
 }
 
 pub(crate) struct Uring {
@@ -122,6 +128,9 @@ pub(crate) struct Uring {
     /// targets another way ([`Uring::take_failed_wakes`]).
     failed_wakes: Vec<u64>,
     pub(crate) stats: Stats,
+    /// The tasks woken by the last reap that found completions (see
+    /// [`Uring::quiet`]).
+    last_reaped: usize,
     /// Ops the fault injector failed: their NOP's CQE carries this errno instead.
     #[cfg(feature = "fault-injection")]
     faulted: std::collections::HashMap<usize, i32>,
@@ -151,9 +160,18 @@ impl Uring {
             woken: Vec::new(),
             failed_wakes: Vec::new(),
             stats: Stats::default(),
+            last_reaped: 0,
             #[cfg(feature = "fault-injection")]
             faulted: std::collections::HashMap::new(),
         })
+    }
+
+    /// Whether the loop is quiet: its last reap that found completions woke at
+    /// most [`QUIET_REAP`] tasks (one serving a connection, typically). On a
+    /// quiet loop a stream's send is made at once
+    /// (`op::try_at_once`); on a busy one, sends ride the turn's one enter.
+    pub(crate) fn quiet(&self) -> bool {
+        self.last_reaped <= QUIET_REAP
     }
 
     pub(crate) fn features(&self) -> &Features {
@@ -236,6 +254,7 @@ impl Uring {
             epoll_waits: None,
             msg_ring_received: self.stats.msg_ring_received,
             eventfd_wakes: self.stats.eventfd_wakes,
+            ops_at_once: Some(self.stats.ops_at_once),
         }
     }
 
@@ -552,11 +571,14 @@ impl Uring {
             park_specs,
             stats,
             failed_wakes,
+            last_reaped,
             #[cfg(feature = "fault-injection")]
             faulted,
             ..
         } = self;
+        let (mut reaped, first_woken) = (0, woken.len());
         for cqe in ring.completion() {
+            reaped += 1;
             match cqe.user_data() {
                 WAKE => {
                     *wake_armed = false;
@@ -594,6 +616,17 @@ impl Uring {
                     table.complete(key as usize, res, flags, woken)
                 }
             }
+        }
+        if reaped > 0 {
+            // The tasks the reap woke, each counted once however many of its
+            // completions came in a row (a stream's multishot receive posts one
+            // per provided buffer).
+            let new = &woken[first_woken..];
+            *last_reaped = new
+                .iter()
+                .zip(std::iter::once(None).chain(new.iter().map(Some)))
+                .filter(|(w, prev)| !prev.is_some_and(|p| p.will_wake(w)))
+                .count();
         }
     }
 

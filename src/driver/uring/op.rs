@@ -48,6 +48,55 @@ impl<T> Orphan for PollStage<T> {
     fn discard(&mut self, _res: i32, _flags: u32, _woken: &mut Vec<Waker>) {}
 }
 
+/// Makes an op's call at once, before any entry is queued, for an op that asks
+/// ([`OpKind::try_at_once`]) on a quiet loop ([`Uring::quiet`](super::Uring::quiet):
+/// its last reap found at most a completion or two). `None`: the op goes to the
+/// ring as usual: the loop is busy (its entries ride the turn's one
+/// `io_uring_enter`), the poll's op budget is spent, or the call would block
+/// (`EAGAIN`) or was interrupted.
+///
+/// Why: a send queued on a quiet loop completes inline during the turn's
+/// `io_uring_enter`, and its completion ends that enter's wait at once, so the
+/// loop enters a second time to wait for the next receive; a `send(2)` here
+/// costs one plain system call instead, and leaves one enter per request.
+pub(crate) fn try_at_once<T: OpKind>(driver: &Handle, data: &mut T) -> Option<io::Result<u32>> {
+    match &mut *driver.io() {
+        IoDriver::Uring(uring) if uring.quiet() => {}
+        _ => return None,
+    }
+    if !driver.take_op_budget() {
+        return None;
+    }
+    #[cfg(feature = "fault-injection")]
+    {
+        let decided = data
+            .forced_fault()
+            .or_else(|| fault::decide(data.faults(), true));
+        super::super::op::trace_fault(data, decided);
+        match decided {
+            Some(Fault::Error(errno)) if errno == libc::EAGAIN => return None,
+            Some(Fault::Error(errno)) => return Some(Err(io::Error::from_raw_os_error(errno))),
+            Some(Fault::Short(r)) => data.shorten(r),
+            None => {}
+        }
+    }
+    let result = match data.perform() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            return None
+        }
+        result => result,
+    };
+    if let IoDriver::Uring(uring) = &mut *driver.io() {
+        uring.stats.ops_at_once += 1;
+    }
+    Some(result)
+}
+
 /// Queues `data`'s entry on `driver`'s ring.
 pub(crate) fn submit<T: OpKind>(driver: Handle, data: &mut T) -> io::Result<InFlight> {
     let key = submit_stage(&driver, &mut driver.io(), data, Stage::Op)?;

@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::error::SavedError;
 pub(crate) use super::transport::SendOp;
-use super::writer::{Ending, WriterShared};
+use super::writer::{Ending, WriterShared, WriterState};
 use crate::buf::{IoBuf, Slice};
 
 /// Marks the flusher gone when its task ends, however it ends (cancelled at
@@ -137,8 +137,11 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
                     }
                     let sent = slice.begin() + n;
                     let buf = slice.into_inner();
+                    // A short send: the socket's buffer is full, the rest waits
+                    // in the ring; a whole one: it likely has room again.
+                    state.writable = sent == buf.len();
                     if sent < buf.len() {
-                        state.op = Some(send(shared, buf.slice(sent..)));
+                        state.op = Some(send(shared, buf.slice(sent..), false));
                     } else if state.buf.is_empty() && state.buf.capacity() < buf.capacity() {
                         // Keep the larger block for the next writes.
                         let mut buf = buf;
@@ -149,26 +152,21 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     let begin = slice.begin();
-                    state.op = Some(send(shared, slice.into_inner().slice(begin..)));
+                    state.op = Some(send(shared, slice.into_inner().slice(begin..), false));
                     continue;
                 }
                 Err(e) => e,
             };
-            // The connection ends for both halves: the reader's receive ends and
-            // it reports the error, the peer sees the end (see `transport.rs`).
-            shared.transport.fail(&error);
-            state.error = Some(SavedError::new(&error));
-            state.done = true;
-            state.paused = false;
-            state.buf = Vec::new();
-            state.in_flight = 0;
-            state.waiters.notify_all((), woken);
+            send_failed(shared, &mut state, &error, woken);
             return Poll::Ready(());
         }
         if !state.buf.is_empty() {
             let buf = std::mem::take(&mut state.buf);
             state.in_flight = buf.len();
-            state.op = Some(send(shared, buf.slice(..)));
+            // Nothing of ours is in flight: a send made at once cannot overtake
+            // one in the ring.
+            let at_once = state.writable;
+            state.op = Some(send(shared, buf.slice(..), at_once));
             continue;
         }
         if state.ending != Ending::Open {
@@ -180,9 +178,28 @@ fn flush(shared: &WriterShared, cx: &mut Context<'_>, woken: &mut Vec<Waker>) ->
     }
 }
 
-fn send(shared: &WriterShared, slice: Slice<Vec<u8>>) -> SendOp {
+/// A send failed with `error`: the connection ends for both halves (the reader's
+/// receive ends and it reports the error, the peer sees the end, see
+/// `transport.rs`), what is buffered is dropped and the writer is done.
+pub(crate) fn send_failed(
+    shared: &WriterShared,
+    state: &mut WriterState,
+    error: &io::Error,
+    woken: &mut Vec<Waker>,
+) {
+    shared.transport.fail(error);
+    state.error = Some(SavedError::new(error));
+    state.done = true;
+    state.paused = false;
+    state.buf = Vec::new();
+    state.in_flight = 0;
+    state.waiters.notify_all((), woken);
+}
+
+/// The next send; `at_once` only when no send of the writer is in flight.
+fn send(shared: &WriterShared, slice: Slice<Vec<u8>>, at_once: bool) -> SendOp {
     debug_assert!(slice.bytes_init() > 0);
-    shared.transport.send_op(slice)
+    shared.transport.send_op(slice, at_once)
 }
 
 /// Shuts the transport down as the writer's ending asks, and marks it done.

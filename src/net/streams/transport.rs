@@ -35,7 +35,7 @@ use super::flusher;
 use super::writer::WriterShared;
 use crate::buf::{BufResult, Slice};
 use crate::driver::fd::SharedFd;
-use crate::driver::op::{Op, Read, Recv, RecvStream, Send, Write};
+use crate::driver::op::{send_now, Op, Read, Recv, RecvStream, Send, Write};
 use crate::driver::sys;
 use crate::net::socket::Socket;
 
@@ -250,14 +250,28 @@ impl Transport {
         }
     }
 
-    /// One send of `buf`'s bytes (maybe fewer are sent), not yet polled.
-    pub(crate) fn send_op(&self, buf: Slice<Vec<u8>>) -> SendOp {
+    /// One send of `buf`'s bytes (maybe fewer are sent), not yet polled. With
+    /// `at_once`, a socket's send is tried as a plain system call first
+    /// (`Send::at_once`): only for a writer with no send in flight.
+    pub(crate) fn send_op(&self, buf: Slice<Vec<u8>>, at_once: bool) -> SendOp {
         match &self.io {
-            Io::Socket(s) => SendOp::Socket(Op::new(Send::new(s.fd().clone(), buf, false))),
+            Io::Socket(s) => SendOp::Socket(Op::new(
+                Send::new(s.fd().clone(), buf, false).at_once(at_once),
+            )),
             Io::Pipe(p) => match p.fd() {
                 Some(fd) => SendOp::Pipe(Op::new(Write::pipe(fd, buf))),
                 None => SendOp::Closed(Some(buf)),
             },
+        }
+    }
+
+    /// Sends what the socket takes of `data` now, if the driver says a call is
+    /// worth it (`driver::op::send_now`); `None` for a pipe, or when nothing was
+    /// sent. Only for a writer with nothing buffered and no send in flight.
+    pub(crate) fn send_now(&self, data: &[u8]) -> Option<io::Result<usize>> {
+        match &self.io {
+            Io::Socket(s) => send_now(s.fd(), data),
+            Io::Pipe(_) => None,
         }
     }
 

@@ -54,6 +54,9 @@ pub(crate) struct WriterState {
     pub(crate) in_flight: usize,
     /// The send in flight (its buffer is the rest of `in_flight`).
     pub(crate) op: Option<SendOp>,
+    /// The last send was whole: the next one, with none in flight, is tried at
+    /// once (`flusher.rs`, `Send::at_once`); after a short one it waits in the ring.
+    pub(crate) writable: bool,
     pub(crate) high: usize,
     pub(crate) low: usize,
     /// Above the high-water mark, until back at the low one.
@@ -177,6 +180,7 @@ impl StreamWriter {
                     buf: Vec::new(),
                     in_flight: 0,
                     op: None,
+                    writable: true,
                     high: DEFAULT_HIGH_WATER,
                     low: DEFAULT_HIGH_WATER / 4,
                     paused: false,
@@ -219,12 +223,52 @@ impl StreamWriter {
                 "StreamWriter used outside of a ringloop runtime",
             ));
         }
+        let data = match self.send_now(&mut state, data) {
+            Ok([]) => return Ok(()),
+            Ok(rest) => rest,
+            Err(woken) => {
+                drop(state);
+                woken.into_iter().for_each(Waker::wake);
+                return Ok(());
+            }
+        };
         state.buf.extend_from_slice(data);
         if state.buffered() > state.high {
             state.paused = true;
         }
         drop(state);
         self.kick()
+    }
+
+    /// The fast path of `write` (asyncio's transport tries the same): with nothing
+    /// buffered nor in flight, and the last send whole, `data` goes to the socket
+    /// at once where the driver says a call is worth it (`driver::op::send_now`),
+    /// with no copy. Gives what is left to buffer (all of `data` if nothing was
+    /// sent), or, if the send failed, the wakers to wake once the state is no
+    /// longer borrowed: the connection is then lost as when the flusher's send
+    /// fails (the error is reported by the next `write`, `drain`, and the
+    /// reader), and the flusher, if parked, is woken to exit.
+    fn send_now<'a>(
+        &self,
+        state: &mut WriterState,
+        data: &'a [u8],
+    ) -> Result<&'a [u8], Vec<Waker>> {
+        if !(state.buf.is_empty() && state.op.is_none() && state.writable && !state.done) {
+            return Ok(data);
+        }
+        match self.shared.transport.send_now(data) {
+            None => Ok(data),
+            Some(Ok(n)) => {
+                state.writable = n == data.len();
+                Ok(&data[n..])
+            }
+            Some(Err(e)) => {
+                let mut woken = Vec::new();
+                flusher::send_failed(&self.shared, state, &e, &mut woken);
+                woken.extend(state.flusher_waker.clone());
+                Err(woken)
+            }
+        }
     }
 
     /// [`write`](Self::write) of each item in turn.
