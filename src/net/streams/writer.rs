@@ -1,9 +1,13 @@
 //! [`StreamWriter`]: asyncio's buffered writer over a stream transport.
 //!
-//! `write` only appends to a buffer; a per-writer *flusher* task (`flusher.rs`)
-//! sends it. The flusher is spawned at the first write and parks when the buffer is
-//! empty, so a write costs a copy and, at most, one local wake-up; the send goes
-//! to the kernel in the same loop turn.
+//! `write` appends to a buffer; a per-writer *flusher* task (`flusher.rs`)
+//! sends it. The flusher is spawned at the first write that buffers and parks when
+//! the buffer is empty, so a write costs a copy and, at most, one local wake-up;
+//! the send goes to the kernel in the same loop turn. With nothing buffered nor in
+//! flight, `write` first sends at once what the socket takes, as asyncio's
+//! transport does, where the driver says the call is worth it
+//! (`driver/op/send_now.rs`; ARCHITECTURE.md, "Fast paths"), and buffers only
+//! the rest.
 //!
 //! Flow control is asyncio's: when the buffered bytes (not yet sent, or sent but
 //! not confirmed by the kernel) exceed the high-water mark, the writer is *paused*
@@ -200,8 +204,10 @@ impl StreamWriter {
         writer
     }
 
-    /// Buffers `data` to be sent; never waits. Call [`drain`](Self::drain) to let
-    /// the buffer empty when much is written.
+    /// Sends `data`, or buffers it to be sent; never waits. With nothing buffered,
+    /// what the socket takes at once may be sent during the call (as asyncio's
+    /// transport does) and only the rest buffered. Call [`drain`](Self::drain) to
+    /// let the buffer empty when much is written.
     ///
     /// Fails if the writer is closing (after `write_eof` or `close`), if the
     /// connection was lost (an earlier send failed, or the reader half met a
