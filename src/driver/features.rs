@@ -83,8 +83,10 @@ pub struct Features {
     pub nowait_reads: bool,
     /// A descriptor that many reads go through gets a slot in the ring's table of
     /// registered files, which its reads then name (`IOSQE_FIXED_FILE`), sparing
-    /// the kernel a descriptor lookup per request; sparse tables came in 5.19
-    /// (dated by `IORING_OP_SOCKET`). Never under [`KernelCompat::V5_10`] nor on
+    /// the kernel a descriptor lookup per request. Sparse tables came in 5.19,
+    /// but an emptied slot lets its file go at once only from 6.13 (before, a
+    /// closed file could stay open behind a request in flight): dated by
+    /// `IORING_OP_READV_FIXED` (6.15). Never under [`KernelCompat::V5_10`] nor on
     /// epoll, where the reads name the descriptor; `RINGLOOP_FIXED_FILES=0` turns
     /// it off.
     pub fixed_files: bool,
@@ -184,7 +186,9 @@ impl Features {
             fixed_files: false,
             opcodes,
         };
-        features.fixed_files = features.supports_opcode(opcode::Socket::CODE)
+        // Sparse tables came in 5.19, but an emptied slot lets its file go at
+        // once only from 6.13 (`uring/fixed.rs`), dated by the next opcode.
+        features.fixed_files = features.supports_opcode(opcode::ReadvFixed::CODE)
             && std::env::var_os("RINGLOOP_FIXED_FILES").is_none_or(|v| v != "0");
         // What the probe reports (after the mask), not what the kernel's version
         // suggests.

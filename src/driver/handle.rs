@@ -170,13 +170,22 @@ impl Handle {
     pub(crate) fn turn(&self, timeout: Option<Duration>, woken: &mut Vec<Waker>) -> io::Result<()> {
         super::release::cancel_released(self);
         let mut io = self.io();
-        if let IoDriver::Uring(uring) = &mut *io {
+        self.release_fixed_slots(&mut io);
+        let result = io.turn(timeout, woken);
+        // Slots whose descriptors' last clones went in this turn's reap: emptied
+        // now, not at a next turn that an idle runtime may never make.
+        self.release_fixed_slots(&mut io);
+        result
+    }
+
+    /// Empties the registered-file slots queued by `release_fixed_later`.
+    fn release_fixed_slots(&self, io: &mut IoDriver) {
+        if let IoDriver::Uring(uring) = io {
             for slot in self.0.fixed_later.take() {
                 let (ring, table) = uring.fixed_parts();
                 table.release(ring, slot);
             }
         }
-        io.turn(timeout, woken)
     }
 
     /// Empties registered-file slot `slot` at the next turn: its descriptor's

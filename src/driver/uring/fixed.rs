@@ -22,10 +22,15 @@
 //! Requests in flight keep the file themselves (the kernel's resource nodes), and
 //! none can be in flight when the slot is released.
 //!
-//! Only where the probe has sparse file tables (5.19, dated by
-//! `IORING_OP_SOCKET`), so never under the 5.10 mask, which keeps the plain
-//! descriptor's path tested; if the table cannot be registered (a seccomp filter,
-//! `RLIMIT_NOFILE`), never again on that ring.
+//! Only where emptying a slot lets the file go at once: from 6.13 each table
+//! entry holds its own reference, dropped when the slot is emptied. Before, the
+//! old file waited on a resource node, and nodes were freed in order (behind any
+//! request still in flight, a pipe read waiting for days) and, until 6.4, a
+//! second later: a closed file would stay open (its peer not seeing the end, its
+//! locks held). The probe dates it by `IORING_OP_READV_FIXED` (6.15, the first
+//! opcode after that change), so never under the 5.10 mask, which keeps the
+//! plain descriptor's path tested, nor on 6.1; if the table cannot be registered
+//! (a seccomp filter, `RLIMIT_NOFILE`), never again on that ring.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
@@ -41,6 +46,9 @@ const SLOTS: u32 = 64;
 const FIXED_AFTER: u32 = 8;
 /// "No slot" in [`FdFixed::slot`].
 const NONE: u32 = u32::MAX;
+/// [`FixedFiles::register`]: the kernel refused the descriptor; in
+/// [`FdFixed::reads`]: never try again.
+const REFUSED: u32 = u32::MAX;
 
 /// A ring's table of registered files.
 #[derive(Default)]
@@ -56,7 +64,8 @@ pub(crate) struct FixedFiles {
 }
 
 impl FixedFiles {
-    /// Puts `fd` in a free slot; `None` when the table is full or cannot be had.
+    /// Puts `fd` in a free slot; `None` when the table is full or cannot be had,
+    /// `Some(REFUSED)` when the kernel would not take this descriptor.
     fn register(&mut self, ring: &IoUring, fd: RawFd) -> Option<u32> {
         if self.failed {
             return None;
@@ -79,8 +88,10 @@ impl FixedFiles {
         match ring.submitter().register_files_update(slot, &[fd]) {
             Ok(1) => Some(slot),
             _ => {
+                // The kernel refused this descriptor: its reads name it from now
+                // on (`FdFixed::slot_for`), without asking again.
                 self.free.push(slot);
-                None
+                Some(REFUSED)
             }
         }
     }
@@ -150,12 +161,19 @@ impl FdFixed {
             return None;
         }
         let reads = self.reads.get();
+        if reads == REFUSED {
+            return None;
+        }
         if reads < FIXED_AFTER {
             self.reads.set(reads + 1);
             return None;
         }
         let (ring, table) = uring.fixed_parts();
         let slot = table.register(ring, fd)?;
+        if slot == REFUSED {
+            self.reads.set(REFUSED);
+            return None;
+        }
         self.slot.set(slot);
         *self.driver.borrow_mut() = Some(driver.downgrade());
         Some(slot)
