@@ -6,7 +6,7 @@
 //! `task/wake_list.rs`, the call gate of `runtime/calls.rs` and the call record of
 //! `runtime/remote.rs`) takes its `Mutex`, `Condvar`, atomics and `fence` from
 //! here rather than from `std`. A normal build re-exports `std`'s. The crate's own
-//! unit tests built with `RUSTFLAGS="--cfg loom"` re-export [loom]'s instead (only
+//! unit tests built with `RUSTFLAGS="--cfg ringloop_loom"` re-export [loom]'s instead (only
 //! they: a program that builds its own loom tests with that flag gets `std`'s, as
 //! loom is only our dev-dependency), so that the model tests below (`call_gate.rs`,
 //! `park.rs`, `remote_call.rs`, `remote_queue.rs`, `task_refs.rs`, `wake_list.rs`)
@@ -20,12 +20,12 @@
 //!
 //! [loom]: https://docs.rs/loom
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 pub(crate) use ::loom::sync::{
     atomic::{fence, AtomicBool, AtomicU64, AtomicUsize},
     Condvar, Mutex, MutexGuard,
 };
-#[cfg(not(all(test, loom)))]
+#[cfg(not(all(test, ringloop_loom)))]
 pub(crate) use std::sync::{
     atomic::{fence, AtomicBool, AtomicU64, AtomicUsize},
     Condvar, Mutex, MutexGuard,
@@ -34,7 +34,7 @@ pub(crate) use std::sync::{
 /// Checks `f` under every interleaving loom explores with at most three
 /// preemptions per execution, unless `LOOM_MAX_PREEMPTIONS` says otherwise: the
 /// lost wake-up of `park.rs` needs two; all the models take under a minute.
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = ::loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
@@ -47,7 +47,7 @@ fn check(f: impl Fn() + Sync + Send + 'static) {
 /// each `Pending` until its waker unparks it, as `RemoteHandle::wait_blocking`
 /// does (loom's own `block_on` needs its `futures` feature). A waker never woken
 /// leaves the thread parked for ever: loom reports the deadlock.
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::sync::Arc;
     use std::task::{Context, Poll, Wake, Waker};
@@ -75,15 +75,15 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod call_gate;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod park;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod remote_call;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod remote_queue;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod task_refs;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ringloop_loom))]
 mod wake_list;
