@@ -91,6 +91,30 @@ unsafe impl GlobalAlloc for PageAligned {
         ptr
     }
 
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees `new_size` is non-zero and, rounded up to
+        // `layout.align()`, does not overflow `isize`.
+        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let align = Self::align(new);
+        if align <= MALLOC_ALIGN && align <= new_size {
+            // SAFETY: `ptr` came from this allocator, so from `malloc`, `calloc` or
+            // `posix_memalign`, all of which `realloc` takes (POSIX); the block it
+            // gives is aligned to 16 bytes, enough for `align`, and on failure
+            // `ptr` is left as it was (null returned), as `GlobalAlloc` wants.
+            return unsafe { libc::realloc(ptr.cast(), new_size) }.cast();
+        }
+        // A page-aligned or over-aligned block: a new one, the bytes copied.
+        // SAFETY: `new` is a valid layout (above).
+        let moved = unsafe { self.alloc(new) };
+        if !moved.is_null() {
+            // SAFETY: both blocks are valid for the smaller size and distinct.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is the caller's block, not used again.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        moved
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         // SAFETY: `ptr` came from this allocator, so from `malloc`, `calloc` or
         // `posix_memalign` (see the impl's comment), and is freed once (the
