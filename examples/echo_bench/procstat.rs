@@ -21,12 +21,19 @@ pub(crate) fn process_cpu_ns(pid: u32) -> io::Result<u64> {
         let path = entry?.path().join("schedstat");
         match fs::read_to_string(&path) {
             Ok(text) => total += parse_schedstat(&text)?,
-            // The thread exited after the directory was listed.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // The thread exited after the directory was listed: its entry is gone
+            // (ENOENT), or still listed while the thread is being reaped, which
+            // reading reports as ESRCH.
+            Err(e) if thread_gone(&e) => {}
             Err(e) => return Err(e),
         }
     }
     Ok(total)
+}
+
+/// Whether reading a thread's `/proc` file failed because the thread has exited.
+fn thread_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
 
 /// The CPU time of one thread `tid` of this process.
@@ -59,5 +66,32 @@ mod tests {
         assert_eq!(super::parse_schedstat("968777 0 1\n").unwrap(), 968_777);
         assert!(super::parse_schedstat("").is_err());
         assert!(super::process_cpu_ns(std::process::id()).unwrap() > 0);
+    }
+
+    /// Threads that exit while the sum is taken are skipped, not an error: the
+    /// failure CI saw (ESRCH from a thread being reaped while the other tests of
+    /// this binary ran).
+    #[test]
+    fn exiting_threads_are_skipped() {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::spawn(|| {}).join().unwrap();
+                }
+            })
+        };
+        for _ in 0..2000 {
+            super::process_cpu_ns(std::process::id()).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+        assert!(super::thread_gone(&std::io::Error::from_raw_os_error(
+            libc::ESRCH
+        )));
+        assert!(!super::thread_gone(&std::io::Error::from_raw_os_error(
+            libc::EACCES
+        )));
     }
 }
