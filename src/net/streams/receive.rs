@@ -20,6 +20,24 @@
 //!   provided buffers happen as the completions are reaped (into the reader's own
 //!   buffer while a read waits), so the shared pool never waits on a slow reader.
 //!
+//! **Bulk transfers.** The multishot receive is the cheaper way for a connection
+//! that waits for data most of the time: its arm stays in the kernel, and no
+//! receive is submitted per read. For a stream that data keeps pouring into, it
+//! costs a copy (from the provided buffers into the reader's buffer) that a
+//! single-shot receive into the reader's own buffer does not, and the pool's
+//! buffers go round many more times. So a multishot stream changes its way of
+//! receiving with the traffic ([`Mode`]):
+//!
+//! * when the reader, coming back for more, finds that [`BULK_AFTER`] arms in a
+//!   row have ended by themselves (each received its budget, or the pool ran
+//!   dry, before the reader came back), it receives single-shot, `READ_AHEAD`
+//!   bytes at a time (no arm is in flight then, so the order holds);
+//! * when [`QUIET_AFTER`] single-shot receives in a row come back short (the
+//!   socket had less than they asked for: the reader has caught up), it arms the
+//!   multishot receive again at the next read.
+//!
+//! The bound below holds in both ways, as each keeps to its own.
+//!
 //! **The bound.** What a reader holds (received and not yet read: its buffer and,
 //! on the multishot path, what arrived in its inbox) stays below `want + 64 KiB`
 //! ([`READ_AHEAD`]), where `want` is that of the read that started the last
@@ -33,7 +51,7 @@
 use std::io;
 use std::task::{Context, Poll};
 
-use super::transport::{Receiver, Transport};
+use super::transport::{Receive, Receiver, Transport};
 
 /// How far past what a read needs the reader may receive (see the module docs).
 pub(crate) const READ_AHEAD: usize = 64 * 1024;
@@ -61,11 +79,62 @@ fn reserve(buf: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// How many multishot arms in a row the reader must find ended by themselves
+/// before the stream receives single-shot (see the module docs, "Bulk
+/// transfers"); the first arm after a change counts.
+const BULK_AFTER: u8 = 3;
+/// How many single-shot receives in a row must come back short before a bulk
+/// stream goes back to the multishot receive.
+const QUIET_AFTER: u8 = 4;
+
+/// Which way a multishot stream receives now (see the module docs, "Bulk
+/// transfers"), and the run of receives that decides when to change.
+#[derive(Default)]
+struct Mode {
+    /// Single-shot receives into the reader's own buffers.
+    bulk: bool,
+    /// While not bulk: multishot arms in a row that the reader, coming back for
+    /// more, found ended (none armed, nothing in the inbox). While bulk:
+    /// single-shot receives in a row that came back short.
+    streak: u8,
+}
+
+impl Mode {
+    /// The reader wants more and has taken everything the multishot receive
+    /// delivered; `idle`: no arm is in flight (the last one ended by itself: its
+    /// budget received, or the shared pool ran dry), so the next step is a new
+    /// arm. Returns whether the stream receives single-shot instead.
+    fn before_arm(&mut self, idle: bool) -> bool {
+        self.streak = if idle { self.streak + 1 } else { 0 };
+        if self.streak >= BULK_AFTER {
+            *self = Mode {
+                bulk: true,
+                streak: 0,
+            };
+        }
+        self.bulk
+    }
+
+    /// A single-shot receive of a bulk stream delivered; `full`: as many bytes
+    /// as it asked for.
+    fn after_single(&mut self, full: bool) {
+        self.streak = if full { 0 } else { self.streak + 1 };
+        if self.streak >= QUIET_AFTER {
+            *self = Mode::default();
+        }
+    }
+}
+
 /// A reader's receiving side: its transport and the receive in flight.
 pub(crate) struct Inflow {
     transport: Transport,
-    /// How it receives, and the receive in flight.
+    /// How it receives.
     receiver: Receiver,
+    /// The single-shot receive in flight, if any: on a `Single` receiver, and on
+    /// a multishot stream during a bulk transfer.
+    single: Option<Receive>,
+    /// Which way a multishot stream receives now.
+    mode: Mode,
     /// An empty buffer for the next single-shot receive.
     spare: Vec<u8>,
     /// The size of the next single-shot receive.
@@ -77,6 +146,8 @@ impl Inflow {
         Inflow {
             transport,
             receiver: Receiver::Unchosen,
+            single: None,
+            mode: Mode::default(),
             spare: Vec::new(),
             chunk: MIN_CHUNK,
         }
@@ -98,52 +169,73 @@ impl Inflow {
         if matches!(self.receiver, Receiver::Unchosen) {
             self.receiver = self.transport.receiver();
         }
-        match &mut self.receiver {
-            Receiver::Multishot(stream) => {
-                let budget = want
-                    .saturating_sub(buf.len())
-                    .saturating_add(READ_AHEAD - OVERSHOOT)
-                    .min(MAX_BUDGET);
-                stream.poll_fill(buf, budget, cx)
-            }
-            Receiver::Single(receive) => {
-                let receive = receive.get_or_insert_with(|| {
-                    let mut spare = std::mem::take(&mut self.spare);
-                    if spare.capacity() > READ_AHEAD {
-                        // A buffer a large read grew, swapped out: receiving into
-                        // its whole capacity would receive past the bound (and make
-                        // later receives as large). Receives stay at `chunk`.
-                        spare = Vec::new();
-                    }
-                    spare.clear();
-                    spare.reserve_exact(self.chunk);
-                    self.transport.receive(spare)
-                });
-                let (result, mut received) = std::task::ready!(receive.poll(cx));
-                self.receiver = Receiver::Single(None);
-                let n = match result {
-                    Ok(n) => n,
-                    Err(e) => {
-                        self.spare = received;
-                        return Poll::Ready(Err(e));
-                    }
-                };
-                if n == received.capacity() && self.chunk < READ_AHEAD {
-                    self.chunk *= 2;
+        if let Receiver::Multishot(stream) = &mut self.receiver {
+            if !self.mode.bulk {
+                // `is_idle` is asked with the inbox empty: the reader reclaims
+                // what arrived before it asks for more.
+                if !self.mode.before_arm(stream.is_idle()) {
+                    let budget = want
+                        .saturating_sub(buf.len())
+                        .saturating_add(READ_AHEAD - OVERSHOOT)
+                        .min(MAX_BUDGET);
+                    return stream.poll_fill(buf, budget, cx);
                 }
-                if buf.is_empty() {
-                    // The common case: hand the received buffer over, keep the old one.
-                    std::mem::swap(buf, &mut received);
-                } else {
-                    reserve(buf, received.len());
-                    buf.extend_from_slice(&received);
-                }
-                received.clear();
-                self.spare = received;
-                Poll::Ready(Ok(n))
+                // A bulk transfer, and no arm in flight (`is_idle`): the socket's
+                // queue is all there is, and single-shot receives take it in
+                // order, as large as the bound allows from the first.
+                self.chunk = READ_AHEAD;
             }
-            Receiver::Unchosen => unreachable!("chosen above"),
         }
+        let (n, full) = std::task::ready!(self.poll_single(buf, cx))?;
+        if let Receiver::Multishot(_) = self.receiver {
+            self.mode.after_single(full);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// One single-shot receive of about `chunk` bytes (the one in flight, or a
+    /// new one), appended to `buf` (or swapped in, if `buf` is empty): how many
+    /// bytes, and whether that is as many as it asked for.
+    fn poll_single(
+        &mut self,
+        buf: &mut Vec<u8>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(usize, bool)>> {
+        let receive = self.single.get_or_insert_with(|| {
+            let mut spare = std::mem::take(&mut self.spare);
+            if spare.capacity() > READ_AHEAD {
+                // A buffer a large read grew, swapped out: receiving into its
+                // whole capacity would receive past the bound (and make later
+                // receives as large). Receives stay at `chunk`.
+                spare = Vec::new();
+            }
+            spare.clear();
+            spare.reserve_exact(self.chunk);
+            self.transport.receive(spare)
+        });
+        let (result, mut received) = std::task::ready!(receive.poll(cx));
+        self.single = None;
+        let n = match result {
+            Ok(n) => n,
+            Err(e) => {
+                self.spare = received;
+                return Poll::Ready(Err(e));
+            }
+        };
+        let full = n == received.capacity();
+        if full && self.chunk < READ_AHEAD {
+            self.chunk *= 2;
+        }
+        if buf.is_empty() {
+            // The common case: hand the received buffer over, keep the old one.
+            std::mem::swap(buf, &mut received);
+        } else {
+            reserve(buf, received.len());
+            buf.extend_from_slice(&received);
+        }
+        received.clear();
+        self.spare = received;
+        Poll::Ready(Ok((n, full)))
     }
 
     /// Bytes received and not yet in the reader's buffer (its buffer itself while
@@ -169,12 +261,14 @@ impl Inflow {
     /// `FIONREAD`, see `Transport::end_waiting`). With a single-shot receive in flight the
     /// answer is `false` until it completes: its bytes may already be on the way.
     pub(crate) fn end_arrived(&self) -> bool {
+        if self.single.is_some() {
+            return false;
+        }
         match &self.receiver {
             Receiver::Multishot(stream) => {
                 stream.end_arrived() || (stream.is_idle() && self.transport.end_waiting())
             }
-            Receiver::Single(Some(_)) => false,
-            Receiver::Single(None) | Receiver::Unchosen => self.transport.end_waiting(),
+            Receiver::Single | Receiver::Unchosen => self.transport.end_waiting(),
         }
     }
 }

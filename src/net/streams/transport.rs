@@ -235,7 +235,7 @@ impl Transport {
             Io::Socket(s) if RecvStream::available() && s.fd().is_settled() => {
                 Receiver::Multishot(RecvStream::new(s.fd().clone()))
             }
-            Io::Socket(_) | Io::Pipe(_) => Receiver::Single(None),
+            Io::Socket(_) | Io::Pipe(_) => Receiver::Single,
         }
     }
 
@@ -299,9 +299,10 @@ impl Transport {
 pub(crate) enum Receiver {
     /// Not chosen yet: the first receive chooses, on the runtime that runs it.
     Unchosen,
-    /// One receive at a time into an owned buffer; the one in flight, if any.
-    Single(Option<Receive>),
-    /// The stream's multishot receive.
+    /// One receive at a time into an owned buffer.
+    Single,
+    /// The stream's multishot receive (and, during a bulk transfer, single-shot
+    /// receives: `receive.rs`, "Bulk transfers").
     Multishot(RecvStream),
 }
 

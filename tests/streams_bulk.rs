@@ -1,0 +1,168 @@
+//! A stream reader's way of receiving follows the traffic
+//! (`src/net/streams/receive.rs`, "Bulk transfers"): on a multishot receive, a
+//! stream whose arms keep ending by themselves before the reader comes back (a
+//! bulk transfer) receives single-shot into its own buffers, and one whose
+//! single-shot receives keep coming back short goes back to the multishot
+//! receive. Every byte arrives once and in order across both changes, reads
+//! dropped half-way included, on every driver; where the runtime has no
+//! multishot receive (epoll, the 5.10 mask, a kernel before 6.17) every receive
+//! is single-shot already, and only the bytes are checked.
+
+mod support;
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::pin::pin;
+use std::task::Poll;
+use std::thread;
+
+use ringloop::metrics::OpCode;
+use ringloop::net::{StreamReader, StreamWriter, TcpStream, UnixStream};
+use support::pattern;
+use support::streams::Kind;
+
+/// What the peer sends at once: enough for many arms of the multishot receive
+/// (each receives about 64 KiB) to end before the reader comes back.
+const BULK: usize = 16 * 1024 * 1024;
+/// The small messages after it, one per request.
+const QUIET_MESSAGES: u32 = 40;
+const QUIET_SIZE: usize = 100;
+/// Short single-shot receives in a row after which a stream goes back to the
+/// multishot receive (`QUIET_AFTER` in `receive.rs`).
+const QUIET_AFTER: u64 = 4;
+
+/// The peer's end, a blocking std socket.
+enum StdPeer {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl StdPeer {
+    /// Reads and writes through a shared reference (std implements both for
+    /// `&TcpStream` and `&UnixStream`: each is one system call).
+    fn io(&self) -> (Box<dyn Read + '_>, Box<dyn Write + '_>) {
+        match self {
+            StdPeer::Tcp(s) => (Box::new(s), Box::new(s)),
+            StdPeer::Unix(s) => (Box::new(s), Box::new(s)),
+        }
+    }
+}
+
+/// A connection: the runtime's streams, and the std peer for a thread.
+fn connection(kind: Kind) -> (StreamReader, StreamWriter, StdPeer) {
+    match kind {
+        Kind::Tcp => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (peer, _) = listener.accept().unwrap();
+            ours.set_nodelay(true).unwrap();
+            peer.set_nodelay(true).unwrap();
+            let (reader, writer) = TcpStream::from_std(ours).unwrap().into_streams();
+            (reader, writer, StdPeer::Tcp(peer))
+        }
+        Kind::Unix => {
+            let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (reader, writer) = UnixStream::from_std(ours).unwrap().into_streams();
+            (reader, writer, StdPeer::Unix(peer))
+        }
+    }
+}
+
+/// The peer: the bulk in one write, then a small message for each byte it
+/// receives, then waits for the end of the stream.
+fn peer(peer: StdPeer) {
+    let (mut read, mut write) = peer.io();
+    write
+        .write_all(&pattern(BULK, 1))
+        .expect("the peer's bulk write");
+    for i in 0..QUIET_MESSAGES {
+        let mut request = [0u8; 1];
+        read.read_exact(&mut request).expect("the peer's read");
+        write
+            .write_all(&pattern(QUIET_SIZE, 100 + i))
+            .expect("the peer's write");
+    }
+    let mut rest = Vec::new();
+    read.read_to_end(&mut rest).expect("the peer's last read");
+    assert!(rest.is_empty(), "{} unexpected bytes", rest.len());
+}
+
+/// Single-shot receives started on this runtime so far.
+fn receives() -> u64 {
+    ringloop::metrics::current()
+        .driver
+        .ops_started(OpCode::Recv)
+}
+
+matrix_test! {
+    fn bulk_then_quiet_keeps_every_byte_and_changes_the_way_of_receiving(mode) {
+        for kind in Kind::ALL {
+            mode.run(async move {
+                let (mut reader, writer, std_peer) = connection(kind);
+                let peer = thread::spawn(move || peer(std_peer));
+                let expected = pattern(BULK, 1);
+                let start = receives();
+                let mut got = Vec::with_capacity(BULK);
+                let mut reads = 0u32;
+                while got.len() < BULK {
+                    reads += 1;
+                    if reads.is_multiple_of(8) {
+                        // A read polled once and dropped: whatever receive it
+                        // started stays with the reader, and its bytes come
+                        // with the next read.
+                        let mut read = pin!(reader.read(64 * 1024));
+                        let polled =
+                            std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+                        if let Poll::Ready(data) = polled {
+                            got.extend_from_slice(&data.unwrap());
+                        }
+                        continue;
+                    }
+                    let data = reader.read(64 * 1024).await.unwrap();
+                    assert!(!data.is_empty(), "end of stream after {} bytes", got.len());
+                    got.extend_from_slice(&data);
+                }
+                assert_eq!(got.len(), BULK, "{kind:?}: more than was sent");
+                assert!(got == expected, "{kind:?}: the bulk came back changed");
+                let bulk = receives() - start;
+                for i in 0..QUIET_MESSAGES {
+                    writer.write(b"?").unwrap();
+                    writer.drain().await.unwrap();
+                    let message = reader.readexactly(QUIET_SIZE).await.unwrap();
+                    assert!(message == pattern(QUIET_SIZE, 100 + i), "{kind:?}: message {i}");
+                }
+                let quiet = receives() - start - bulk;
+                writer.close();
+                writer.wait_closed().await.unwrap();
+                assert!(reader.read(1).await.unwrap().is_empty());
+                peer.join().unwrap();
+
+                let driver = ringloop::metrics::current().driver;
+                // The probe's word, as the runtime took it: a provided-buffer
+                // pool (`buffer_exhaustion` is `Some`) exactly where streams
+                // receive multishot.
+                if driver.buffer_exhaustion.is_some() {
+                    assert!(
+                        bulk > 0,
+                        "{kind:?}: {BULK} bytes in a row, all through the multishot receive"
+                    );
+                    assert!(
+                        quiet <= QUIET_AFTER,
+                        "{kind:?}: {quiet} single-shot receives for {QUIET_MESSAGES} \
+                         small messages: the stream did not go back to the multishot receive"
+                    );
+                    eprintln!(
+                        "measured ({kind:?}): {bulk} single-shot receives for the bulk, \
+                         {quiet} for the {QUIET_MESSAGES} small messages"
+                    );
+                } else {
+                    eprintln!(
+                        "skipped ({kind:?}, {mode:?}): the change of receive, as this \
+                         runtime has no multishot receive (every receive is single-shot: \
+                         {bulk} for the bulk, {quiet} for the small messages)"
+                    );
+                }
+            });
+        }
+    }
+}
