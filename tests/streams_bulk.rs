@@ -13,17 +13,21 @@ mod support;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::pin;
+use std::sync::mpsc;
 use std::task::Poll;
 use std::thread;
 
 use ringloop::metrics::OpCode;
 use ringloop::net::{StreamReader, StreamWriter, TcpStream, UnixStream};
-use support::pattern;
 use support::streams::Kind;
+use support::{pattern, step, within};
 
 /// What the peer sends at once: enough for many arms of the multishot receive
 /// (each receives about 64 KiB) to end before the reader comes back.
 const BULK: usize = 16 * 1024 * 1024;
+/// What the peer sends before the reader starts, so that the first arms find
+/// their budgets waiting (it fits in a loopback TCP or Unix socket's buffer).
+const PREFILL: usize = 128 * 1024;
 /// The small messages after it, one per request.
 const QUIET_MESSAGES: u32 = 40;
 const QUIET_SIZE: usize = 100;
@@ -68,12 +72,18 @@ fn connection(kind: Kind) -> (StreamReader, StreamWriter, StdPeer) {
     }
 }
 
-/// The peer: the bulk in one write, then a small message for each byte it
-/// receives, then waits for the end of the stream.
-fn peer(peer: StdPeer) {
+/// The peer: the bulk in two writes (saying when the first is in the socket),
+/// then a small message for each byte it receives, then waits for the end of
+/// the stream.
+fn peer(peer: StdPeer, prefilled: mpsc::Sender<()>) {
     let (mut read, mut write) = peer.io();
+    let bulk = pattern(BULK, 1);
     write
-        .write_all(&pattern(BULK, 1))
+        .write_all(&bulk[..PREFILL])
+        .expect("the peer's first write");
+    prefilled.send(()).unwrap();
+    write
+        .write_all(&bulk[PREFILL..])
         .expect("the peer's bulk write");
     for i in 0..QUIET_MESSAGES {
         let mut request = [0u8; 1];
@@ -99,8 +109,10 @@ matrix_test! {
         for kind in Kind::ALL {
             mode.run(async move {
                 let (mut reader, writer, std_peer) = connection(kind);
-                let peer = thread::spawn(move || peer(std_peer));
+                let (prefilled, prefill_done) = mpsc::channel();
+                let peer = thread::spawn(move || peer(std_peer, prefilled));
                 let expected = pattern(BULK, 1);
+                prefill_done.recv_timeout(step()).expect("the peer's first write");
                 let start = receives();
                 let mut got = Vec::with_capacity(BULK);
                 let mut reads = 0u32;
@@ -118,9 +130,18 @@ matrix_test! {
                         }
                         continue;
                     }
-                    let data = reader.read(64 * 1024).await.unwrap();
+                    let data = within("a read of the bulk", reader.read(64 * 1024))
+                        .await
+                        .unwrap();
                     assert!(!data.is_empty(), "end of stream after {} bytes", got.len());
                     got.extend_from_slice(&data);
+                    // The reader's bound (`receive.rs`): below what the read
+                    // wanted (1 byte) plus 64 KiB, whichever way it receives.
+                    assert!(
+                        reader.buffered() <= 64 * 1024,
+                        "{kind:?}: the reader holds {} bytes",
+                        reader.buffered()
+                    );
                 }
                 assert_eq!(got.len(), BULK, "{kind:?}: more than was sent");
                 assert!(got == expected, "{kind:?}: the bulk came back changed");
@@ -128,7 +149,9 @@ matrix_test! {
                 for i in 0..QUIET_MESSAGES {
                     writer.write(b"?").unwrap();
                     writer.drain().await.unwrap();
-                    let message = reader.readexactly(QUIET_SIZE).await.unwrap();
+                    let message = within("a small reply", reader.readexactly(QUIET_SIZE))
+                        .await
+                        .unwrap();
                     assert!(message == pattern(QUIET_SIZE, 100 + i), "{kind:?}: message {i}");
                 }
                 let quiet = receives() - start - bulk;

@@ -111,6 +111,9 @@ struct Inbox {
     error: Option<i32>,
     /// Where the op is armed, while it is.
     armed: Option<Multishot>,
+    /// The last arm ended by itself with data: it received its budget (not the
+    /// pool running dry, an error or a cancellation). Cleared at each arm.
+    spent: bool,
     waker: Option<Waker>,
 }
 
@@ -233,6 +236,7 @@ impl RecvStream {
                 Ok(armed) => {
                     inbox = self.inbox.borrow_mut();
                     inbox.armed = Some(armed);
+                    inbox.spent = false;
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -254,6 +258,13 @@ impl RecvStream {
     pub(crate) fn end_arrived(&self) -> bool {
         let inbox = self.inbox.borrow();
         inbox.eof && inbox.data.is_empty() && inbox.error.is_none()
+    }
+
+    /// The last arm received its whole budget, and the stream is idle (see
+    /// [`is_idle`](Self::is_idle)): the data came faster than the reader took
+    /// it (`net/streams/receive.rs`, "Bulk transfers").
+    pub(crate) fn spent_budget(&self) -> bool {
+        self.is_idle() && self.inbox.borrow().spent
     }
 
     /// No receive is armed and nothing waits in the inbox: the socket's own
@@ -372,6 +383,12 @@ impl Orphan for RecvSink {
                 .is_some_and(|m| m.driver.same(&self.driver))
         {
             inbox.armed = None;
+            // The kernel ends a limited receive by itself in the completion
+            // that reaches the limit, which carries data; every other end
+            // (end of stream, `ENOBUFS`, an error, a cancellation) carries none,
+            // but for a completion queue too full to keep the op armed (rare,
+            // and then the loop is busy anyway).
+            inbox.spent = res > 0;
         }
         woken.extend(inbox.waker.take());
     }

@@ -11,8 +11,10 @@
 //!   `LimitOverrun`), `read_to_end` everything;
 //! * a receive starts only while the reader holds fewer than `want` bytes;
 //! * a single-shot receive (epoll, pipes, io_uring without the multishot receive's
-//!   byte limit) asks for at most [`READ_AHEAD`] bytes: `chunk`, from 4 KiB,
-//!   doubling while receives fill it;
+//!   byte limit, and a bulk transfer's, below) asks for at most [`READ_AHEAD`]
+//!   bytes: `chunk`, from 4 KiB, doubling while receives fill it, and falling to
+//!   the power of two at or above what a short one got (at least 4 KiB), so that
+//!   a receive that waits on an idle connection holds little;
 //! * a multishot receive (`driver/op/recv_multi.rs`) is armed with a budget of
 //!   `want - held + 48 KiB` bytes, at most [`MAX_BUDGET`]. The kernel ends it by
 //!   itself once it has received the budget; the completion that reaches it may
@@ -29,9 +31,10 @@
 //! receiving with the traffic ([`Mode`]):
 //!
 //! * when the reader, coming back for more, finds that [`BULK_AFTER`] arms in a
-//!   row have ended by themselves (each received its budget, or the pool ran
-//!   dry, before the reader came back), it receives single-shot, `READ_AHEAD`
-//!   bytes at a time (no arm is in flight then, so the order holds);
+//!   row have received their whole budget and ended before it came back (an arm
+//!   still live when it comes back, and one that the pool running dry ended,
+//!   break the run), it receives single-shot, `READ_AHEAD` bytes at a time (no
+//!   arm is in flight then, so the order holds);
 //! * when [`QUIET_AFTER`] single-shot receives in a row come back short (the
 //!   socket had less than they asked for: the reader has caught up), it arms the
 //!   multishot receive again at the next read.
@@ -79,33 +82,35 @@ fn reserve(buf: &mut Vec<u8>, n: usize) {
     }
 }
 
-/// How many multishot arms in a row the reader must find ended by themselves
-/// before the stream receives single-shot (see the module docs, "Bulk
-/// transfers"); the first arm after a change counts.
-const BULK_AFTER: u8 = 3;
+/// How many multishot arms in a row must have received their whole budget
+/// before the reader came back for more, for the stream to receive single-shot
+/// (see the module docs, "Bulk transfers").
+const BULK_AFTER: u8 = 2;
 /// How many single-shot receives in a row must come back short before a bulk
 /// stream goes back to the multishot receive.
 const QUIET_AFTER: u8 = 4;
 
 /// Which way a multishot stream receives now (see the module docs, "Bulk
 /// transfers"), and the run of receives that decides when to change.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq)]
 struct Mode {
     /// Single-shot receives into the reader's own buffers.
     bulk: bool,
     /// While not bulk: multishot arms in a row that the reader, coming back for
-    /// more, found ended (none armed, nothing in the inbox). While bulk:
-    /// single-shot receives in a row that came back short.
+    /// more, found ended with their budget received. While bulk: single-shot
+    /// receives in a row that came back short.
     streak: u8,
 }
 
 impl Mode {
     /// The reader wants more and has taken everything the multishot receive
-    /// delivered; `idle`: no arm is in flight (the last one ended by itself: its
-    /// budget received, or the shared pool ran dry), so the next step is a new
-    /// arm. Returns whether the stream receives single-shot instead.
-    fn before_arm(&mut self, idle: bool) -> bool {
-        self.streak = if idle { self.streak + 1 } else { 0 };
+    /// delivered; `spent`: no arm is in flight, as the last one received its
+    /// whole budget (`RecvStream::spent_budget`), and the next step would be a
+    /// new arm. Any other state (an arm still waiting for data, the first arm,
+    /// one that the pool running dry ended) breaks the run. Returns whether the
+    /// stream receives single-shot instead.
+    fn before_arm(&mut self, spent: bool) -> bool {
+        self.streak = if spent { self.streak + 1 } else { 0 };
         if self.streak >= BULK_AFTER {
             *self = Mode {
                 bulk: true,
@@ -116,12 +121,15 @@ impl Mode {
     }
 
     /// A single-shot receive of a bulk stream delivered; `full`: as many bytes
-    /// as it asked for.
-    fn after_single(&mut self, full: bool) {
+    /// as it asked for. Returns whether the stream goes back to the multishot
+    /// receive.
+    fn after_single(&mut self, full: bool) -> bool {
         self.streak = if full { 0 } else { self.streak + 1 };
         if self.streak >= QUIET_AFTER {
             *self = Mode::default();
+            return true;
         }
+        false
     }
 }
 
@@ -171,24 +179,26 @@ impl Inflow {
         }
         if let Receiver::Multishot(stream) = &mut self.receiver {
             if !self.mode.bulk {
-                // `is_idle` is asked with the inbox empty: the reader reclaims
-                // what arrived before it asks for more.
-                if !self.mode.before_arm(stream.is_idle()) {
+                // Asked with the inbox empty: the reader reclaims what arrived
+                // before it asks for more.
+                if !self.mode.before_arm(stream.spent_budget()) {
                     let budget = want
                         .saturating_sub(buf.len())
                         .saturating_add(READ_AHEAD - OVERSHOOT)
                         .min(MAX_BUDGET);
                     return stream.poll_fill(buf, budget, cx);
                 }
-                // A bulk transfer, and no arm in flight (`is_idle`): the socket's
-                // queue is all there is, and single-shot receives take it in
-                // order, as large as the bound allows from the first.
+                // A bulk transfer, and no arm in flight (`spent_budget`): the
+                // socket's queue is all there is, and single-shot receives take
+                // it in order, as large as the bound allows from the first.
                 self.chunk = READ_AHEAD;
             }
+            debug_assert!(stream.is_idle(), "a bulk stream with a multishot arm");
         }
         let (n, full) = std::task::ready!(self.poll_single(buf, cx))?;
-        if let Receiver::Multishot(_) = self.receiver {
-            self.mode.after_single(full);
+        if matches!(self.receiver, Receiver::Multishot(_)) && self.mode.after_single(full) {
+            // Back to the shared pool: the spare buffer would only be kept.
+            self.spare = Vec::new();
         }
         Poll::Ready(Ok(n))
     }
@@ -203,10 +213,11 @@ impl Inflow {
     ) -> Poll<io::Result<(usize, bool)>> {
         let receive = self.single.get_or_insert_with(|| {
             let mut spare = std::mem::take(&mut self.spare);
-            if spare.capacity() > READ_AHEAD {
-                // A buffer a large read grew, swapped out: receiving into its
-                // whole capacity would receive past the bound (and make later
-                // receives as large). Receives stay at `chunk`.
+            if spare.capacity() > self.chunk {
+                // A buffer a large read grew, swapped out, or one of a larger
+                // chunk: a receive fills its buffer's whole capacity, which would
+                // receive past the bound, or hold more than `chunk` while it
+                // waits. Receives stay at `chunk`.
                 spare = Vec::new();
             }
             spare.clear();
@@ -223,8 +234,14 @@ impl Inflow {
             }
         };
         let full = n == received.capacity();
-        if full && self.chunk < READ_AHEAD {
-            self.chunk *= 2;
+        if full {
+            if self.chunk < READ_AHEAD {
+                self.chunk *= 2;
+            }
+        } else {
+            // Receives follow what arrives: an idle connection's next receive,
+            // which may wait for hours, holds no more than the last one got.
+            self.chunk = n.next_power_of_two().clamp(MIN_CHUNK, self.chunk);
         }
         if buf.is_empty() {
             // The common case: hand the received buffer over, keep the old one.
@@ -234,7 +251,12 @@ impl Inflow {
             buf.extend_from_slice(&received);
         }
         received.clear();
-        self.spare = received;
+        // A buffer larger than `chunk` (one a large read grew) is not kept.
+        self.spare = if received.capacity() > self.chunk {
+            Vec::new()
+        } else {
+            received
+        };
         Poll::Ready(Ok((n, full)))
     }
 
@@ -270,5 +292,53 @@ impl Inflow {
             }
             Receiver::Single | Receiver::Unchosen => self.transport.end_waiting(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, BULK_AFTER, QUIET_AFTER};
+
+    #[test]
+    fn bulk_after_a_run_of_spent_arms_only() {
+        let mut mode = Mode::default();
+        // A live arm (or one the pool ended) between spent ones breaks the run.
+        for _ in 0..10 {
+            for _ in 1..BULK_AFTER {
+                assert!(!mode.before_arm(true));
+            }
+            assert!(!mode.before_arm(false));
+        }
+        for _ in 1..BULK_AFTER {
+            assert!(!mode.before_arm(true));
+        }
+        assert!(mode.before_arm(true));
+        assert_eq!(
+            mode,
+            Mode {
+                bulk: true,
+                streak: 0
+            }
+        );
+    }
+
+    #[test]
+    fn quiet_after_a_run_of_short_receives_only() {
+        let mut mode = Mode {
+            bulk: true,
+            streak: 0,
+        };
+        // A full receive between short ones breaks the run.
+        for _ in 0..10 {
+            for _ in 1..QUIET_AFTER {
+                assert!(!mode.after_single(false));
+            }
+            assert!(!mode.after_single(true));
+        }
+        for _ in 1..QUIET_AFTER {
+            assert!(!mode.after_single(false));
+        }
+        assert!(mode.after_single(false));
+        assert_eq!(mode, Mode::default());
     }
 }
