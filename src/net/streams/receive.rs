@@ -12,9 +12,7 @@
 //! * a receive starts only while the reader holds fewer than `want` bytes;
 //! * a single-shot receive (epoll, pipes, io_uring without the multishot receive's
 //!   byte limit, and a bulk transfer's, below) asks for at most [`READ_AHEAD`]
-//!   bytes: `chunk`, from 4 KiB, doubling while receives fill it, and falling to
-//!   the power of two at or above what a short one got (at least 4 KiB), so that
-//!   a receive that waits on an idle connection holds little;
+//!   bytes: `chunk`, from 4 KiB, doubling while receives fill it;
 //! * a multishot receive (`driver/op/recv_multi.rs`) is armed with a budget of
 //!   `want - held + 48 KiB` bytes, at most [`MAX_BUDGET`]. The kernel ends it by
 //!   itself once it has received the budget; the completion that reaches it may
@@ -213,11 +211,10 @@ impl Inflow {
     ) -> Poll<io::Result<(usize, bool)>> {
         let receive = self.single.get_or_insert_with(|| {
             let mut spare = std::mem::take(&mut self.spare);
-            if spare.capacity() > self.chunk {
-                // A buffer a large read grew, swapped out, or one of a larger
-                // chunk: a receive fills its buffer's whole capacity, which would
-                // receive past the bound, or hold more than `chunk` while it
-                // waits. Receives stay at `chunk`.
+            if spare.capacity() > READ_AHEAD {
+                // A buffer a large read grew, swapped out: a receive fills its
+                // buffer's whole capacity, which would receive past the bound
+                // (and make later receives as large). Receives stay at `chunk`.
                 spare = Vec::new();
             }
             spare.clear();
@@ -234,14 +231,8 @@ impl Inflow {
             }
         };
         let full = n == received.capacity();
-        if full {
-            if self.chunk < READ_AHEAD {
-                self.chunk *= 2;
-            }
-        } else {
-            // Receives follow what arrives: an idle connection's next receive,
-            // which may wait for hours, holds no more than the last one got.
-            self.chunk = n.next_power_of_two().clamp(MIN_CHUNK, self.chunk);
+        if full && self.chunk < READ_AHEAD {
+            self.chunk *= 2;
         }
         if buf.is_empty() {
             // The common case: hand the received buffer over, keep the old one.
@@ -251,8 +242,8 @@ impl Inflow {
             buf.extend_from_slice(&received);
         }
         received.clear();
-        // A buffer larger than `chunk` (one a large read grew) is not kept.
-        self.spare = if received.capacity() > self.chunk {
+        // A buffer a large read grew is not kept (see above).
+        self.spare = if received.capacity() > READ_AHEAD {
             Vec::new()
         } else {
             received
