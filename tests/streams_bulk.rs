@@ -18,8 +18,7 @@ use std::task::Poll;
 use std::thread;
 
 use ringloop::metrics::OpCode;
-use ringloop::net::{StreamReader, StreamWriter, TcpStream, UnixStream};
-use support::streams::Kind;
+use support::streams::{std_connection, Kind, StdPeer};
 use support::{pattern, step, within};
 
 /// What the peer sends at once: enough for many arms of the multishot receive
@@ -35,65 +34,24 @@ const QUIET_SIZE: usize = 100;
 /// multishot receive (`QUIET_AFTER` in `receive.rs`).
 const QUIET_AFTER: u64 = 4;
 
-/// The peer's end, a blocking std socket.
-enum StdPeer {
-    Tcp(std::net::TcpStream),
-    Unix(std::os::unix::net::UnixStream),
-}
-
-impl StdPeer {
-    /// Reads and writes through a shared reference (std implements both for
-    /// `&TcpStream` and `&UnixStream`: each is one system call).
-    fn io(&self) -> (Box<dyn Read + '_>, Box<dyn Write + '_>) {
-        match self {
-            StdPeer::Tcp(s) => (Box::new(s), Box::new(s)),
-            StdPeer::Unix(s) => (Box::new(s), Box::new(s)),
-        }
-    }
-}
-
-/// A connection: the runtime's streams, and the std peer for a thread.
-fn connection(kind: Kind) -> (StreamReader, StreamWriter, StdPeer) {
-    match kind {
-        Kind::Tcp => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (peer, _) = listener.accept().unwrap();
-            ours.set_nodelay(true).unwrap();
-            peer.set_nodelay(true).unwrap();
-            let (reader, writer) = TcpStream::from_std(ours).unwrap().into_streams();
-            (reader, writer, StdPeer::Tcp(peer))
-        }
-        Kind::Unix => {
-            let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (reader, writer) = UnixStream::from_std(ours).unwrap().into_streams();
-            (reader, writer, StdPeer::Unix(peer))
-        }
-    }
-}
-
 /// The peer: the bulk in two writes (saying when the first is in the socket),
 /// then a small message for each byte it receives, then waits for the end of
 /// the stream.
-fn peer(peer: StdPeer, prefilled: mpsc::Sender<()>) {
-    let (mut read, mut write) = peer.io();
+fn peer(mut peer: StdPeer, prefilled: mpsc::Sender<()>) {
     let bulk = pattern(BULK, 1);
-    write
-        .write_all(&bulk[..PREFILL])
+    peer.write_all(&bulk[..PREFILL])
         .expect("the peer's first write");
     prefilled.send(()).unwrap();
-    write
-        .write_all(&bulk[PREFILL..])
+    peer.write_all(&bulk[PREFILL..])
         .expect("the peer's bulk write");
     for i in 0..QUIET_MESSAGES {
         let mut request = [0u8; 1];
-        read.read_exact(&mut request).expect("the peer's read");
-        write
-            .write_all(&pattern(QUIET_SIZE, 100 + i))
+        peer.read_exact(&mut request).expect("the peer's read");
+        peer.write_all(&pattern(QUIET_SIZE, 100 + i))
             .expect("the peer's write");
     }
     let mut rest = Vec::new();
-    read.read_to_end(&mut rest).expect("the peer's last read");
+    peer.read_to_end(&mut rest).expect("the peer's last read");
     assert!(rest.is_empty(), "{} unexpected bytes", rest.len());
 }
 
@@ -108,7 +66,7 @@ matrix_test! {
     fn bulk_then_quiet_keeps_every_byte_and_changes_the_way_of_receiving(mode) {
         for kind in Kind::ALL {
             mode.run(async move {
-                let (mut reader, writer, std_peer) = connection(kind);
+                let (mut reader, writer, std_peer) = std_connection(kind);
                 let (prefilled, prefill_done) = mpsc::channel();
                 let peer = thread::spawn(move || peer(std_peer, prefilled));
                 let expected = pattern(BULK, 1);

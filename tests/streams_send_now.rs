@@ -12,57 +12,8 @@ use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::thread;
 
-use ringloop::net::{StreamReader, StreamWriter, TcpStream, UnixStream};
-use support::streams::Kind;
+use support::streams::{std_connection as connection, Kind, StdPeer};
 use support::{pattern, Rng};
-
-/// The peer's end, a blocking std socket.
-enum StdPeer {
-    Tcp(std::net::TcpStream),
-    Unix(std::os::unix::net::UnixStream),
-}
-
-impl Read for StdPeer {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            StdPeer::Tcp(s) => s.read(buf),
-            StdPeer::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for StdPeer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            StdPeer::Tcp(s) => s.write(buf),
-            StdPeer::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A connection: the runtime's streams, and the std peer for a thread.
-fn connection(kind: Kind) -> (StreamReader, StreamWriter, StdPeer) {
-    match kind {
-        Kind::Tcp => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (peer, _) = listener.accept().unwrap();
-            ours.set_nodelay(true).unwrap();
-            peer.set_nodelay(true).unwrap();
-            let (reader, writer) = TcpStream::from_std(ours).unwrap().into_streams();
-            (reader, writer, StdPeer::Tcp(peer))
-        }
-        Kind::Unix => {
-            let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
-            let (reader, writer) = UnixStream::from_std(ours).unwrap().into_streams();
-            (reader, writer, StdPeer::Unix(peer))
-        }
-    }
-}
 
 /// Echoes everything until the end of the stream.
 fn echo(mut peer: StdPeer) {

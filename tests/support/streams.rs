@@ -1,7 +1,7 @@
 //! Helpers for the stream tests (`tests/streams_*.rs`): connected pairs with a raw
 //! peer, waiting for bytes to reach a reader's buffer, and errors.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use ringloop::net::{ReadUntilError, StreamReader, StreamWriter, TcpStream, UnixStream};
@@ -147,4 +147,53 @@ pub fn errno(e: &io::Error) -> Option<i32> {
 /// connection gives).
 pub fn is_reset(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE))
+}
+
+/// The peer's end of a connection as a blocking std socket, for a thread.
+pub enum StdPeer {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Read for StdPeer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StdPeer::Tcp(s) => s.read(buf),
+            StdPeer::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for StdPeer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StdPeer::Tcp(s) => s.write(buf),
+            StdPeer::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A connection of `kind` between the runtime's streams and a blocking std
+/// peer (TCP over loopback with `TCP_NODELAY` on both ends, or a Unix pair).
+pub fn std_connection(kind: Kind) -> (StreamReader, StreamWriter, StdPeer) {
+    match kind {
+        Kind::Tcp => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (peer, _) = listener.accept().unwrap();
+            ours.set_nodelay(true).unwrap();
+            peer.set_nodelay(true).unwrap();
+            let (reader, writer) = TcpStream::from_std(ours).unwrap().into_streams();
+            (reader, writer, StdPeer::Tcp(peer))
+        }
+        Kind::Unix => {
+            let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let (reader, writer) = UnixStream::from_std(ours).unwrap().into_streams();
+            (reader, writer, StdPeer::Unix(peer))
+        }
+    }
 }
