@@ -203,8 +203,12 @@ where
     for _ in 0..rounds {
         past.set(0);
         let start = Instant::now();
-        deadline.set(Some(start + Duration::from_millis(10)));
-        ringloop::sleep(Duration::from_millis(10)).await;
+        // The sleeper's own deadline, exactly: `sleep(10 ms)` would read the clock
+        // again, and a stall between the two reads (a descheduled vCPU under TCG)
+        // counted the steps of that gap as late.
+        let due = start + Duration::from_millis(10);
+        deadline.set(Some(due));
+        ringloop::time::sleep_until(due).await;
         let woke = Instant::now();
         deadline.set(None);
         result.steps_past_deadline = result.steps_past_deadline.max(past.get());
